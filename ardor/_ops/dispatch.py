@@ -1,0 +1,277 @@
+"""The one door every tensor operation goes through.
+
+``dispatch(op, args, attrs)`` is the only place that picks the backend, applies type
+promotion, records the autograd node, hands the call to an active tracer, and (through
+``dispatch_inplace``) bumps version counters and rebases views for in-place ops.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtype as D
+from .._state import state
+from .._tensor import Tensor, _make
+from ..autograd.graph import accumulator_for
+
+_ndarray = np.ndarray
+_EMPTY: dict = {}
+_BY_NP = D._BY_NP
+_promote_types = D.promote_types
+
+
+def _compute_dtype(args, arrays):
+    """torch.result_type over the tensor and scalar arguments of an op."""
+    dims, zeros, scalars = [], [], []
+    for a, arr in zip(args, arrays):
+        if isinstance(a, Tensor):
+            (dims if arr.ndim else zeros).append(_BY_NP[arr.dtype])
+        elif a is not None and not isinstance(a, (list, tuple, str)):
+            scalars.append(D.scalar_dtype(a))
+    return D.result_type_parts(dims, zeros, scalars)
+
+
+def _promote(rule, args, arrays, has_scalars):
+    """Cast tensor arrays to the computation dtype of a ``promote`` rule."""
+    if not has_scalars:
+        dt0 = arrays[0].dtype
+        same = True
+        for a in arrays:
+            if a.dtype is not dt0 and a.dtype != dt0:
+                same = False
+                break
+        if same:
+            if rule == "float" and dt0.kind in "biu":
+                target = D.get_default_dtype().np
+                return [a.astype(target) for a in arrays]
+            return arrays
+    dt = _compute_dtype(args, arrays)
+    if rule == "float" and not (dt.is_floating_point or dt.is_complex):
+        dt = D.get_default_dtype()
+    npdt = dt.np
+    out = []
+    for a, arr in zip(args, arrays):
+        if isinstance(a, Tensor):
+            out.append(arr if arr.dtype == npdt else arr.astype(npdt))
+        elif isinstance(a, bool) or not isinstance(a, (int, float, complex)):
+            out.append(arr)
+        elif dt.is_complex or isinstance(a, complex):
+            out.append(a)
+        elif isinstance(a, float) and not (dt.is_floating_point or dt.is_complex):
+            out.append(a)
+        else:
+            # numpy (NEP 50) keeps python scalars weak; cast ints that do not fit to wrap
+            # around as torch does, and keep floats as they are.
+            out.append(a if isinstance(a, float) or _fits(a, npdt) else npdt.type(a % (1 << (8 * npdt.itemsize))))
+    return out
+
+
+def _fits(v: int, npdt) -> bool:
+    if npdt.kind in "fc":
+        return True
+    if npdt.kind == "b":
+        return v in (0, 1)
+    info = np.iinfo(npdt)
+    return info.min <= v <= info.max
+
+
+def _edge(t):
+    if not isinstance(t, Tensor) or not t._requires_grad:
+        return (None, 0)
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    return (accumulator_for(t), 0)
+
+
+def _wrap(arr):
+    if type(arr) is not _ndarray:
+        arr = np.asarray(arr)
+    t = _make(arr)
+    return t
+
+
+def dispatch(op, args: tuple, attrs: dict = _EMPTY):
+    """Run one op-table op on Tensor (or scalar) arguments and record it for autograd."""
+    try:
+        arrays = [a._data for a in args]
+        has_scalars = False
+    except AttributeError:
+        arrays = [a._data if isinstance(a, Tensor) else a for a in args]
+        has_scalars = True
+    if op.promote is not None:
+        arrays = _promote(op.promote, args, arrays, has_scalars)
+    xp = np if type(arrays[0]) is _ndarray or not has_scalars and _all_numpy(arrays) \
+        else _array_module(arrays)
+    out = op.forward(xp, *arrays, **attrs)
+    if op.nout == 1:
+        res = _wrap(out)
+        outs = (res,)
+    else:
+        outs = tuple(_wrap(o) for o in out)
+        res = outs
+    if op.view:
+        _mark_view(outs, args[0], op, attrs)
+    if state.grad_enabled and op.differentiable:
+        for a in args:
+            if isinstance(a, Tensor) and a._requires_grad:
+                _record(op, args, attrs, outs)
+                break
+    if state.tracer is not None:
+        state.tracer.record(op, args, attrs, outs)
+    return res
+
+
+def _all_numpy(arrays) -> bool:
+    return all(type(a) is _ndarray for a in arrays)
+
+
+def _array_module(arrays):
+    mods = set()
+    for a in arrays:
+        if isinstance(a, _ndarray):
+            mods.add("cpu")
+        elif hasattr(a, "__cuda_array_interface__"):
+            mods.add("cuda")
+    if len(mods) > 1:
+        raise RuntimeError("Expected all tensors to be on the same device, but found at least "
+                           "two devices, cuda:0 and cpu!")
+    if "cuda" in mods:
+        import cupy
+        return cupy
+    return np
+
+
+def _mark_view(outs, base, op, attrs):
+    root = base._base if base._base is not None else base
+    ops = base._view_ops + ((op, attrs),)
+    for o in outs:
+        o._base = root
+        o._version = base._version
+        o._view_ops = ops
+
+
+def _record(op, args, attrs, outs):
+    node = op.node_cls()
+    node.next_functions = tuple([_edge(a) for a in args])
+    node.attrs = attrs
+    node.in_meta = tuple([(a._data.shape, _BY_NP[a._data.dtype]) if isinstance(a, Tensor)
+                          else None for a in args])
+    if op.save:
+        saved = tuple([args[i] if i < len(args) else None for i in op.save])
+        node._saved = saved
+        node._versions = tuple([t._version[0] if isinstance(t, Tensor) else None
+                                for t in saved])
+    if op.save_out:
+        node._saved_out = tuple([(o._data, o._version, o._version[0]) for o in outs])
+    if op.nout > 1:
+        node.out_meta = tuple([(o.shape, o.dtype) for o in outs])
+    if state.anomaly:
+        from ..autograd.anomaly_mode import capture_trace
+        node._trace = capture_trace()
+    for i, o in enumerate(outs):
+        dt = o._data.dtype
+        if dt.kind in "fc" or dt == D.bfloat16.np:
+            o._requires_grad = True
+            o.grad_fn = node
+            o._output_nr = i
+
+
+def dispatch_inplace(op, self: Tensor, args: tuple, attrs: dict = _EMPTY) -> Tensor:
+    """Run ``op`` on (self, *args) and write the result into ``self``.
+
+    Casting follows torch: the result type must be castable to self's dtype. Under autograd
+    self's history is rebased onto the new node; a view's base gets a CopySlices node.
+    """
+    full = (self,) + tuple(args)
+    needs_grad = state.grad_enabled and op.differentiable and any(
+        isinstance(a, Tensor) and a._requires_grad for a in full)
+    if needs_grad and self._requires_grad and self.grad_fn is None:
+        if self._base is not None:
+            raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
+                               "an in-place operation.")
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    if self._base is not None and self._base._requires_grad and self._base.grad_fn is None \
+            and needs_grad:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
+    if not needs_grad:
+        with _no_grad():
+            r = dispatch(op, full, attrs)
+        _check_cast(op, r, self)
+        _write(self, r._data)
+        if state.tracer is not None:
+            state.tracer.record_inplace(self, r)
+        return self
+    # Autograd: compute out of place from a snapshot of self, then rebase self's history.
+    snap = _make(self._data.copy() if 0 in op.save else self._data)
+    snap._requires_grad = self._requires_grad
+    snap.grad_fn = self.grad_fn
+    snap._output_nr = self._output_nr
+    if self._requires_grad and self.grad_fn is None:  # pragma: no cover - guarded above
+        snap._grad_acc = self._grad_acc
+    r = dispatch(op, (snap,) + tuple(args), attrs)
+    _check_cast(op, r, self)
+    if r.dtype is not self.dtype:
+        r = r.to(self.dtype)
+    _write(self, r._data)
+    if self._base is not None:
+        _rebase_view(self, r)
+    else:
+        self._requires_grad = True
+        self.grad_fn = r.grad_fn
+        self._output_nr = r._output_nr
+    return self
+
+
+class _no_grad:
+    def __enter__(self):
+        self.prev = state.grad_enabled
+        state.grad_enabled = False
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self.prev
+
+
+def _check_cast(op, r, self):
+    if r.dtype is not self.dtype and not D.can_cast(r.dtype, self.dtype):
+        raise RuntimeError(f"result type {r.dtype._torch_name} can't be cast to the desired "
+                           f"output type {self.dtype._torch_name}")
+
+
+def _write(self: Tensor, arr) -> None:
+    dst = self._data
+    if arr is not dst:
+        if dst.shape != arr.shape and np.broadcast_shapes(dst.shape, arr.shape) != dst.shape:
+            raise RuntimeError(
+                f"output with shape {list(dst.shape)} doesn't match the broadcast shape "
+                f"{list(np.broadcast_shapes(dst.shape, arr.shape))}")
+        if not dst.flags.writeable:
+            raise RuntimeError("unsupported operation: the tensor's memory is read-only (an "
+                               "expanded or broadcast view); clone() it first")
+        np.copyto(dst, arr, casting="unsafe")
+    self._version[0] += 1
+
+
+def _rebase_view(view: Tensor, new_value: Tensor) -> None:
+    """After an in-place op on a view under autograd, give its base a CopySlices node."""
+    from .core import copy_slices
+    base = view._base
+    copy_slices(base, view._view_ops, new_value)
+    # the view's history is now "a view of the updated base"
+    v = base
+    with _enable_grad():
+        for op, attrs in view._view_ops:
+            v = dispatch(op, (v,), attrs)
+    view._requires_grad = True
+    view.grad_fn = v.grad_fn
+    view._output_nr = v._output_nr
+
+
+class _enable_grad:
+    def __enter__(self):
+        self.prev = state.grad_enabled
+        state.grad_enabled = True
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self.prev

@@ -1,0 +1,108 @@
+"""Grad-mode switches: no_grad, enable_grad, set_grad_enabled, inference_mode."""
+from __future__ import annotations
+
+import functools
+
+from .._state import state
+
+
+class _GradModeContext:
+    """Base for context managers that are also usable as decorators."""
+
+    _mode: bool = False
+
+    def __call__(self, fn):
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with self.__class__():
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def __enter__(self):
+        self._prev = state.grad_enabled
+        state.grad_enabled = self._mode
+        return self
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self._prev
+        return False
+
+    def clone(self):
+        return self.__class__()
+
+
+class no_grad(_GradModeContext):
+    """Disable gradient recording inside the block (or decorated function)."""
+    _mode = False
+
+
+class enable_grad(_GradModeContext):
+    """Enable gradient recording inside the block (or decorated function)."""
+    _mode = True
+
+
+class set_grad_enabled(_GradModeContext):
+    """Set grad mode on or off; takes effect at once, and as a context manager restores it."""
+
+    def __init__(self, mode: bool):
+        self._prev = state.grad_enabled
+        self._mode = bool(mode)
+        state.grad_enabled = self._mode
+
+    def __enter__(self):
+        return self
+
+    def __call__(self, fn):
+        state.grad_enabled = self._prev
+        mode = self._mode
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self):
+        return set_grad_enabled(self._mode)
+
+
+class inference_mode(_GradModeContext):
+    """Like no_grad (tensors made inside never record history)."""
+
+    def __init__(self, mode: bool = True):
+        self._mode = not mode
+        self._inf = mode
+
+    def __enter__(self):
+        self._prev = state.grad_enabled
+        self._prev_inf = state.inference
+        state.grad_enabled = self._mode
+        state.inference = self._inf
+        return self
+
+    def __exit__(self, *exc):
+        state.grad_enabled = self._prev
+        state.inference = self._prev_inf
+        return False
+
+    def __call__(self, fn):
+        mode = self._inf
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            with inference_mode(mode):
+                return fn(*args, **kwargs)
+        return wrapper
+
+    def clone(self):
+        return inference_mode(self._inf)
+
+
+def is_grad_enabled() -> bool:
+    """Whether gradient recording is on."""
+    return state.grad_enabled
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether an inference_mode block is active."""
+    return state.inference

@@ -1,0 +1,196 @@
+"""Autograd graph nodes: one Node per recorded op, AccumulateGrad for leaves.
+
+A node holds edges to the nodes that produced its inputs (``next_functions``), the tensors
+its backward formula needs (checked against version counters when unpacked), and the op's
+attributes. The op table's backward formula receives the node as ``ctx``.
+"""
+from __future__ import annotations
+
+import itertools
+import weakref
+
+_seq = itertools.count()
+
+_FREED_MSG = (
+    "Trying to backward through the graph a second time (or directly access saved tensors "
+    "after they have already been freed). Saved intermediate values of the graph are freed when "
+    "you call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+    "through the graph a second time or if you need to access saved tensors after calling "
+    "backward.")
+
+
+class Node:
+    """Base of all autograd graph nodes (``grad_fn`` objects)."""
+
+    __slots__ = ("next_functions", "_saved", "_versions", "_saved_out", "attrs", "in_meta",
+                 "out_meta", "_seq", "_freed", "_pre_hooks", "_hooks", "_retained", "metadata",
+                 "_trace", "__weakref__", "__dict__")
+
+    op = None          # the OpDef this node class belongs to
+    nout = 1
+    fit_inputs = False  # reduce/cast gradients to the inputs' shapes/dtypes (broadcasting ops)
+
+    def __init__(self):
+        self._seq = next(_seq)
+        self._saved = None
+        self._versions = None
+        self._saved_out = None
+        self._freed = False
+        self._pre_hooks = None
+        self._hooks = None
+        self._retained = None
+        self._trace = None
+        self.attrs = None
+        self.in_meta = None
+        self.out_meta = None
+        self.next_functions = ()
+
+    # -- what the backward formula reads -------------------------------------------------
+    @property
+    def saved(self) -> tuple:
+        """The saved input tensors (then saved outputs), checked for in-place modification."""
+        if self._freed:
+            raise RuntimeError(_FREED_MSG)
+        saved = self._saved or ()
+        if self._versions is not None:
+            for t, v in zip(saved, self._versions):
+                if v is not None and t._version[0] != v:
+                    _raise_modified(self, t, v)
+        if self._saved_out is not None:
+            saved = saved + self._unpack_outputs()
+        return saved
+
+    @property
+    def out(self):
+        """The saved output (single-output ops with save_out)."""
+        if self._freed:
+            raise RuntimeError(_FREED_MSG)
+        return self._unpack_outputs()[0]
+
+    def _unpack_outputs(self) -> tuple:
+        from .._tensor import Tensor
+        outs = []
+        for i, (arr, vc, v) in enumerate(self._saved_out):
+            if vc[0] != v:
+                t = Tensor._make(arr)
+                _raise_modified(self, t, v, output_nr=i, current=vc[0])
+            t = Tensor._make(arr)
+            t._version = vc
+            t._requires_grad = True
+            t.grad_fn = self
+            t._output_nr = i
+            outs.append(t)
+        return tuple(outs)
+
+    @property
+    def in_shape(self) -> tuple:
+        """Shape of the first input."""
+        return self.in_meta[0][0]
+
+    @property
+    def needs_input_grad(self) -> tuple:
+        return tuple(fn is not None for fn, _ in self.next_functions)
+
+    def name(self) -> str:
+        return type(self).__name__
+
+    # -- running -------------------------------------------------------------------------
+    def apply(self, grads: list) -> tuple:
+        """Input gradients from output gradients (a list, one per output)."""
+        op = self.op
+        if self.nout == 1:
+            res = op.backward(self, grads[0])
+        else:
+            res = op.backward(self, *self._materialize(grads))
+        if type(res) is not tuple:
+            res = (res,)
+        return res
+
+    def _materialize(self, grads):
+        from .._tensor import Tensor
+        import numpy as np
+        out = []
+        for g, meta in zip(grads, self.out_meta):
+            if g is None:
+                shape, dt = meta
+                g = Tensor._make(np.zeros(shape, dt.np))
+            out.append(g)
+        return out
+
+    def release(self):
+        """Free saved tensors (after a backward without retain_graph)."""
+        if self._saved is not None or self._saved_out is not None:
+            self._freed = True
+        self._saved = None
+        self._saved_out = None
+
+    def register_hook(self, fn):
+        """fn(grad_inputs, grad_outputs) -> None or new grad_inputs; runs after this node."""
+        from ..utils.hooks import RemovableHandle
+        if self._hooks is None:
+            self._hooks = {}
+        h = RemovableHandle(self._hooks)
+        self._hooks[h.id] = fn
+        return h
+
+    def register_prehook(self, fn):
+        """fn(grad_outputs) -> None or new grad_outputs; runs before this node."""
+        from ..utils.hooks import RemovableHandle
+        if self._pre_hooks is None:
+            self._pre_hooks = {}
+        h = RemovableHandle(self._pre_hooks)
+        self._pre_hooks[h.id] = fn
+        return h
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} object at {hex(id(self))}>"
+
+    def __call__(self, *grads):
+        return self.apply(list(grads))
+
+
+def _raise_modified(node, t, expected, output_nr=None, current=None):
+    shape = list(t.shape)
+    tname = t.dtype._torch_name
+    cur = t._version[0] if current is None else current
+    where = ""
+    if output_nr is not None:
+        where = f", which is output {output_nr} of {type(node).__name__},"
+    elif t.grad_fn is not None:
+        where = f", which is output {t._output_nr} of {type(t.grad_fn).__name__},"
+    raise RuntimeError(
+        "one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: [ardor.{tname}Tensor {shape}]{where} is at version {cur}; expected version "
+        f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
+        "to compute its gradient, with ardor.autograd.set_detect_anomaly(True).")
+
+
+class AccumulateGrad(Node):
+    """The node that adds a leaf tensor's gradient into ``.grad``."""
+
+    __slots__ = ("variable",)
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def apply(self, grads):
+        from .engine import accumulate_into
+        accumulate_into(self.variable, grads[0])
+        return ()
+
+
+def accumulator_for(t) -> AccumulateGrad:
+    """The (cached, weakly held) AccumulateGrad node of a leaf that requires grad."""
+    ref = t._grad_acc
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._grad_acc = weakref.ref(acc)
+    return acc
+
+
+def make_node_class(op) -> type:
+    """A Node subclass named as torch names it (``MulBackward0``) for one op."""
+    return type(op.node_name, (Node,), {"__slots__": (), "op": op, "nout": op.nout,
+                                         "fit_inputs": op.promote is not None})

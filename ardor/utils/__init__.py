@@ -1,0 +1,1 @@
+"""ardor.utils: hooks, data loading and other utilities."""
