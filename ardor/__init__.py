@@ -87,4 +87,16 @@ def numel(input: Tensor) -> int:
     return input.numel()
 
 
+_SUBMODULES = ("nn", "optim", "utils", "linalg", "testing", "cuda", "jit", "onnx",
+               "distributed", "random", "vision", "special", "fft", "serialization", "backends")
+
+
+def __getattr__(name):
+    # Subpackages load on first use so that `import ardor` stays quick.
+    if name in _SUBMODULES:
+        import importlib
+        return importlib.import_module("." + name, __name__)
+    raise AttributeError(f"module 'ardor' has no attribute '{name}'")
+
+
 __version__ = "0.1.0"

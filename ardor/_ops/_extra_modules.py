@@ -4,7 +4,11 @@ Each module listed here owns one family of ops; adding a module means adding a l
 """
 import importlib
 
-_MODULES = ()
+_MODULES = (
+    "indexing",      # getitem/setitem, gather/scatter, index_*, masked_*, sort/topk/unique, cat...
+    "random_ops",    # rand/randn/randint/..., uniform_/normal_/bernoulli_ ...
+    "nn_ops",        # primitives behind ardor.nn.functional (conv, pooling, norms, losses...)
+)
 
 for _m in _MODULES:
     importlib.import_module("ardor._ops." + _m)

@@ -1,0 +1,1 @@
+"""indexing ops (filled in by the op family that owns this module)."""

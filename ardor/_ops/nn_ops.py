@@ -1,0 +1,1 @@
+"""nn_ops ops (filled in by the op family that owns this module)."""

@@ -1,0 +1,1 @@
+"""random_ops ops (filled in by the op family that owns this module)."""

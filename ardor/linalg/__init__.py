@@ -1,0 +1,1 @@
+"""ardor.linalg: torch.linalg's functions (norms, inv, det, solve, decompositions)."""

@@ -1,0 +1,2 @@
+"""nn.functional: basic functions."""
+__all__: list = []

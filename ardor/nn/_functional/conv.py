@@ -1,0 +1,2 @@
+"""nn.functional: conv functions."""
+__all__: list = []

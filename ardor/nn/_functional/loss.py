@@ -1,0 +1,2 @@
+"""nn.functional: loss functions."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""nn.functional: normalization functions."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""nn.functional: pooling functions."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""nn.functional: vision functions."""
+__all__: list = []

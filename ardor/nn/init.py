@@ -1,0 +1,1 @@
+"""nn.init (filled in by the nn Module-system work)."""

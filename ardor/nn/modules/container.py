@@ -1,0 +1,2 @@
+"""nn layers: container."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""nn layers: instancenorm."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""nn layers: padding."""
+__all__: list = []

@@ -1,0 +1,2 @@
+"""nn layers: upsampling."""
+__all__: list = []
