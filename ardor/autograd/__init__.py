@@ -8,10 +8,17 @@ from .engine import run_backward
 from .graph import AccumulateGrad, Node, accumulator_for
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
+from .function import Function, FunctionCtx, once_differentiable  # noqa: E402
+from .anomaly_mode import (detect_anomaly, is_anomaly_check_nan_enabled,  # noqa: E402
+                           is_anomaly_enabled, set_detect_anomaly)
+# Bound after the submodule import so that the name is the function, as in torch.
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck  # noqa: E402
+from . import functional  # noqa: E402
 
 __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
            "is_grad_enabled", "Function", "gradcheck", "gradgradcheck", "detect_anomaly",
-           "set_detect_anomaly", "functional", "Variable"]
+           "set_detect_anomaly", "is_anomaly_enabled", "functional", "Variable", "GradcheckError",
+           "once_differentiable"]
 
 
 def _as_tuple(x):
@@ -161,12 +168,6 @@ def Variable(data, requires_grad: bool = False):
 def __getattr__(name):
     # Submodules other workers fill in are imported lazily to keep import time small.
     import importlib
-    if name in ("Function", "once_differentiable", "FunctionCtx"):
-        return getattr(importlib.import_module(".function", __name__), name)
-    if name in ("gradcheck", "gradgradcheck"):
-        return getattr(importlib.import_module(".gradcheck", __name__), name)
-    if name in ("detect_anomaly", "set_detect_anomaly", "is_anomaly_enabled"):
-        return getattr(importlib.import_module(".anomaly_mode", __name__), name)
-    if name in ("functional", "forward_ad", "graph", "function", "profiler"):
+    if name in ("forward_ad", "profiler"):
         return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'ardor.autograd' has no attribute '{name}'")

@@ -149,20 +149,28 @@ class Node:
         return self.apply(list(grads))
 
 
-def _raise_modified(node, t, expected, output_nr=None, current=None):
+def _short_name(node) -> str:
+    """torch 2.13 names a node in this message without its ``Backward<N>`` suffix."""
+    n = type(node).__name__
+    i = n.rfind("Backward")
+    return n[:i] if i > 0 and n[i + 8:].isdigit() or n.endswith("Backward") and i > 0 else n
+
+
+def _raise_modified(node, t, expected, output_nr=None, current=None, node_name=None):
     shape = list(t.shape)
     tname = t.dtype._torch_name
     cur = t._version[0] if current is None else current
     where = ""
     if output_nr is not None:
-        where = f", which is output {output_nr} of {type(node).__name__},"
+        where = f", which is output {output_nr} of {_short_name(node)},"
     elif t.grad_fn is not None:
-        where = f", which is output {t._output_nr} of {type(t.grad_fn).__name__},"
+        where = f", which is output {t._output_nr} of {_short_name(t.grad_fn)},"
     raise RuntimeError(
         "one of the variables needed for gradient computation has been modified by an inplace "
         f"operation: [ardor.{tname}Tensor {shape}]{where} is at version {cur}; expected version "
         f"{expected} instead. Hint: enable anomaly detection to find the operation that failed "
-        "to compute its gradient, with ardor.autograd.set_detect_anomaly(True).")
+        "to compute its gradient, with ardor.autograd.set_detect_anomaly(True, "
+        "check_nan=False).")
 
 
 class AccumulateGrad(Node):
