@@ -67,6 +67,9 @@ def _publish():
 _publish()
 
 
+from .serialization import load, save  # noqa: E402
+
+
 def is_tensor(obj) -> bool:
     """True for ardor tensors (and nn.Parameters)."""
     return isinstance(obj, Tensor)
