@@ -160,26 +160,35 @@ def promote_types(a: dtype, b: dtype) -> dtype:
 
 
 def _promote_uncached(a: dtype, b: dtype) -> dtype:
+    # Port of c10's promoteTypes: uint16/32/64 ("barebones unsigned") promote only with
+    # floating types; an integer with a float or complex type gives that type unchanged;
+    # float16 with bfloat16 gives float32; complex with float widens the real part.
+    if a in _BAREBONES_UNSIGNED or b in _BAREBONES_UNSIGNED:
+        if a.is_floating_point:
+            return a
+        if b.is_floating_point:
+            return b
+        raise RuntimeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
+                           f"attempted to promote {a._torch_name} and {b._torch_name}")
     if a is bool_:
         return b
     if b is bool_:
         return a
-    if bfloat16 in (a, b):
-        other = b if a is bfloat16 else a
-        if other._category == _INT or other is bfloat16:
-            return bfloat16
-        if other is float16:
-            return float32
-        if other._category == _COMPLEX:
-            return other
-        return other  # float32/float64
-    if a._category == _INT and b._category == _INT and (a is uint64 or b is uint64):
-        other = b if a is uint64 else a
-        if not other.is_signed:
-            return uint64
-        raise TypeError(f"Promotion for uint16, uint32, uint64 types is not supported, "
-                        f"attempted to promote {a._torch_name} and {b._torch_name}")
-    return _BY_NP[np.promote_types(a.np, b.np)]
+    ca, cb = a._category, b._category
+    if ca == _INT and cb == _INT:
+        return _BY_NP[np.promote_types(a.np, b.np)]
+    if ca != cb:
+        hi, lo = (a, b) if ca > cb else (b, a)
+        if lo._category == _INT:
+            return hi
+        # complex with a float: a complex dtype whose real part holds both
+        return promote_types(hi.to_real(), lo).to_complex()
+    if {a, b} == {float16, bfloat16}:
+        return float32
+    return a if a.itemsize >= b.itemsize else b
+
+
+_BAREBONES_UNSIGNED = frozenset((uint16, uint32, uint64))
 
 
 def _combine_categories(higher, lower):

@@ -370,9 +370,10 @@ class Tensor:
         return tensor_repr(self)
 
     def __format__(self, spec: str) -> str:
-        if self._data.ndim == 0 and spec:
+        # torch: a 0-d tensor formats as its Python number; others only with an empty spec
+        if self._data.ndim == 0:
             return self.item().__format__(spec)
-        return object.__format__(self, spec) if not spec else repr(self)
+        return object.__format__(self, spec)
 
     def __deepcopy__(self, memo):
         if id(self) in memo:

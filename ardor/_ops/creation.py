@@ -1,17 +1,28 @@
-"""Tensor creation: tensor/as_tensor/from_numpy and the factory functions."""
+"""Tensor creation: tensor/as_tensor/from_numpy/asarray and the factory functions.
+
+Factories build their numpy array directly (there is no input tensor to dispatch on) and
+wrap it with ``_make``; every floating default reads ``get_default_dtype()`` at call time so
+``ardor.set_default_dtype`` reaches all of them.
+"""
 from __future__ import annotations
 
+import math
 import numbers
+import warnings
 
 import numpy as np
 
 from .. import _dtype as D
 from .._device import as_device
 from .._tensor import Tensor, _make
-from .registry import public
+from .registry import method, public
+
+_PY_SCALARS = (bool, int, float, complex)
 
 
+# ---------------------------------------------------------------------------- helpers
 def _check_device(device) -> None:
+    """Accept cpu; anything else goes to the backend lookup, which explains what is missing."""
     if device is not None:
         dev = as_device(device)
         if dev.type != "cpu":
@@ -19,155 +30,703 @@ def _check_device(device) -> None:
             array_module_for(dev)
 
 
-def _finish(arr, requires_grad: bool, device=None) -> Tensor:
+def _finish(arr, requires_grad: bool = False, device=None, factory: bool = True) -> Tensor:
     _check_device(device)
     t = _make(arr)
     if requires_grad:
-        t.requires_grad_(True)
+        k = arr.dtype.kind
+        if not (k in "fc" or arr.dtype == D.bfloat16.np):
+            raise RuntimeError("Only Tensors of floating point and complex dtype can require "
+                               "gradients")
+        t._requires_grad = True
     return t
 
 
-def _infer_array(data, dtype):
-    """numpy array for nested Python data with torch's dtype inference."""
-    if isinstance(data, Tensor):
-        arr = data._data.copy()
-        return arr if dtype is None else arr.astype(dtype.np)
-    if isinstance(data, np.ndarray):
-        arr = np.array(data, copy=True)
-        if dtype is None:
-            D.from_numpy_dtype(arr.dtype)
-            return arr
-        return arr.astype(dtype.np)
-    if isinstance(data, (list, tuple)) and any(isinstance(x, Tensor) for x in _flat(data)):
-        data = _tensors_to_lists(data)
-    arr = np.array(data)
-    if arr.dtype == object:
-        raise TypeError(f"Could not infer dtype of {type(data).__name__}")
+def _dt(dtype, default: D.dtype | None = None) -> D.dtype:
+    """An ardor dtype from a user's dtype argument (``default`` / the default float if None)."""
     if dtype is None:
-        k = arr.dtype.kind
-        if k == "f":
-            dtype = D.get_default_dtype() if not _has_np_scalar(data) else D._BY_NP[arr.dtype]
-        elif k == "c":
-            dtype = D.get_default_dtype().to_complex()
-        elif k in "iu":
-            dtype = D.int64 if not _has_np_scalar(data) else D._BY_NP[arr.dtype]
-        elif k == "b":
-            dtype = D.bool_
+        return D.get_default_dtype() if default is None else default
+    return D.as_dtype(dtype)
+
+
+def _write_out(out: Tensor | None, t: Tensor) -> Tensor:
+    """Support ``out=``: copy the result into ``out`` (same shape), bumping its version."""
+    if out is None:
+        return t
+    if not isinstance(out, Tensor):
+        raise TypeError(f"argument 'out' must be Tensor, not {type(out).__name__}")
+    if tuple(out.shape) != tuple(t.shape):
+        # torch resizes ``out``; a fresh array keeps views of the old storage untouched
+        out._data = t._data.astype(out._data.dtype, copy=True)
+    else:
+        np.copyto(out._data, t._data, casting="unsafe")
+    out._version[0] += 1
+    return out
+
+
+def _size_args(size, fname: str) -> tuple:
+    """Accept f(2, 3), f((2, 3)), f([2, 3]) and f(Size); torch's errors otherwise."""
+    if len(size) == 1 and isinstance(size[0], (list, tuple)):
+        seq, nested = tuple(size[0]), True
+    else:
+        seq, nested = size, False
+    out = []
+    for i, s in enumerate(seq):
+        if isinstance(s, numbers.Integral) and not isinstance(s, bool):
+            out.append(int(s))
+        elif isinstance(s, Tensor) and s.ndim == 0 and s.dtype._category == D._INT:
+            out.append(int(s.item()))
+        elif isinstance(s, np.integer):
+            out.append(int(s))
         else:
-            raise TypeError(f"Could not infer dtype of {type(data).__name__}")
-    return arr.astype(D.np_dtype(dtype))
+            if nested or len(seq) > 1:
+                raise TypeError(f"{fname}(): argument 'size' (position 1) must be tuple of ints, "
+                                f"but found element of type {type(s).__name__} at pos {i}")
+            raise TypeError(f"{fname}(): argument 'size' (position 1) must be tuple of ints, "
+                            f"not {type(s).__name__}")
+    for s in out:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {out}")
+    return tuple(out)
 
 
-def _has_np_scalar(data) -> bool:
-    return isinstance(data, np.generic)
+def _kw_size(kw: dict, fname: str):
+    size = kw.pop("size", None)
+    if kw:
+        raise TypeError(f"{fname}() got an unexpected keyword argument '{next(iter(kw))}'")
+    return size
 
 
-def _flat(data):
-    for x in data:
-        if isinstance(x, (list, tuple)):
-            yield from _flat(x)
-        else:
-            yield x
+def _sizes(size, kw_size, fname):
+    if kw_size is not None:
+        if size:
+            raise TypeError(f"{fname}() got multiple values for argument 'size'")
+        size = (kw_size,)
+    if not size:
+        raise TypeError(f'{fname}() missing 1 required positional arguments: "size"')
+    return _size_args(size, fname)
 
 
-def _tensors_to_lists(data):
+# ---------------------------------------------------------------------------- tensor()
+def _is_seq(x) -> bool:
+    return isinstance(x, (list, tuple, range, np.ndarray)) or (
+        hasattr(x, "__len__") and hasattr(x, "__getitem__")
+        and not isinstance(x, (str, bytes, dict, Tensor)))
+
+
+class _Found:
+    __slots__ = ("tensors", "ndarrays")
+
+    def __init__(self):
+        self.tensors = False
+        self.ndarrays = False
+
+
+def _scalar_dtype(x, found: _Found):
+    """torch's infer_scalar_type: the dtype of one item of (nested) data, None if empty."""
+    t = type(x)
+    if t is float:
+        return D.get_default_dtype()
+    if t is int:
+        return D.int64
+    if t is bool:
+        return D.bool_
+    if t is complex:
+        return D.get_default_dtype().to_complex()
+    if isinstance(x, Tensor):
+        found.tensors = True
+        return x.dtype
+    if isinstance(x, np.ndarray):
+        found.ndarrays = True
+        return D.from_numpy_dtype(x.dtype)
+    if isinstance(x, np.generic):
+        return D.from_numpy_dtype(x.dtype)
+    if isinstance(x, bool):
+        return D.bool_
+    if isinstance(x, numbers.Integral):
+        return D.int64
+    if isinstance(x, numbers.Real):
+        return D.get_default_dtype()
+    if isinstance(x, numbers.Complex):
+        return D.get_default_dtype().to_complex()
+    if isinstance(x, str):
+        raise ValueError(f"too many dimensions '{type(x).__name__}'")
+    if _is_seq(x):
+        types = set(map(type, x))
+        if types and types <= {float, int, bool}:  # fast path: a row of Python numbers
+            if float in types:
+                return D.get_default_dtype()
+            return D.int64 if int in types else D.bool_
+        res = None
+        for item in x:
+            d = _scalar_dtype(item, found)
+            if d is not None:
+                res = d if res is None else D.promote_types(res, d)
+        return res
+    raise RuntimeError(f"Could not infer dtype of {type(x).__name__}")
+
+
+def _tensors_to_scalars(x):
+    if isinstance(x, Tensor):
+        if x.numel() != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return x.item()
+    if isinstance(x, (list, tuple)):
+        return [_tensors_to_scalars(y) for y in x]
+    return x
+
+
+def _shape_error(data, npdt):
+    """Re-walk ragged data as torch does (sizes from first elements) for torch's error."""
+    sizes = []
+    x = data
+    while _is_seq(x):
+        sizes.append(len(x))
+        if len(x) == 0:
+            break
+        x = x[0]
+
+    def walk(x, dim):
+        if dim == len(sizes):
+            if _is_seq(x):
+                if npdt.kind in "iub":
+                    raise TypeError(f"'{type(x).__name__}' object cannot be interpreted as an "
+                                    "integer")
+                raise TypeError(f"must be real number, not {type(x).__name__}")
+            return
+        if not _is_seq(x):
+            raise TypeError("not a sequence")
+        if len(x) != sizes[dim]:
+            raise ValueError(f"expected sequence of length {sizes[dim]} at dim {dim} "
+                             f"(got {len(x)})")
+        for y in x:
+            walk(y, dim + 1)
+
+    walk(data, 0)
+
+
+def _to_array(data, dt: D.dtype):
+    """numpy array of ``dt`` from nested Python data, with torch's errors."""
+    npdt = D.np_dtype(dt)
+    try:
+        return np.array(data, dtype=npdt)
+    except OverflowError:
+        if npdt.kind not in "iu":
+            raise
+        try:
+            wide = np.array(data, dtype=np.int64)
+        except OverflowError:
+            raise ValueError("Overflow when unpacking long long") from None
+        info = np.iinfo(npdt)
+        lo = info.min if npdt.kind == "i" else -int(info.max)
+        if wide.size and (wide.min() < lo or wide.max() > info.max):
+            raise RuntimeError(f"value cannot be converted to type {dt.name} without "
+                               "overflow") from None
+        return wide.astype(npdt)  # torch wraps small negatives into unsigned types
+    except (ValueError, TypeError) as e:
+        _shape_error(data, npdt)
+        if isinstance(e, TypeError) or "complex" in str(e):
+            kind = "complex" if any(isinstance(v, complex) for v in _leaves(data)) else None
+            if kind:
+                if npdt.kind in "iub":
+                    raise TypeError("'complex' object cannot be interpreted as an integer") \
+                        from None
+                raise TypeError("must be real number, not complex") from None
+        raise
+
+
+def _leaves(x):
+    if _is_seq(x) and not isinstance(x, np.ndarray):
+        for y in x:
+            yield from _leaves(y)
+    else:
+        yield x
+
+
+def _check_np(arr: np.ndarray) -> None:
+    D.from_numpy_dtype(arr.dtype)
+    if not arr.dtype.isnative:
+        raise ValueError("given numpy array has byte order different from the native byte "
+                         "order. Conversion between byte orders is currently not supported.")
+
+
+def _infer_array(data, dtype: D.dtype | None) -> np.ndarray:
+    """A fresh numpy array for ``data`` with torch's dtype inference (``dtype`` if given)."""
     if isinstance(data, Tensor):
-        if data.numel() != 1 and data.ndim:
-            return data.tolist()
-        return data.item() if data.ndim == 0 else data.tolist()
-    if isinstance(data, (list, tuple)):
-        return [_tensors_to_lists(x) for x in data]
-    return data
+        arr = data._data
+        return arr.astype(D.np_dtype(dtype) if dtype is not None else arr.dtype, copy=True)
+    if isinstance(data, np.ndarray):
+        _check_np(data)
+        return np.array(data, dtype=None if dtype is None else D.np_dtype(dtype), copy=True)
+    if isinstance(data, (str, bytes)):
+        raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    found = _Found()
+    inferred = _scalar_dtype(data, found)
+    if dtype is None:
+        dtype = inferred if inferred is not None else D.get_default_dtype()
+    if found.tensors:
+        data = _tensors_to_scalars(data)
+    if found.ndarrays:
+        warnings.warn("Creating a tensor from a list of numpy.ndarrays is extremely slow. "
+                      "Please consider converting the list to a single numpy.ndarray with "
+                      "numpy.array() before converting to a tensor.", UserWarning, stacklevel=3)
+    return _to_array(data, dtype)
 
 
 @public("tensor", method=False)
 def tensor(data, *, dtype=None, device=None, requires_grad: bool = False,
            pin_memory: bool = False) -> Tensor:
-    """A new tensor copying ``data`` (nested lists, numbers, numpy arrays, tensors)."""
-    dtype = None if dtype is None else D.as_dtype(dtype)
-    return _finish(_infer_array(data, dtype), requires_grad, device)
+    """A new tensor copying ``data`` (nested lists/tuples of numbers or 0-d tensors, numpy
+    arrays and scalars, tensors), with torch's dtype inference."""
+    if isinstance(data, Tensor):
+        warnings.warn("To copy construct from a tensor, it is recommended to use "
+                      "sourceTensor.detach().clone() or sourceTensor.detach().clone()"
+                      ".requires_grad_(True), rather than ardor.tensor(sourceTensor).",
+                      UserWarning, stacklevel=2)
+    dt = None if dtype is None else D.as_dtype(dtype)
+    return _finish(_infer_array(data, dt), requires_grad, device)
 
 
 @public("as_tensor", method=False)
 def as_tensor(data, dtype=None, device=None) -> Tensor:
-    """``data`` as a tensor, sharing memory with numpy arrays and tensors when possible."""
-    dtype = None if dtype is None else D.as_dtype(dtype)
+    """``data`` as a tensor, sharing memory with numpy arrays and tensors when the dtype
+    already matches."""
+    dt = None if dtype is None else D.as_dtype(dtype)
+    _check_device(device)
     if isinstance(data, Tensor):
-        return data if dtype is None else data.to(dtype)
-    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == dtype.np):
-        D.from_numpy_dtype(data.dtype)
-        return _finish(data, False, device)
-    return _finish(_infer_array(data, dtype), False, device)
+        return data if dt is None else data.to(dt)
+    if isinstance(data, np.ndarray) and (dt is None or data.dtype == D.np_dtype(dt)):
+        return from_numpy(data)
+    return _finish(_infer_array(data, dt), False, device)
 
 
 @public("from_numpy", method=False)
 def from_numpy(ndarray: np.ndarray) -> Tensor:
-    """A tensor sharing memory with a numpy array."""
+    """A tensor sharing memory with a numpy array (writes show through both ways)."""
     if not isinstance(ndarray, np.ndarray):
-        raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
-    D.from_numpy_dtype(ndarray.dtype)
+        t = type(ndarray)
+        name = t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__name__}"
+        raise TypeError(f"expected np.ndarray (got {name})")
+    _check_np(ndarray)
+    if any(s < 0 for s in ndarray.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
+                         "with negative strides are not currently supported. (You can probably "
+                         "work around this by making a copy of your array  with array.copy().) ")
+    if not ndarray.flags.writeable:
+        warnings.warn("The given NumPy array is not writable, and ardor does not support "
+                      "non-writable tensors. This means writing to this tensor will result in "
+                      "undefined behavior. You may want to copy the array to protect its data "
+                      "or make it writable before converting it to a tensor. This type of "
+                      "warning will be suppressed for the rest of this program.",
+                      UserWarning, stacklevel=2)
     return _make(ndarray)
 
 
-def _size_args(size):
-    if len(size) == 1 and isinstance(size[0], (list, tuple)):
-        size = tuple(size[0])
-    for s in size:
-        if not isinstance(s, numbers.Integral):
-            if isinstance(s, Tensor) and s.numel() == 1:
-                continue
-            raise TypeError(f"expected a sequence of integers as size, but got an element of "
-                            f"type {type(s).__name__}")
-    size = tuple(int(s) for s in size)
-    for s in size:
-        if s < 0:
-            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
-                               f"{list(size)}")
-    return size
+@public("asarray", method=False)
+def asarray(obj, *, dtype=None, device=None, copy: bool | None = None,
+            requires_grad: bool = False) -> Tensor:
+    """``obj`` as a tensor, sharing memory (tensors, numpy arrays, buffers) unless a copy is
+    needed or ``copy=True``; ``copy=False`` refuses to copy."""
+    dt = None if dtype is None else D.as_dtype(dtype)
+    _check_device(device)
+    if isinstance(obj, Tensor):
+        if dt is None or dt is obj.dtype:
+            t = obj if not copy else _make(obj._data.copy())
+        else:
+            if copy is False:
+                raise ValueError(f"can't alias tensor with dtype '{obj.dtype._torch_name}' into "
+                                 f"dtype '{dt._torch_name}'.")
+            t = obj.to(dt)
+        if requires_grad and not t._requires_grad:
+            t = t.detach().requires_grad_(True) if t is obj else t.requires_grad_(True)
+        return t
+    if isinstance(obj, np.ndarray):
+        _check_np(obj)
+        if dt is None or obj.dtype == D.np_dtype(dt):
+            arr = obj.copy() if copy else obj
+        else:
+            if copy is False:
+                src = D.from_numpy_dtype(obj.dtype)
+                raise ValueError(f"can't alias tensor with dtype '{src._torch_name}' into "
+                                 f"dtype '{dt._torch_name}'.")
+            arr = obj.astype(D.np_dtype(dt))
+        return _finish(arr, requires_grad)
+    if copy is False and not hasattr(obj, "__array_interface__"):
+        raise ValueError("can't alias a Python sequence: copy=False needs an object with the "
+                         "buffer protocol")
+    return _finish(_infer_array(obj, dt), requires_grad)
 
 
-def _float_dtype(dtype):
-    return D.get_default_dtype() if dtype is None else D.as_dtype(dtype)
-
-
-def _filled(fill, size, dtype, device, requires_grad):
-    dt = _float_dtype(dtype)
-    return _finish(np.full(_size_args(size), fill, D.np_dtype(dt)), requires_grad, device)
+# ---------------------------------------------------------------------------- factories
+def _factory(fill, size, dtype, device, requires_grad, out=None, layout=None):
+    dt = _dt(dtype)
+    arr = np.full(size, fill, D.np_dtype(dt)) if fill is not None else \
+        np.empty(size, D.np_dtype(dt))
+    return _write_out(out, _finish(arr, requires_grad, device))
 
 
 @public("zeros", method=False)
-def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-          pin_memory=False) -> Tensor:
-    """A tensor of zeros."""
-    return _filled(0, size, dtype, device, requires_grad)
+def zeros(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
+          pin_memory: bool = False, **kw) -> Tensor:
+    """A tensor of zeros of the given size (default float dtype)."""
+    return _factory(0, _sizes(size, _kw_size(kw, "zeros"), "zeros"), dtype, device,
+                    requires_grad, out)
 
 
 @public("ones", method=False)
-def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad=False,
-         pin_memory=False) -> Tensor:
-    """A tensor of ones."""
-    return _filled(1, size, dtype, device, requires_grad)
+def ones(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
+         pin_memory: bool = False, size_=None, **kw) -> Tensor:
+    """A tensor of ones of the given size (default float dtype)."""
+    return _factory(1, _sizes(size, _kw_size(kw, "ones"), "ones"), dtype, device,
+                    requires_grad, out)
+
+
+@public("empty", method=False)
+def empty(*size, out=None, dtype=None, layout=None, device=None, requires_grad: bool = False,
+          pin_memory: bool = False, memory_format=None, **kw) -> Tensor:
+    """An uninitialized tensor of the given size (default float dtype)."""
+    return _factory(None, _sizes(size, _kw_size(kw, "empty"), "empty"), dtype, device,
+                    requires_grad, out)
+
+
+def _fill_dtype(fill_value) -> D.dtype:
+    """torch.full's dtype inference from the fill value."""
+    if isinstance(fill_value, Tensor):
+        fill_value = fill_value.item()
+    if isinstance(fill_value, (bool, np.bool_)):
+        return D.bool_
+    if isinstance(fill_value, numbers.Integral):
+        return D.int64
+    if isinstance(fill_value, numbers.Real):
+        return D.get_default_dtype()
+    if isinstance(fill_value, numbers.Complex):
+        return D.get_default_dtype().to_complex()
+    raise TypeError(f"full(): argument 'fill_value' must be Number, not "
+                    f"{type(fill_value).__name__}")
+
+
+def _fill_scalar(fill_value):
+    if isinstance(fill_value, Tensor):
+        if fill_value.numel() != 1:
+            raise RuntimeError(f"fill_value must be a scalar, got a tensor with "
+                               f"{fill_value.numel()} elements")
+        return fill_value.item()
+    return fill_value
+
+
+@public("full", method=False)
+def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
+         requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it: bool, int64,
+    default float or default complex)."""
+    sz = _size_args((size,) if not isinstance(size, (list, tuple)) else (tuple(size),), "full")
+    dt = _fill_dtype(fill_value) if dtype is None else D.as_dtype(dtype)
+    fill = _fill_scalar(fill_value)
+    arr = np.empty(sz, D.np_dtype(dt))
+    _fill_array(arr, fill, dt)
+    return _write_out(out, _finish(arr, requires_grad, device))
+
+
+def _fill_array(arr: np.ndarray, fill, dt: D.dtype) -> None:
+    if isinstance(fill, complex) and not dt.is_complex:
+        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow")
+    if dt._category == D._INT and isinstance(fill, float) and not math.isfinite(fill):
+        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow")
+    if dt._category == D._INT and isinstance(fill, numbers.Integral):
+        info = np.iinfo(arr.dtype)
+        if not info.min <= int(fill) <= info.max:
+            lo = info.min if arr.dtype.kind == "i" else -int(info.max)
+            if not lo <= int(fill) <= info.max:
+                raise RuntimeError(f"value cannot be converted to type {dt.name} without "
+                                   "overflow")
+            fill = np.array(int(fill), np.int64).astype(arr.dtype)
+    arr.fill(fill)
+
+
+def _like_dtype(input: Tensor, dtype) -> D.dtype:
+    if not isinstance(input, Tensor):
+        raise TypeError(f"argument 'input' (position 1) must be Tensor, not "
+                        f"{type(input).__name__}")
+    return input.dtype if dtype is None else D.as_dtype(dtype)
 
 
 def _like(fill, input, dtype, device, requires_grad):
-    dt = input.dtype if dtype is None else D.as_dtype(dtype)
-    return _finish(np.full(input._data.shape, fill, D.np_dtype(dt)), requires_grad, device)
+    dt = _like_dtype(input, dtype)
+    arr = np.empty(input._data.shape, D.np_dtype(dt))
+    if fill is not None:
+        _fill_array(arr, fill, dt)
+    return _finish(arr, requires_grad, device)
 
 
 @public("zeros_like", method=False)
-def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None, requires_grad=False,
-               memory_format=None) -> Tensor:
+def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
+               requires_grad: bool = False, memory_format=None) -> Tensor:
     """Zeros with ``input``'s shape (and dtype unless given)."""
     return _like(0, input, dtype, device, requires_grad)
 
 
 @public("ones_like", method=False)
-def ones_like(input: Tensor, *, dtype=None, layout=None, device=None, requires_grad=False,
-              memory_format=None) -> Tensor:
+def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
     """Ones with ``input``'s shape (and dtype unless given)."""
     return _like(1, input, dtype, device, requires_grad)
 
 
+@public("empty_like", method=False)
+def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
+               requires_grad: bool = False, memory_format=None) -> Tensor:
+    """An uninitialized tensor with ``input``'s shape (and dtype unless given)."""
+    return _like(None, input, dtype, device, requires_grad)
+
+
+@public("full_like", method=False)
+def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None,
+              requires_grad: bool = False, memory_format=None) -> Tensor:
+    """``fill_value`` with ``input``'s shape and dtype (unless ``dtype`` is given)."""
+    return _like(_fill_scalar(fill_value), input, dtype, device, requires_grad)
+
+
+@public("empty_strided", method=False)
+def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
+                  requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """An uninitialized tensor with the given size and strides (in elements)."""
+    size = _size_args((tuple(size),), "empty_strided")
+    stride = tuple(int(s) for s in stride)
+    if len(stride) != len(size):
+        raise RuntimeError(f"mismatch in length of strides and shape")
+    dt = _dt(dtype)
+    npdt = D.np_dtype(dt)
+    n = 1 + sum((s - 1) * st for s, st in zip(size, stride)) if all(size) else 0
+    buf = np.empty(max(n, 0), npdt)
+    arr = np.lib.stride_tricks.as_strided(buf, size, tuple(st * npdt.itemsize for st in stride))
+    return _finish(arr, requires_grad, device)
+
+
+# ---------------------------------------------------------------------------- Tensor.new_*
+@method("new_tensor")
+def new_tensor(self: Tensor, data, *, dtype=None, device=None, requires_grad: bool = False,
+               layout=None, pin_memory: bool = False) -> Tensor:
+    """A new tensor from ``data`` with this tensor's dtype unless given."""
+    return tensor(data.detach() if isinstance(data, Tensor) else data,
+                  dtype=self.dtype if dtype is None else dtype, device=device,
+                  requires_grad=requires_grad)
+
+
+def _new_factory(fill, name):
+    def fn(self: Tensor, *size, dtype=None, device=None, requires_grad: bool = False,
+           layout=None, pin_memory: bool = False, **kw) -> Tensor:
+        sz = _sizes(size, _kw_size(kw, name), name)
+        return _factory(fill, sz, self.dtype if dtype is None else dtype, device, requires_grad)
+    fn.__name__ = name
+    fn.__doc__ = f"Tensor.{name}(*size): like ardor.{name[4:]} with this tensor's dtype."
+    return fn
+
+
+for _n, _f in (("new_zeros", 0), ("new_ones", 1), ("new_empty", None)):
+    method(_n)(_new_factory(_f, _n))
+
+
+@method("new_full")
+def new_full(self: Tensor, size, fill_value, *, dtype=None, device=None,
+             requires_grad: bool = False, layout=None, pin_memory: bool = False) -> Tensor:
+    """``full(size, fill_value)`` with this tensor's dtype unless given."""
+    return full(size, fill_value, dtype=self.dtype if dtype is None else dtype, device=device,
+                requires_grad=requires_grad)
+
+
+# ---------------------------------------------------------------------------- ranges
+def _num(x, name: str):
+    """A Python number from a scalar argument (0-d tensors and numpy scalars accepted)."""
+    if isinstance(x, Tensor):
+        if x.numel() != 1:
+            raise RuntimeError(f"{name} must be a scalar, got a tensor of shape {list(x.shape)}")
+        return x.item()
+    if isinstance(x, np.generic):
+        return x.item()
+    if not isinstance(x, numbers.Number):
+        raise TypeError(f"arange(): argument '{name}' must be Number, not {type(x).__name__}")
+    return x
+
+
+@public("arange", method=False)
+def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """Values ``start, start+step, ...`` below ``end``: int64 when all arguments are integers,
+    the default float dtype otherwise (torch's length formula and errors)."""
+    if end is None:
+        start, end = 0, start
+    start, end, step = _num(start, "start"), _num(end, "end"), _num(step, "step")
+    is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
+    dt = _dt(dtype, D.int64 if is_int else None)
+    if dt._category in (D._INT, D._BOOL):
+        # torch computes in int64 for integral dtypes: the arguments are truncated first
+        for v in (start, end):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise RuntimeError(f"unsupported range: {_fmt(start)} -> {_fmt(end)}")
+        start, end, step = int(start), int(end), int(step)
+        if step == 0:
+            raise RuntimeError("step must be nonzero")
+        if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
+            raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+        sgn = 1 if step > 0 else -1
+        n = (end - start + step - sgn) // step
+        arr = (np.arange(n, dtype=np.int64) * step + start).astype(D.np_dtype(dt))
+    else:
+        if step == 0:
+            raise RuntimeError("step must be nonzero")
+        if not (math.isfinite(start) and math.isfinite(end)):
+            raise RuntimeError(f"unsupported range: {_fmt(start)} -> {_fmt(end)}")
+        if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
+            raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+        n = math.ceil((float(end) - float(start)) / float(step))
+        # torch accumulates in double on CPU then casts: start + i * step
+        arr = (np.arange(n, dtype=np.float64) * float(step) + float(start))
+        arr = arr.astype(D.np_dtype(dt))
+    return _write_out(out, _finish(arr, requires_grad, device))
+
+
+def _fmt(v) -> str:
+    return str(v) if not isinstance(v, float) or not v.is_integer() else str(int(v))
+
+
+@public("range", method=False)
+def range_(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+           requires_grad: bool = False) -> Tensor:
+    """Deprecated: values from ``start`` to ``end`` inclusive (default float dtype)."""
+    warnings.warn("torch.range is deprecated and will be removed in a future release because "
+                  "its behavior is inconsistent with Python's range builtin. Instead, use "
+                  "torch.arange, which produces values in [start, end).", UserWarning,
+                  stacklevel=2)
+    if end is None:
+        start, end = 0, start
+    start, end, step = _num(start, "start"), _num(end, "end"), _num(step, "step")
+    dt = _dt(dtype)
+    if step == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise RuntimeError(f"unsupported range: {_fmt(start)} -> {_fmt(end)}")
+    if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    n = int((float(end) - float(start)) / float(step)) + 1
+    arr = (np.arange(n, dtype=np.float64) * float(step) + float(start)).astype(D.np_dtype(dt))
+    return _write_out(out, _finish(arr, requires_grad, device))
+
+
+def _steps_arg(steps, fname):
+    if isinstance(steps, Tensor):
+        steps = steps.item()
+    if not isinstance(steps, numbers.Integral):
+        raise TypeError(f"{fname}(): argument 'steps' (position 3) must be int, not "
+                        f"{type(steps).__name__}")
+    steps = int(steps)
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    return steps
+
+
+def _linspace_array(start, end, steps: int, dt: D.dtype) -> np.ndarray:
+    """torch's CPU linspace kernel: the first half counts up from start, the second half down
+    from end, in the output dtype's arithmetic (double for integral outputs)."""
+    npdt = D.np_dtype(dt)
+    if dt._category in (D._INT, D._BOOL):
+        wt = np.float64
+    elif dt is D.float16 or dt is D.bfloat16:
+        wt = np.float32  # torch's reduced-precision kernels compute in float
+    else:
+        wt = npdt
+    if steps == 0:
+        return np.empty(0, npdt)
+    if steps == 1:
+        return np.full(1, start, wt).astype(npdt)
+    s, e = np.asarray(start, wt), np.asarray(end, wt)
+    step = (e - s) / np.asarray(steps - 1, wt)
+    idx = np.arange(steps).astype(wt)
+    half = steps // 2
+    out = np.where(np.arange(steps) < half, s + step * idx,
+                   e - step * (np.asarray(steps - 1, wt) - idx))
+    return out.astype(npdt)
+
+
+def _range_dtype(dtype, *vals):
+    if dtype is not None:
+        return D.as_dtype(dtype)
+    if any(isinstance(v, complex) for v in vals):
+        return D.get_default_dtype().to_complex()
+    return D.get_default_dtype()
+
+
+@public("linspace", method=False)
+def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=None,
+             requires_grad: bool = False) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end`` inclusive."""
+    start, end = _num(start, "start"), _num(end, "end")
+    steps = _steps_arg(steps, "linspace")
+    dt = _range_dtype(dtype, start, end)
+    arr = _linspace_array(start, end, steps, dt)
+    return _write_out(out, _finish(arr, requires_grad, device))
+
+
+@public("logspace", method=False)
+def logspace(start, end, steps, base: float = 10.0, *, out=None, dtype=None, layout=None,
+             device=None, requires_grad: bool = False) -> Tensor:
+    """``base ** linspace(start, end, steps)``."""
+    start, end = _num(start, "start"), _num(end, "end")
+    steps = _steps_arg(steps, "logspace")
+    dt = _range_dtype(dtype, start, end)
+    npdt = D.np_dtype(dt)
+    if dt._category in (D._INT, D._BOOL):
+        exps = _linspace_array(start, end, steps, D.float64)
+        arr = np.power(float(base), exps).astype(npdt)
+    else:
+        wt = np.float32 if npdt.itemsize <= 2 and dt.is_floating_point else npdt
+        exps = _linspace_array(start, end, steps, D._BY_NP[np.dtype(wt)])
+        arr = np.power(np.asarray(base, wt), exps).astype(npdt)
+    return _write_out(out, _finish(arr, requires_grad, device))
+
+
+@public("eye", method=False)
+def eye(n, m=None, *, out=None, dtype=None, layout=None, device=None,
+        requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
+    """A 2-D tensor with ones on the diagonal (``n`` x ``m``, ``m`` defaults to ``n``)."""
+    n = int(n)
+    m = n if m is None else int(m)
+    if n < 0:
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    if m < 0:
+        raise RuntimeError(f"m must be greater or equal to 0, got {m}")
+    dt = _dt(dtype)
+    return _write_out(out, _finish(np.eye(n, m, dtype=D.np_dtype(dt)), requires_grad, device))
+
+
+def _tri_indices(row, col, offset, dtype, device, lower: bool, fname: str) -> Tensor:
+    row, col, offset = int(row), int(col), int(offset)
+    if row < 0:
+        raise RuntimeError(f"row must be non-negative, got{row}")
+    if col < 0:
+        raise RuntimeError(f"col must be non-negative, got{col}")
+    dt = _dt(dtype, D.int64)
+    if dt not in (D.int64, D.int32):
+        raise RuntimeError(f"\"{fname}\" not implemented for '{dt._torch_name}'")
+    fn = np.tril_indices if lower else np.triu_indices
+    r, c = fn(row, offset, col)
+    return _finish(np.stack([r, c]).astype(D.np_dtype(dt)).reshape(2, -1), False, device)
+
+
+@public("tril_indices", method=False)
+def tril_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
+                 layout=None) -> Tensor:
+    """The (2, N) indices of the lower triangle of a row x col matrix."""
+    return _tri_indices(row, col, offset, dtype, device, True, "tril_indices")
+
+
+@public("triu_indices", method=False)
+def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None,
+                 layout=None) -> Tensor:
+    """The (2, N) indices of the upper triangle of a row x col matrix."""
+    return _tri_indices(row, col, offset, dtype, device, False, "triu_indices")
+
+
+# ---------------------------------------------------------------------------- legacy
 def legacy_new(cls, *args, **kwargs):
     """``Tensor(...)``: torch's legacy constructor (sizes -> uninitialized float tensor,
     data -> float tensor)."""
@@ -179,3 +738,40 @@ def legacy_new(cls, *args, **kwargs):
             return data
         return tensor(data, dtype=D.get_default_dtype())
     return zeros(*args, dtype=D.get_default_dtype())
+
+
+# ---------------------------------------------------------------------------- other publics
+# Utilities whose modules have no op table entries are published from here, so that
+# ``ardor.finfo`` etc. exist right after ``import ardor``.
+def _publish_utilities():
+    from .. import _finfo, _tensor_str
+    public("finfo", method=False)(_finfo.finfo)
+    public("iinfo", method=False)(_finfo.iinfo)
+    for n in ("set_printoptions", "get_printoptions", "printoptions"):
+        public(n, method=False)(getattr(_tensor_str, n))
+    public("result_type", method=False)(result_type)
+    public("can_cast", method=False)(can_cast)
+
+
+def result_type(tensor1, tensor2) -> D.dtype:
+    """The dtype an arithmetic op on the two operands (tensors or Python numbers) returns."""
+    dims, zeros_, scalars = [], [], []
+    for x in (tensor1, tensor2):
+        if isinstance(x, Tensor):
+            (dims if x.ndim else zeros_).append(x.dtype)
+        elif isinstance(x, (numbers.Number, np.generic)):
+            scalars.append(D.scalar_dtype(x) if not isinstance(x, np.generic)
+                           else D.scalar_dtype(x.item()))
+        else:
+            raise TypeError(f"result_type() received an invalid combination of arguments - got "
+                            f"({type(tensor1).__name__}, {type(tensor2).__name__})")
+    return D.result_type_parts(dims, zeros_, scalars)
+
+
+def can_cast(from_, to) -> bool:
+    """Whether a value of dtype ``from_`` may be cast to ``to`` under torch's casting rules
+    (no float -> integer, no complex -> real, no non-bool -> bool)."""
+    return D.can_cast(D.as_dtype(from_), D.as_dtype(to))
+
+
+_publish_utilities()
