@@ -1,1 +1,1420 @@
-"""nn_ops ops (filled in by the op family that owns this module)."""
+"""Primitive ops behind ardor.nn.functional: convolution, pooling, padding, normalization,
+recurrent layers and the fused losses.
+
+Convolutions are im2col through ``as_strided`` plus ONE batched GEMM (groups as the batch
+dim); their input gradient is the adjoint (col2im: a scatter-add looped only over kernel
+offsets) and their weight gradient one GEMM. The three conv ops (``conv_nd``,
+``conv_input_grad``, ``conv_weight_grad``) are each other's backward, so double backward
+works. Pooling walks kernel offsets over strided views (never pixels or batch). Norms,
+recurrent layers and cross-entropy are fused primitives with hand-written backwards whose
+helper ops are ``differentiable = False`` (no double backward through them).
+
+Conventions: spatial attrs are tuples with one entry per spatial dim; ``padding`` is a tuple
+of ``(lo, hi)`` pairs (asymmetric padding for 'same').
+"""
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+
+from .dispatch import dispatch
+from .registry import register
+
+
+# ====================================================================== helpers (xp level)
+def _as_strided(xp, a, shape, strides):
+    return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
+
+
+def _prod(t) -> int:
+    p = 1
+    for v in t:
+        p *= int(v)
+    return p
+
+
+def _zero_pad(xp, x, padding, value=0):
+    """Pad the spatial dims (all dims after the first two) by (lo, hi) pairs."""
+    if not any(lo or hi for lo, hi in padding):
+        return x
+    return xp.pad(x, ((0, 0), (0, 0)) + tuple(padding), mode="constant", constant_values=value)
+
+
+def _out_size(size, k, s, d, lo, hi):
+    return (size + lo + hi - d * (k - 1) - 1) // s + 1
+
+
+def _window_view(xp, xpad, k, s, d, out):
+    """(C, *K, N, *O) strided view of a padded (N, C, *S) array: the im2col columns."""
+    st = xpad.strides
+    sp = st[2:]
+    shape = (xpad.shape[1],) + tuple(k) + (xpad.shape[0],) + tuple(out)
+    strides = (st[1],) + tuple(sp[i] * d[i] for i in range(len(k))) + (st[0],) + \
+        tuple(sp[i] * s[i] for i in range(len(k)))
+    return _as_strided(xp, xpad, shape, strides)
+
+
+def _im2col(xp, x, k, s, d, padding, groups):
+    """Columns (G, Cg*prod(K), N*prod(O)) of x (N, C, *S), and the output spatial size."""
+    xpad = _zero_pad(xp, x, padding)
+    out = tuple(_out_size(x.shape[2 + i], k[i], s[i], d[i], *padding[i]) for i in range(len(k)))
+    cols = xp.ascontiguousarray(_window_view(xp, xpad, k, s, d, out))
+    n = x.shape[0]
+    return cols.reshape(groups, -1, n * _prod(out)), out
+
+
+def _col2im(xp, cols, in_shape, k, s, d, padding, out):
+    """Adjoint of _im2col: cols (C, *K, N, *O) scattered-added into an (N, C, *S) array."""
+    n, c = in_shape[:2]
+    sp = tuple(in_shape[2 + i] + padding[i][0] + padding[i][1] for i in range(len(k)))
+    # make room for windows that the stride never reaches past the end
+    sp = tuple(max(sp[i], (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1) for i in range(len(k)))
+    gpad = xp.zeros((c, n) + sp, dtype=cols.dtype)
+    for off in itertools.product(*[range(kk) for kk in k]):
+        sl = tuple(slice(off[i] * d[i], off[i] * d[i] + s[i] * (out[i] - 1) + 1, s[i])
+                   for i in range(len(k)))
+        gpad[(slice(None), slice(None)) + sl] += cols[(slice(None),) + off]
+    crop = tuple(slice(padding[i][0], padding[i][0] + in_shape[2 + i]) for i in range(len(k)))
+    return gpad[(slice(None), slice(None)) + crop].transpose((1, 0) + tuple(range(2, 2 + len(k))))
+
+
+def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
+    n = x.shape[0]
+    cout = w.shape[0]
+    k = w.shape[2:]
+    cols, out = _im2col(xp, x, k, stride, dilation, padding, groups)
+    wm = w.reshape(groups, cout // groups, -1)
+    y = xp.matmul(wm, cols)                       # (G, Coutg, N*O): one batched GEMM
+    y = y.reshape(cout, n, _prod(out))
+    if n == 1:
+        y = y.reshape((1, cout) + out)
+    else:
+        y = xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape((n, cout) + out)
+    if b is not None:
+        y += b.reshape((cout,) + (1,) * len(k))
+    return y
+
+
+def _conv_input_grad(xp, g, w, stride, padding, dilation, groups, input_size):
+    """Gradient of conv wrt its input (N, Cin, *input_size) = a transposed convolution."""
+    n, cout = g.shape[:2]
+    out = g.shape[2:]
+    k = w.shape[2:]
+    cin = w.shape[1] * groups
+    gm = xp.ascontiguousarray(g.reshape(n, cout, -1).transpose(1, 0, 2))
+    gm = gm.reshape(groups, cout // groups, -1)
+    wm = w.reshape(groups, cout // groups, -1)
+    gcols = xp.matmul(wm.transpose(0, 2, 1), gm)  # (G, Cg*K, N*O)
+    gcols = gcols.reshape((cin,) + tuple(k) + (n,) + tuple(out))
+    gx = _col2im(xp, gcols, (n, cin) + tuple(input_size), k, stride, dilation, padding, out)
+    return xp.ascontiguousarray(gx)
+
+
+def _conv_weight_grad(xp, x, g, stride, padding, dilation, groups, kernel_size):
+    n, cout = g.shape[:2]
+    cols, out = _im2col(xp, x, kernel_size, stride, dilation, padding, groups)
+    gm = g.reshape(n, cout, -1)
+    if n == 1:
+        gm = gm.reshape(groups, cout // groups, -1)
+    else:
+        gm = xp.ascontiguousarray(gm.transpose(1, 0, 2)).reshape(groups, cout // groups, -1)
+    gw = xp.matmul(gm, cols.transpose(0, 2, 1))   # (G, Coutg, Cg*K): one batched GEMM
+    return gw.reshape((cout, x.shape[1] // groups) + tuple(kernel_size))
+
+
+def _conv_attrs(at):
+    return {"stride": at["stride"], "padding": at["padding"], "dilation": at["dilation"],
+            "groups": at["groups"]}
+
+
+def _bias_grad(g):
+    return g.sum((0,) + tuple(range(2, g.ndim)))
+
+
+def _rand(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+# ====================================================================== convolution
+@register
+class conv_nd:
+    """N-d convolution (cross-correlation) of (N, C, *S) by weight (Cout, C/groups, *K)."""
+    save = (0, 1)
+    onnx = "Conv"
+    node_name = "ConvolutionBackward0"
+
+    def forward(xp, x, w, b, *, stride, padding, dilation, groups):
+        return _conv_forward(xp, x, w, b, stride, padding, dilation, groups)
+
+    def backward(ctx, g):
+        x, w = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        at = _conv_attrs(ctx.attrs)
+        gx = gw = gb = None
+        if nx:
+            gx = dispatch(conv_input_grad, (g, w), dict(at, input_size=tuple(x.shape[2:])))
+        if nw:
+            gw = dispatch(conv_weight_grad, (x, g), dict(at, kernel_size=tuple(w.shape[2:])))
+        if nb:
+            gb = _bias_grad(g)
+        return gx, gw, gb
+
+    def sample(rng):
+        one = ((1, 1),)
+        return [((_rand(rng, 2, 4, 5, 5), _rand(rng, 4, 2, 3, 2), _rand(rng, 4)),
+                 {"stride": (2, 1), "padding": ((1, 1), (0, 1)), "dilation": (1, 2),
+                  "groups": 2}),
+                ((_rand(rng, 1, 2, 6), _rand(rng, 3, 2, 3), None),
+                 {"stride": (1,), "padding": one, "dilation": (1,), "groups": 1})]
+
+
+@register
+class conv_input_grad:
+    """Gradient of conv_nd wrt its input (also the forward of a transposed convolution)."""
+    save = (0, 1)
+    onnx = "ConvTranspose"
+    node_name = "ConvolutionBackwardBackward0"
+
+    def forward(xp, g, w, *, stride, padding, dilation, groups, input_size):
+        return _conv_input_grad(xp, g, w, stride, padding, dilation, groups, input_size)
+
+    def backward(ctx, gg):
+        g, w = ctx.saved
+        ng, nw = ctx.needs_input_grad
+        at = _conv_attrs(ctx.attrs)
+        r_g = dispatch(conv_nd, (gg, w, None), at) if ng else None
+        r_w = dispatch(conv_weight_grad, (gg, g), dict(at, kernel_size=tuple(w.shape[2:]))) \
+            if nw else None
+        return r_g, r_w
+
+    def sample(rng):
+        return [((_rand(rng, 2, 4, 3, 3), _rand(rng, 4, 1, 2, 3)),
+                 {"stride": (2, 1), "padding": ((1, 1), (0, 0)), "dilation": (1, 1),
+                  "groups": 2, "input_size": (6, 5)})]
+
+
+@register
+class conv_weight_grad:
+    """Gradient of conv_nd wrt its weight: one GEMM of the output grad with the columns."""
+    save = (0, 1)
+    onnx = "decompose"
+    node_name = "ConvolutionBackwardBackward1"
+
+    def forward(xp, x, g, *, stride, padding, dilation, groups, kernel_size):
+        return _conv_weight_grad(xp, x, g, stride, padding, dilation, groups, kernel_size)
+
+    def backward(ctx, gw):
+        x, g = ctx.saved
+        nx, ng = ctx.needs_input_grad
+        at = _conv_attrs(ctx.attrs)
+        r_x = dispatch(conv_input_grad, (g, gw), dict(at, input_size=tuple(x.shape[2:]))) \
+            if nx else None
+        r_g = dispatch(conv_nd, (x, gw, None), at) if ng else None
+        return r_x, r_g
+
+    def sample(rng):
+        return [((_rand(rng, 2, 4, 5, 4), _rand(rng, 2, 2, 3, 2)),
+                 {"stride": (1, 2), "padding": ((0, 0), (1, 1)), "dilation": (1, 1),
+                  "groups": 2, "kernel_size": (3, 2)})]
+
+
+@register
+class conv_transpose_nd:
+    """Transposed convolution: the adjoint of conv_nd (weight (Cin, Cout/groups, *K))."""
+    save = (0, 1)
+    onnx = "ConvTranspose"
+    node_name = "ConvolutionBackward0"
+
+    def forward(xp, x, w, b, *, stride, padding, dilation, groups, output_size):
+        y = _conv_input_grad(xp, x, w, stride, padding, dilation, groups, output_size)
+        if b is not None:
+            y += b.reshape((-1,) + (1,) * len(output_size))
+        return y
+
+    def backward(ctx, g):
+        x, w = ctx.saved
+        nx, nw, nb = ctx.needs_input_grad
+        at = _conv_attrs(ctx.attrs)
+        gx = dispatch(conv_nd, (g, w, None), at) if nx else None
+        gw = dispatch(conv_weight_grad, (g, x), dict(at, kernel_size=tuple(w.shape[2:]))) \
+            if nw else None
+        gb = _bias_grad(g) if nb else None
+        return gx, gw, gb
+
+    def sample(rng):
+        return [((_rand(rng, 2, 4, 3, 3), _rand(rng, 4, 1, 2, 3), _rand(rng, 2)),
+                 {"stride": (2, 1), "padding": ((1, 1), (0, 0)), "dilation": (1, 2),
+                  "groups": 2, "output_size": (5, 7)})]
+
+
+# ====================================================================== unfold / fold
+@register
+class im2col:
+    """F.unfold: sliding local blocks (N, C*prod(K), L) of an (N, C, *S) input."""
+    onnx = "decompose"
+    node_name = "Im2ColBackward0"
+
+    def forward(xp, x, *, kernel_size, stride, padding, dilation):
+        cols, out = _im2col(xp, x, kernel_size, stride, dilation, padding, 1)
+        n = x.shape[0]
+        k = _prod(kernel_size)
+        cols = cols.reshape(-1, n, _prod(out))            # (C*K, N, L)
+        return xp.ascontiguousarray(cols.transpose(1, 0, 2))
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        return dispatch(col2im, (g,), dict(at, output_size=tuple(ctx.in_shape[2:])))
+
+    def sample(rng):
+        return [((_rand(rng, 2, 2, 4, 5),), {"kernel_size": (2, 3), "stride": (1, 2),
+                                             "padding": ((1, 1), (0, 0)), "dilation": (1, 1)})]
+
+
+@register
+class col2im:
+    """F.fold: sum sliding local blocks (N, C*prod(K), L) into an (N, C, *output_size) array."""
+    onnx = "Col2Im"
+    node_name = "Col2ImBackward0"
+
+    def forward(xp, g, *, kernel_size, stride, padding, dilation, output_size):
+        n = g.shape[0]
+        k = tuple(kernel_size)
+        out = tuple(_out_size(output_size[i], k[i], stride[i], dilation[i], *padding[i])
+                    for i in range(len(k)))
+        c = g.shape[1] // _prod(k)
+        cols = g.transpose(1, 0, 2).reshape((c,) + k + (n,) + out)
+        return xp.ascontiguousarray(_col2im(xp, cols, (n, c) + tuple(output_size), k, stride,
+                                            dilation, padding, out))
+
+    def backward(ctx, gg):
+        at = dict(ctx.attrs)
+        at.pop("output_size")
+        return dispatch(im2col, (gg,), at)
+
+    def sample(rng):
+        return [((_rand(rng, 2, 12, 6),), {"kernel_size": (2, 3), "stride": (1, 2),
+                                           "padding": ((1, 1), (0, 0)), "dilation": (1, 1),
+                                           "output_size": (4, 5)})]
+
+
+# ====================================================================== padding
+_NP_MODE = {"constant": "constant", "reflect": "reflect", "replicate": "edge",
+            "circular": "wrap"}
+
+
+@register
+class pad_nd:
+    """F.pad: pads (lo, hi) per dim (all dims listed), mode constant/reflect/replicate/
+    circular. Negative constant pads crop."""
+    onnx = "Pad"
+    node_name = "ConstantPadNdBackward0"
+
+    def forward(xp, x, *, pads, mode, value=0.0):
+        if any(lo < 0 or hi < 0 for lo, hi in pads):
+            x = x[tuple(slice(max(-lo, 0), x.shape[i] - max(-hi, 0))
+                        for i, (lo, hi) in enumerate(pads))]
+            pads = tuple((max(lo, 0), max(hi, 0)) for lo, hi in pads)
+        if mode == "constant":
+            return xp.pad(x, pads, mode="constant", constant_values=value)
+        return xp.pad(x, pads, mode=_NP_MODE[mode])
+
+    def backward(ctx, g):
+        return dispatch(pad_nd_backward, (g,), dict(ctx.attrs, input_shape=ctx.in_shape))
+
+    def sample(rng):
+        return [((_rand(rng, 2, 3, 4),), {"pads": ((0, 0), (1, -1), (2, 1)),
+                                          "mode": "constant", "value": 0.5}),
+                ((_rand(rng, 1, 2, 4, 4),), {"pads": ((0, 0), (0, 0), (2, 1), (3, 1)),
+                                             "mode": "reflect"}),
+                ((_rand(rng, 1, 2, 3),), {"pads": ((0, 0), (0, 0), (2, 4)),
+                                          "mode": "replicate"}),
+                ((_rand(rng, 1, 2, 3, 3),), {"pads": ((0, 0), (0, 0), (1, 2), (3, 0)),
+                                             "mode": "circular"})]
+
+
+@register
+class pad_nd_backward:
+    """Adjoint of pad_nd: folds the padded border gradients back into the input."""
+    onnx = "decompose"
+    node_name = "PadBackwardBackward0"
+
+    def forward(xp, g, *, pads, mode, input_shape, value=0.0):
+        for ax, (lo, hi) in enumerate(pads):
+            if lo == 0 and hi == 0:
+                continue
+            n = input_shape[ax]
+
+            def sl(a, b, ax=ax):
+                return (slice(None),) * ax + (slice(a, b),)
+            if mode == "constant":
+                glo, ghi = max(lo, 0), max(hi, 0)
+                core = g[sl(glo, g.shape[ax] - ghi)]
+                if lo < 0 or hi < 0:
+                    core = xp.pad(core, [(0, 0)] * ax + [(max(-lo, 0), max(-hi, 0))] +
+                                  [(0, 0)] * (g.ndim - ax - 1))
+                g = core
+                continue
+            gi = g[sl(lo, lo + n)].copy()
+            left, right = g[sl(0, lo)], g[sl(lo + n, lo + n + hi)]
+            if mode == "reflect":
+                if lo:
+                    gi[sl(1, lo + 1)] += xp.flip(left, ax)
+                if hi:
+                    gi[sl(n - 1 - hi, n - 1)] += xp.flip(right, ax)
+            elif mode == "replicate":
+                if lo:
+                    gi[sl(0, 1)] += left.sum(ax, keepdims=True)
+                if hi:
+                    gi[sl(n - 1, n)] += right.sum(ax, keepdims=True)
+            else:  # circular
+                if lo:
+                    gi[sl(n - lo, n)] += left
+                if hi:
+                    gi[sl(0, hi)] += right
+            g = gi
+        return xp.ascontiguousarray(g)
+
+    def backward(ctx, gg):
+        at = dict(ctx.attrs)
+        at.pop("input_shape")
+        return dispatch(pad_nd, (gg,), at)
+
+    def sample(rng):
+        return [((_rand(rng, 1, 2, 7, 8),), {"pads": ((0, 0), (0, 0), (2, 1), (3, 1)),
+                                             "mode": "reflect", "input_shape": (1, 2, 4, 4)}),
+                ((_rand(rng, 2, 4, 5),), {"pads": ((0, 0), (1, -1), (2, 1)),
+                                          "mode": "constant", "input_shape": (2, 3, 2)})]
+
+
+# ====================================================================== pooling
+def _pool_geometry(shape, k, s, p, d, ceil_mode):
+    """Output sizes and the extra right padding needed for ceil-mode windows."""
+    out, hi = [], []
+    for i in range(len(k)):
+        size = shape[2 + i]
+        num = size + 2 * p[i] - d[i] * (k[i] - 1) - 1
+        o = (num + (s[i] - 1 if ceil_mode else 0)) // s[i] + 1
+        if ceil_mode and (o - 1) * s[i] >= size + p[i]:
+            o -= 1
+        out.append(o)
+        hi.append(max(p[i], (o - 1) * s[i] + d[i] * (k[i] - 1) + 1 - size - p[i]))
+    return tuple(out), tuple(hi)
+
+
+def _offset_slices(off, s, d, out):
+    return (slice(None), slice(None)) + tuple(
+        slice(off[i] * d[i], off[i] * d[i] + s[i] * (out[i] - 1) + 1, s[i])
+        for i in range(len(off)))
+
+
+def _neg_inf(dtype):
+    return -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
+
+
+@register
+class max_pool_nd:
+    """Max pooling over the spatial dims, returning (values, flat argmax indices)."""
+    nout = 2
+    save_out = True
+    onnx = "MaxPool"
+
+    def forward(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+        k, s, p, d = kernel_size, stride, padding, dilation
+        out, hi = _pool_geometry(x.shape, k, s, p, d, ceil_mode)
+        xpad = _zero_pad(xp, x, tuple(zip(p, hi)), _neg_inf(x.dtype))
+        best = idx = None
+        # loop over kernel offsets only; each step is one vector op over all outputs
+        for j, off in enumerate(itertools.product(*[range(kk) for kk in k])):
+            v = xpad[_offset_slices(off, s, d, out)]
+            if best is None:
+                best = v.copy()
+                idx = xp.zeros(v.shape, dtype=np.int64)
+                continue
+            m = v > best
+            if x.dtype.kind == "f":
+                m |= xp.isnan(v)
+            xp.copyto(best, v, where=m)
+            xp.copyto(idx, j, where=m)
+        # argmax kernel offset -> flat index into the unpadded input (torch's convention)
+        flat = xp.zeros(idx.shape, dtype=np.int64)
+        rem = idx
+        kstr = [_prod(k[i + 1:]) for i in range(len(k))]
+        sstr = [_prod(x.shape[3 + i:]) for i in range(len(k))]
+        for i in range(len(k)):
+            ki = rem // kstr[i]
+            rem = rem - ki * kstr[i]
+            base = xp.arange(out[i], dtype=np.int64) * s[i] - p[i]
+            pos = base.reshape((-1,) + (1,) * (len(k) - 1 - i)) + ki * d[i]
+            flat += pos * sstr[i]
+        return best, flat
+
+    def backward(ctx, g, _gi):
+        idx = ctx.saved[-1]
+        return dispatch(index_pool_scatter, (g, idx), {"shape": ctx.in_shape,
+                                                       "accumulate": True})
+
+    def sample(rng):
+        return [((rng.permutation(2 * 2 * 5 * 5).reshape(2, 2, 5, 5) * 0.1,),
+                 {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 0),
+                  "dilation": (1, 2), "ceil_mode": True})]
+
+
+@register
+class index_pool_scatter:
+    """Scatter values (N, C, *O) to flat spatial indices of a zero (N, C, *S) array
+    (accumulating: max-pool backward; assigning: max_unpool)."""
+    save = (1,)
+    onnx = "decompose"
+    node_name = "MaxPoolBackward0"
+
+    def forward(xp, g, idx, *, shape, accumulate):
+        n, c = shape[:2]
+        sp = _prod(shape[2:])
+        out = xp.zeros((n * c, sp), dtype=g.dtype)
+        rows = xp.arange(n * c, dtype=np.int64).reshape(-1, 1)
+        gi = idx.reshape(n * c, -1)
+        gv = g.reshape(n * c, -1)
+        if accumulate:
+            xp.add.at(out, (rows, gi), gv)
+        else:
+            out[rows, gi] = gv
+        return out.reshape(shape)
+
+    def backward(ctx, gg):
+        idx = ctx.saved[0]
+        return dispatch(index_pool_gather, (gg, idx)), None
+
+    def sample(rng):
+        return [((_rand(rng, 2, 2, 3), rng.integers(0, 5, (2, 2, 3))),
+                 {"shape": (2, 2, 5), "accumulate": True})]
+
+
+@register
+class index_pool_gather:
+    """Gather (N, C, *S) values at flat spatial indices (N, C, *O) (max_unpool backward)."""
+    save = (1,)
+    onnx = "GatherElements"
+    node_name = "MaxUnpoolBackward0"
+
+    def forward(xp, x, idx):
+        n, c = x.shape[:2]
+        v = xp.take_along_axis(x.reshape(n * c, -1), idx.reshape(n * c, -1), axis=1)
+        return v.reshape(idx.shape)
+
+    def backward(ctx, g):
+        idx = ctx.saved[0]
+        return dispatch(index_pool_scatter, (g, idx), {"shape": ctx.in_shape,
+                                                       "accumulate": True}), None
+
+    def sample(rng):
+        return [((_rand(rng, 2, 2, 5), rng.integers(0, 5, (2, 2, 3))), {})]
+
+
+def _avg_divisor(xp, shape, k, s, p, out, count_include_pad, divisor_override, dtype):
+    if divisor_override:
+        return float(divisor_override)
+    div = None
+    for i in range(len(k)):
+        size = shape[2 + i]
+        start = np.arange(out[i]) * s[i] - p[i]
+        end = np.minimum(start + k[i], size + p[i])
+        if count_include_pad:
+            n = end - start
+        else:
+            n = np.minimum(end, size) - np.maximum(start, 0)
+        n = n.reshape((-1,) + (1,) * (len(k) - 1 - i))
+        div = n if div is None else div * n
+    return xp.asarray(div.astype(dtype))
+
+
+@register
+class avg_pool_nd:
+    """Average pooling over the spatial dims (count_include_pad, ceil_mode,
+    divisor_override as torch)."""
+    onnx = "AveragePool"
+
+    def forward(xp, x, *, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                divisor_override):
+        k, s, p = kernel_size, stride, padding
+        d = (1,) * len(k)
+        out, hi = _pool_geometry(x.shape, k, s, p, d, ceil_mode)
+        xpad = _zero_pad(xp, x, tuple(zip(p, hi)))
+        acc = None
+        for off in itertools.product(*[range(kk) for kk in k]):
+            v = xpad[_offset_slices(off, s, d, out)]
+            acc = v.copy() if acc is None else xp.add(acc, v, out=acc)
+        div = _avg_divisor(xp, x.shape, k, s, p, out, count_include_pad, divisor_override,
+                           x.dtype)
+        acc /= div
+        return acc
+
+    def backward(ctx, g):
+        return dispatch(avg_pool_nd_backward, (g,), dict(ctx.attrs, input_shape=ctx.in_shape))
+
+    def sample(rng):
+        return [((_rand(rng, 2, 2, 5, 4),), {"kernel_size": (3, 2), "stride": (2, 2),
+                                             "padding": (1, 1), "ceil_mode": True,
+                                             "count_include_pad": False,
+                                             "divisor_override": None})]
+
+
+@register
+class avg_pool_nd_backward:
+    """Adjoint of avg_pool_nd."""
+    onnx = "decompose"
+    node_name = "AvgPoolBackwardBackward0"
+
+    def forward(xp, g, *, kernel_size, stride, padding, ceil_mode, count_include_pad,
+                divisor_override, input_shape):
+        k, s, p = kernel_size, stride, padding
+        d = (1,) * len(k)
+        out = g.shape[2:]
+        div = _avg_divisor(xp, input_shape, k, s, p, out, count_include_pad,
+                           divisor_override, g.dtype)
+        gw = g / div
+        _, hi = _pool_geometry(input_shape, k, s, p, d, ceil_mode)
+        sp = tuple(input_shape[2 + i] + p[i] + hi[i] for i in range(len(k)))
+        gpad = xp.zeros(tuple(input_shape[:2]) + sp, dtype=g.dtype)
+        for off in itertools.product(*[range(kk) for kk in k]):
+            gpad[_offset_slices(off, s, d, out)] += gw
+        crop = tuple(slice(p[i], p[i] + input_shape[2 + i]) for i in range(len(k)))
+        return xp.ascontiguousarray(gpad[(slice(None), slice(None)) + crop])
+
+    def backward(ctx, gg):
+        at = dict(ctx.attrs)
+        at.pop("input_shape")
+        return dispatch(avg_pool_nd, (gg,), at)
+
+    def sample(rng):
+        return [((_rand(rng, 2, 2, 3, 3),), {"kernel_size": (3, 2), "stride": (2, 2),
+                                             "padding": (1, 1), "ceil_mode": True,
+                                             "count_include_pad": True,
+                                             "divisor_override": None,
+                                             "input_shape": (2, 2, 5, 4)})]
+
+
+def _adaptive_ranges(size, out):
+    i = np.arange(out)
+    start = (i * size) // out
+    end = -((-(i + 1) * size) // out)
+    return start, end
+
+
+@register
+class adaptive_max_pool_nd:
+    """Adaptive max pooling to output_size, returning (values, flat indices)."""
+    nout = 2
+    save_out = True
+    onnx = "decompose"
+
+    def forward(xp, x, *, output_size):
+        nd = len(output_size)
+        idx_lists, kmax = [], []
+        for i in range(nd):
+            st, en = _adaptive_ranges(x.shape[2 + i], output_size[i])
+            km = int((en - st).max()) if len(st) else 1
+            kmax.append(km)
+            # (O, kmax) positions; short windows repeat their last element (harmless for max)
+            pos = np.minimum(st[:, None] + np.arange(km)[None, :], en[:, None] - 1)
+            idx_lists.append(pos)
+        sstr = [_prod(x.shape[3 + i:]) for i in range(nd)]
+        best = flat = None
+        for off in itertools.product(*[range(km) for km in kmax]):
+            v = x
+            f = 0
+            for i in range(nd):
+                pi = xp.asarray(idx_lists[i][:, off[i]])
+                v = xp.take(v, pi, axis=2 + i)
+                f = f + pi.reshape((-1,) + (1,) * (nd - 1 - i)) * sstr[i]
+            if best is None:
+                best = v.copy()
+                flat = xp.broadcast_to(xp.asarray(f, dtype=np.int64), v.shape).copy()
+                continue
+            m = v > best
+            if x.dtype.kind == "f":
+                m |= xp.isnan(v)
+            xp.copyto(best, v, where=m)
+            xp.copyto(flat, xp.asarray(f, dtype=np.int64), where=m)
+        return best, flat
+
+    def backward(ctx, g, _gi):
+        idx = ctx.saved[-1]
+        return dispatch(index_pool_scatter, (g, idx), {"shape": ctx.in_shape,
+                                                       "accumulate": True})
+
+    def sample(rng):
+        return [((rng.permutation(2 * 7 * 5).reshape(1, 2, 7, 5) * 0.1,),
+                 {"output_size": (3, 2)})]
+
+
+# ====================================================================== normalization
+def _bn_axes(ndim):
+    return (0,) + tuple(range(2, ndim))
+
+
+def _bshape(c, ndim):
+    return (1, c) + (1,) * (ndim - 2)
+
+
+@register
+class batch_norm:
+    """Batch norm over dim 1; returns (out, mean, invstd). In training mode the running
+    stats (inputs 3, 4) are updated in place with torch's unbiased running_var."""
+    nout = 3
+    save = (0, 1)
+    save_out = True
+    onnx = "BatchNormalization"
+    node_name = "NativeBatchNormBackward0"
+
+    def forward(xp, x, w, b, rm, rv, *, training, momentum, eps):
+        c = x.shape[1]
+        bs = _bshape(c, x.ndim)
+        if training:
+            axes = _bn_axes(x.ndim)
+            mean = x.mean(axis=axes)
+            xc = x - mean.reshape(bs)
+            var = (xc * xc).mean(axis=axes)
+            invstd = 1.0 / xp.sqrt(var + eps)
+            n = x.size // c
+            if rm is not None:
+                rm *= 1 - momentum
+                rm += momentum * mean
+            if rv is not None:
+                rv *= 1 - momentum
+                rv += (momentum * n / max(n - 1, 1)) * var
+        else:
+            mean = rm.copy()   # the running stats may change later; keep what was used
+            invstd = 1.0 / xp.sqrt(rv + eps)
+            xc = x - mean.reshape(bs)
+        scale = invstd if w is None else invstd * w
+        out = xc * scale.reshape(bs).astype(x.dtype, copy=False)
+        if b is not None:
+            out += b.reshape(bs)
+        return out, mean.astype(x.dtype, copy=False), invstd.astype(x.dtype, copy=False)
+
+    def backward(ctx, g, _gm, _gi):
+        x, w, _out, mean, invstd = ctx.saved
+        gx, gw, gb = dispatch(batch_norm_backward, (g, x, w, mean, invstd),
+                              {"training": ctx.attrs["training"]})
+        nx, nw, nb = ctx.needs_input_grad[:3]
+        return (gx if nx else None, gw if nw else None, gb if nb else None, None, None)
+
+    def sample(rng):
+        return [((_rand(rng, 4, 3, 2), _rand(rng, 3), _rand(rng, 3), None, None),
+                 {"training": True, "momentum": 0.1, "eps": 1e-5}),
+                ((_rand(rng, 4, 3), _rand(rng, 3), _rand(rng, 3), _rand(rng, 3),
+                  rng.random(3) + 0.5), {"training": False, "momentum": 0.1, "eps": 1e-5})]
+
+
+@register
+class batch_norm_backward:
+    """(grad_input, grad_weight, grad_bias) of batch_norm."""
+    nout = 3
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, g, x, w, mean, invstd, *, training):
+        c = x.shape[1]
+        bs = _bshape(c, x.ndim)
+        axes = _bn_axes(x.ndim)
+        xhat = (x - mean.reshape(bs)) * invstd.reshape(bs)
+        gb = g.sum(axis=axes)
+        gw = (g * xhat).sum(axis=axes)
+        scale = invstd if w is None else invstd * w
+        if training:
+            m = x.size // c
+            gx = (g - (gb / m).reshape(bs) - xhat * (gw / m).reshape(bs)) * scale.reshape(bs)
+        else:
+            gx = g * scale.reshape(bs)
+        return gx, gw, gb
+
+
+@register
+class layer_norm:
+    """Layer norm over the last ``k`` dims; returns (out, mean, rstd)."""
+    nout = 3
+    save = (0, 1)
+    save_out = True
+    onnx = "LayerNormalization"
+    node_name = "NativeLayerNormBackward0"
+
+    def forward(xp, x, w, b, *, k, eps):
+        axes = tuple(range(x.ndim - k, x.ndim))
+        mean = x.mean(axis=axes, keepdims=True)
+        xc = x - mean
+        var = (xc * xc).mean(axis=axes, keepdims=True)
+        rstd = (1.0 / xp.sqrt(var + eps)).astype(x.dtype, copy=False)
+        out = xc * rstd
+        if w is not None:
+            out *= w
+        if b is not None:
+            out += b
+        return out, mean, rstd
+
+    def backward(ctx, g, _gm, _gr):
+        x, w, _out, mean, rstd = ctx.saved
+        gx, gw, gb = dispatch(layer_norm_backward, (g, x, w, mean, rstd), ctx.attrs)
+        nx, nw, nb = ctx.needs_input_grad
+        return (gx if nx else None, gw if nw else None, gb if nb else None)
+
+    def sample(rng):
+        return [((_rand(rng, 3, 2, 4), _rand(rng, 2, 4), _rand(rng, 2, 4)),
+                 {"k": 2, "eps": 1e-5}),
+                ((_rand(rng, 3, 5), None, None), {"k": 1, "eps": 1e-5})]
+
+
+@register
+class layer_norm_backward:
+    """(grad_input, grad_weight, grad_bias) of layer_norm."""
+    nout = 3
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, g, x, w, mean, rstd, *, k, eps):
+        axes = tuple(range(x.ndim - k, x.ndim))
+        lead = tuple(range(x.ndim - k))
+        xhat = (x - mean) * rstd
+        gb = g.sum(axis=lead) if lead else g.copy()
+        gw = (g * xhat).sum(axis=lead) if lead else g * xhat
+        gxh = g if w is None else g * w
+        gx = rstd * (gxh - gxh.mean(axis=axes, keepdims=True)
+                     - xhat * (gxh * xhat).mean(axis=axes, keepdims=True))
+        return gx, gw, gb
+
+
+@register
+class rms_norm:
+    """RMS norm over the last ``k`` dims: x * rsqrt(mean(x^2) + eps) * weight."""
+    nout = 2
+    save = (0, 1)
+    save_out = True
+    onnx = "RMSNormalization"
+    node_name = "RmsNormBackward0"
+
+    def forward(xp, x, w, *, k, eps):
+        axes = tuple(range(x.ndim - k, x.ndim))
+        rstd = (1.0 / xp.sqrt((x * x).mean(axis=axes, keepdims=True) + eps)).astype(
+            x.dtype, copy=False)
+        out = x * rstd
+        if w is not None:
+            out *= w
+        return out, rstd
+
+    def backward(ctx, g, _gr):
+        x, w, _out, rstd = ctx.saved
+        gx, gw = dispatch(rms_norm_backward, (g, x, w, rstd), ctx.attrs)
+        nx, nw = ctx.needs_input_grad
+        return (gx if nx else None, gw if nw else None)
+
+    def sample(rng):
+        return [((_rand(rng, 3, 4), _rand(rng, 4)), {"k": 1, "eps": 1e-6})]
+
+
+@register
+class rms_norm_backward:
+    """(grad_input, grad_weight) of rms_norm."""
+    nout = 2
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, g, x, w, rstd, *, k, eps):
+        axes = tuple(range(x.ndim - k, x.ndim))
+        lead = tuple(range(x.ndim - k))
+        xhat = x * rstd
+        gw = None if w is None else ((g * xhat).sum(axis=lead) if lead else g * xhat)
+        gxh = g if w is None else g * w
+        gx = rstd * (gxh - xhat * (gxh * xhat).mean(axis=axes, keepdims=True))
+        return gx, (gw if gw is not None else xp.zeros((), dtype=g.dtype))
+
+
+# ====================================================================== recurrent layers
+_GATES = {"lstm": 4, "gru": 3, "rnn_tanh": 1, "rnn_relu": 1}
+
+
+def _sigmoid(xp, a):
+    return 1.0 / (1.0 + xp.exp(-a))
+
+
+def _steps(batch_sizes, t_len, b_full, reverse):
+    """(row offset, batch size) per step in processing order (packed or padded layout)."""
+    if batch_sizes is None:
+        steps = [(t * b_full, b_full) for t in range(t_len)]
+    else:
+        off = np.concatenate([[0], np.cumsum(batch_sizes)[:-1]]).tolist()
+        steps = list(zip(off, batch_sizes))
+    return steps[::-1] if reverse else steps
+
+
+@register
+class rnn_layer:
+    """One direction of one RNN/LSTM/GRU layer over a whole sequence.
+
+    Inputs: ``xg`` the input projection x @ W_ih^T + b_ih for every step (one GEMM, done by
+    the caller), (T, B, G*H) or packed (sum(batch_sizes), G*H); w_hh, b_hh, h0, c0 (LSTM),
+    w_hr (LSTM proj_size). Outputs: (out, h_n, c_n, workspace); the workspace keeps the gate
+    activations for the hand-written backward through time. One GEMM per step.
+    """
+    nout = 4
+    save = (1, 5)
+    save_out = True
+    onnx = "decompose"
+    node_name = "RnnLayerBackward0"
+
+    def forward(xp, xg, w_hh, b_hh, h0, c0, w_hr, *, mode, reverse, batch_sizes):
+        hid = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
+        hout = w_hh.shape[1]
+        b_full = h0.shape[0]
+        rows_total = xg.shape[0] if batch_sizes is not None else xg.shape[0] * xg.shape[1]
+        x2 = xg.reshape(rows_total, -1)
+        dt = xg.dtype
+        h = h0.astype(dt, copy=True)
+        whh_t = w_hh.T
+        out = xp.empty((rows_total, hout), dtype=dt)
+        if mode == "lstm":
+            c = c0.astype(dt, copy=True)
+            ws = xp.empty((rows_total, 6 * hid + hout), dtype=dt)
+        elif mode == "gru":
+            c = xp.zeros((0,), dtype=dt)
+            ws = xp.empty((rows_total, 4 * hid + hout), dtype=dt)
+        else:
+            c = xp.zeros((0,), dtype=dt)
+            ws = xp.empty((rows_total, hout), dtype=dt)
+        t_len = xg.shape[0]
+        for off, b in _steps(batch_sizes, t_len, b_full, reverse):
+            r = slice(off, off + b)
+            hp = h[:b]
+            gh = hp @ whh_t
+            if b_hh is not None:
+                gh += b_hh
+            if mode == "lstm":
+                H = hid
+                gates = x2[r] + gh
+                act = _sigmoid(xp, gates)
+                act[:, 2 * H:3 * H] = xp.tanh(gates[:, 2 * H:3 * H])
+                i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+                cp = c[:b]
+                cn = f * cp + i * g
+                hr = o * xp.tanh(cn)
+                hn = hr @ w_hr.T if w_hr is not None else hr
+                w = ws[r]
+                w[:, :4 * H] = act
+                w[:, 4 * H:5 * H] = cp
+                w[:, 5 * H:6 * H] = cn
+                w[:, 6 * H:] = hp
+                c[:b] = cn
+            elif mode == "gru":
+                H = hid
+                gx = x2[r]
+                rz = _sigmoid(xp, gx[:, :2 * H] + gh[:, :2 * H])
+                rr, z = rz[:, :H], rz[:, H:]
+                ghn = gh[:, 2 * H:]
+                n = xp.tanh(gx[:, 2 * H:] + rr * ghn)
+                hn = n + z * (hp - n)
+                w = ws[r]
+                w[:, :2 * H] = rz
+                w[:, 2 * H:3 * H] = n
+                w[:, 3 * H:4 * H] = ghn
+                w[:, 4 * H:] = hp
+            else:
+                pre = x2[r] + gh
+                hn = xp.tanh(pre) if mode == "rnn_tanh" else xp.maximum(pre, 0)
+                ws[r] = hp
+            out[r] = hn
+            h[:b] = hn
+        if batch_sizes is None:
+            out = out.reshape(t_len, b_full, hout)
+        return out, h, c, ws
+
+    def backward(ctx, g_out, g_h, g_c, _gws):
+        w_hh, w_hr, out, _h, _c, ws = ctx.saved
+        res = dispatch(rnn_layer_backward, (g_out, g_h, g_c, ws, out, w_hh, w_hr), ctx.attrs)
+        need = ctx.needs_input_grad
+        return tuple(r if n else None for r, n in zip(res, need))
+
+    def sample(rng):
+        H = 2
+        cases = []
+        for mode, gmul in (("lstm", 4), ("gru", 3), ("rnn_tanh", 1)):
+            cases.append(((_rand(rng, 3, 2, gmul * H), _rand(rng, gmul * H, H) * 0.5,
+                           _rand(rng, gmul * H), _rand(rng, 2, H),
+                           _rand(rng, 2, H) if mode == "lstm" else None, None),
+                          {"mode": mode, "reverse": mode == "gru", "batch_sizes": None}))
+        cases.append(((_rand(rng, 5, 8), _rand(rng, 8, 1) * 0.5, None, _rand(rng, 2, 1),
+                       _rand(rng, 2, 2), _rand(rng, 1, 2)),
+                      {"mode": "lstm", "reverse": True, "batch_sizes": (2, 2, 1)}))
+        return cases
+
+
+@register
+class rnn_layer_backward:
+    """Backward through time of rnn_layer: (g_xg, g_w_hh, g_b_hh, g_h0, g_c0, g_w_hr)."""
+    nout = 6
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, g_out, g_h, g_c, ws, out, w_hh, w_hr, *, mode, reverse, batch_sizes):
+        hout = w_hh.shape[1]
+        hid = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
+        rows_total = ws.shape[0]
+        b_full = g_h.shape[0]
+        t_len = g_out.shape[0]
+        go = g_out.reshape(rows_total, hout)
+        dt = ws.dtype
+        dh = g_h.astype(dt, copy=True)
+        G = _GATES[mode]
+        dg = xp.empty((rows_total, G * hid), dtype=dt)     # grads of gate pre-activations
+        dgh = dg if mode != "gru" else xp.empty((rows_total, G * hid), dtype=dt)
+        H = hid
+        if mode == "lstm":
+            dc = g_c.astype(dt, copy=True)
+            dhr_all = xp.empty((rows_total, H), dtype=dt) if w_hr is not None else None
+        outr = out.reshape(rows_total, hout)
+        for off, b in reversed(_steps(batch_sizes, t_len, b_full, reverse)):
+            r = slice(off, off + b)
+            dht = dh[:b] + go[r]
+            w = ws[r]
+            if mode == "lstm":
+                act = w[:, :4 * H]
+                i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
+                cp, cn = w[:, 4 * H:5 * H], w[:, 5 * H:6 * H]
+                if w_hr is not None:
+                    dhr_all[r] = dht
+                    dhr = dht @ w_hr
+                else:
+                    dhr = dht
+                tc = xp.tanh(cn)
+                dct = dc[:b] + dhr * o * (1 - tc * tc)
+                d = dg[r]
+                d[:, :H] = dct * g * i * (1 - i)
+                d[:, H:2 * H] = dct * cp * f * (1 - f)
+                d[:, 2 * H:3 * H] = dct * i * (1 - g * g)
+                d[:, 3 * H:] = dhr * tc * o * (1 - o)
+                dc[:b] = dct * f
+                dh[:b] = d @ w_hh
+            elif mode == "gru":
+                rz = w[:, :2 * H]
+                rr, z = rz[:, :H], rz[:, H:]
+                n, ghn, hp = w[:, 2 * H:3 * H], w[:, 3 * H:4 * H], w[:, 4 * H:]
+                dn = dht * (1 - z) * (1 - n * n)
+                d = dg[r]
+                dr = dn * ghn * rr * (1 - rr)
+                dz = dht * (hp - n) * z * (1 - z)
+                d[:, :H] = dr
+                d[:, H:2 * H] = dz
+                d[:, 2 * H:] = dn
+                e = dgh[r]
+                e[:, :2 * H] = d[:, :2 * H]
+                e[:, 2 * H:] = dn * rr
+                dh[:b] = dht * z + e @ w_hh
+            else:
+                hn = outr[r]
+                d = dht * (1 - hn * hn) if mode == "rnn_tanh" else dht * (hn > 0)
+                dg[r] = d
+                dh[:b] = d @ w_hh
+        if mode == "lstm":
+            hprev = ws[:, 6 * H:]
+        elif mode == "gru":
+            hprev = ws[:, 4 * H:]
+        else:
+            hprev = ws
+        g_whh = dgh.T @ hprev                               # one GEMM over all steps
+        g_bhh = dgh.sum(0)
+        g_xg = dg.reshape((t_len, b_full, -1)) if batch_sizes is None else dg
+        g_whr = xp.zeros((0,), dtype=dt)
+        if mode == "lstm" and w_hr is not None:
+            hr = ws[:, 3 * H:4 * H] * xp.tanh(ws[:, 5 * H:6 * H])
+            g_whr = dhr_all.T @ hr
+        g_c0 = dc if mode == "lstm" else xp.zeros((0,), dtype=dt)
+        return g_xg, g_whh, g_bhh, dh, g_c0, g_whr
+
+
+# ====================================================================== losses
+def _reduce(xp, loss, reduction):
+    if reduction == "mean":
+        return xp.asarray(loss.mean(), dtype=loss.dtype)
+    if reduction == "sum":
+        return xp.asarray(loss.sum(), dtype=loss.dtype)
+    return loss
+
+
+def _class_last(x):
+    """(M, C) view/copy of an (N, C, *d) / (C,) / (N, C) input, classes last."""
+    if x.ndim == 1:
+        return x.reshape(1, -1)
+    if x.ndim == 2:
+        return x
+    return x.transpose((0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, x.shape[1])
+
+
+def _class_back(xp, g2, shape):
+    """Inverse of _class_last."""
+    if len(shape) == 1:
+        return g2.reshape(shape)
+    if len(shape) == 2:
+        return g2
+    tmp = g2.reshape((shape[0],) + tuple(shape[2:]) + (shape[1],))
+    nd = len(shape)
+    return xp.ascontiguousarray(tmp.transpose((0, nd - 1) + tuple(range(1, nd - 1))))
+
+
+def _check_targets(xp, t, valid, c):
+    bad = (t < 0) | (t >= c)
+    if valid is not None:
+        bad &= valid
+    if bool(bad.any()):
+        v = int(t[bad][0])
+        raise IndexError(f"Target {v} is out of bounds.")
+
+
+@register
+class cross_entropy_idx:
+    """Fused stable log-softmax + NLL for class-index targets (weight, ignore_index,
+    label_smoothing, reduction); returns (loss, log_probs)."""
+    nout = 2
+    save = (1, 2)
+    save_out = True
+    onnx = "SoftmaxCrossEntropyLoss"
+    node_name = "NllLossBackward0"
+
+    def forward(xp, x, target, weight, *, reduction, ignore_index, label_smoothing):
+        c = x.shape[0] if x.ndim == 1 else x.shape[1]
+        x2 = _class_last(x)
+        m = x2.max(axis=1, keepdims=True)
+        sh = x2 - m
+        lse = xp.log(xp.exp(sh).sum(axis=1, keepdims=True))
+        logp = sh - lse
+        t = target.reshape(-1).astype(np.int64, copy=False)
+        valid = t != ignore_index
+        _check_targets(xp, t, valid, c)
+        ts = xp.where(valid, t, 0)
+        picked = xp.take_along_axis(logp, ts[:, None], axis=1)[:, 0]
+        wt = weight[ts] if weight is not None else xp.ones_like(picked)
+        wt = xp.where(valid, wt, 0).astype(x.dtype, copy=False)
+        nll = -picked * wt
+        eps = label_smoothing
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if reduction == "none":
+                loss = nll
+            elif reduction == "sum":
+                loss = nll.sum()
+            else:
+                loss = nll.sum() / wt.sum()
+            if eps > 0:
+                smooth = -(logp * weight).sum(1) if weight is not None else -logp.sum(1)
+                smooth = xp.where(valid, smooth, 0)
+                if reduction == "none":
+                    sm = smooth
+                elif reduction == "sum":
+                    sm = smooth.sum()
+                elif weight is not None:
+                    sm = smooth.sum() / wt.sum()
+                else:
+                    sm = smooth.mean()
+                loss = (1 - eps) * loss + sm * (eps / c)
+        if reduction == "none":
+            loss = loss.reshape(target.shape)
+        return xp.asarray(loss, dtype=x.dtype), _class_back(xp, logp, x.shape)
+
+    def backward(ctx, g, _glp):
+        target, weight, _loss, logp = ctx.saved
+        gx = dispatch(cross_entropy_idx_backward, (g, logp, target, weight), ctx.attrs)
+        return gx, None, None
+
+    def sample(rng):
+        return [((_rand(rng, 4, 3), rng.integers(0, 3, 4), rng.random(3) + 0.5),
+                 {"reduction": "mean", "ignore_index": 1, "label_smoothing": 0.2}),
+                ((_rand(rng, 2, 3, 2), rng.integers(0, 3, (2, 2)), None),
+                 {"reduction": "none", "ignore_index": -100, "label_smoothing": 0.1})]
+
+
+@register
+class cross_entropy_idx_backward:
+    """Gradient of cross_entropy_idx wrt its logits."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, g, logp, target, weight, *, reduction, ignore_index, label_smoothing):
+        c = logp.shape[0] if logp.ndim == 1 else logp.shape[1]
+        lp = _class_last(logp)
+        p = xp.exp(lp)
+        t = target.reshape(-1).astype(np.int64, copy=False)
+        valid = t != ignore_index
+        ts = xp.where(valid, t, 0)
+        wt = weight[ts] if weight is not None else xp.ones(t.shape, dtype=lp.dtype)
+        wt = xp.where(valid, wt, 0).astype(lp.dtype, copy=False)
+        gl = g.reshape(-1) if reduction == "none" else g
+        eps = label_smoothing
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if reduction == "mean":
+                a = gl / wt.sum()
+            else:
+                a = gl
+            coef = (a * wt * (1 - eps)).astype(lp.dtype, copy=False)
+            coef = xp.broadcast_to(coef, wt.shape)
+            gx = p * coef[:, None]
+            rows = xp.arange(t.shape[0])
+            gx[rows, ts] -= coef
+            if eps > 0:
+                if reduction == "mean" and weight is None:
+                    bsc = gl / t.shape[0]
+                else:
+                    bsc = a
+                bsc = xp.broadcast_to(xp.asarray(bsc * (eps / c), dtype=lp.dtype), wt.shape)
+                bsc = xp.where(valid, bsc, 0)
+                if weight is not None:
+                    gx += bsc[:, None] * (p * weight.sum() - weight)
+                else:
+                    gx += bsc[:, None] * (p * c - 1)
+        return _class_back(xp, gx.astype(lp.dtype, copy=False), logp.shape)
+
+
+@register
+class nll_loss_nd:
+    """Negative log-likelihood of log-probabilities (N, C, *d) at class-index targets."""
+    save = (1, 2)
+    onnx = "NegativeLogLikelihoodLoss"
+    node_name = "NllLossBackward0"
+
+    def forward(xp, x, target, weight, *, reduction, ignore_index):
+        c = x.shape[0] if x.ndim == 1 else x.shape[1]
+        x2 = _class_last(x)
+        t = target.reshape(-1).astype(np.int64, copy=False)
+        valid = t != ignore_index
+        _check_targets(xp, t, valid, c)
+        ts = xp.where(valid, t, 0)
+        picked = xp.take_along_axis(x2, ts[:, None], axis=1)[:, 0]
+        wt = weight[ts] if weight is not None else xp.ones_like(picked)
+        wt = xp.where(valid, wt, 0).astype(x.dtype, copy=False)
+        nll = -picked * wt
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if reduction == "none":
+                return nll.reshape(target.shape)
+            if reduction == "sum":
+                return xp.asarray(nll.sum(), dtype=x.dtype)
+            return xp.asarray(nll.sum() / wt.sum(), dtype=x.dtype)
+
+    def backward(ctx, g):
+        target, weight = ctx.saved
+        gx = dispatch(nll_loss_backward, (g, target, weight),
+                      dict(ctx.attrs, input_shape=ctx.in_shape))
+        return gx, None, None
+
+    def sample(rng):
+        return [((_rand(rng, 4, 3), rng.integers(0, 3, 4), rng.random(3) + 0.5),
+                 {"reduction": "mean", "ignore_index": 2})]
+
+
+@register
+class nll_loss_backward:
+    """Gradient of nll_loss_nd wrt its input."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, g, target, weight, *, reduction, ignore_index, input_shape):
+        c = input_shape[0] if len(input_shape) == 1 else input_shape[1]
+        t = target.reshape(-1).astype(np.int64, copy=False)
+        valid = t != ignore_index
+        ts = xp.where(valid, t, 0)
+        wt = weight[ts] if weight is not None else xp.ones(t.shape, dtype=g.dtype)
+        wt = xp.where(valid, wt, 0).astype(g.dtype, copy=False)
+        gl = g.reshape(-1) if reduction == "none" else g
+        with np.errstate(invalid="ignore", divide="ignore"):
+            coef = gl / wt.sum() if reduction == "mean" else gl
+        coef = xp.broadcast_to(xp.asarray(coef * wt, dtype=g.dtype), wt.shape)
+        gx = xp.zeros((t.shape[0], c), dtype=g.dtype)
+        gx[xp.arange(t.shape[0]), ts] = -coef
+        return _class_back(xp, gx, input_shape)
+
+
+def _elementwise_loss(name, expr, fwd, grad_name, grad_expr, grad_fwd, attrs_sample):
+    """Declare an elementwise loss op (unreduced) and its derivative helper op."""
+    grad_op = register(type(grad_name, (), {
+        "__doc__": f"Derivative of {name} wrt its first input.", "promote": "binary",
+        "differentiable": False, "expr": grad_expr, "onnx": "decompose",
+        "forward": grad_fwd}))
+
+    def backward(ctx, g):
+        a, b = ctx.saved
+        d = dispatch(grad_op, (a, b), ctx.attrs)
+        na, nb = ctx.needs_input_grad
+        ga = g * d if na else None
+        return ga, (-(g * d) if nb else None)
+
+    def sample(rng):
+        return [((_rand(rng, 3, 4), _rand(rng, 4)), dict(attrs_sample))]
+    return register(type(name, (), {
+        "__doc__": f"Elementwise (unreduced) {name}.", "promote": "binary", "save": (0, 1),
+        "expr": expr, "onnx": "decompose", "forward": fwd, "backward": backward,
+        "sample": sample}))
+
+
+def _sl1(xp, a, b, *, beta):
+    d = xp.abs(a - b)
+    if beta == 0:
+        return d
+    return xp.where(d < beta, 0.5 * d * d / beta, d - 0.5 * beta)
+
+
+def _sl1_grad(xp, a, b, *, beta):
+    d = a - b
+    if beta == 0:
+        return xp.sign(d)
+    return xp.clip(d / beta, -1, 1)
+
+
+def _huber(xp, a, b, *, delta):
+    d = xp.abs(a - b)
+    return xp.where(d < delta, 0.5 * d * d, delta * (d - 0.5 * delta))
+
+
+def _huber_grad(xp, a, b, *, delta):
+    return xp.clip(a - b, -delta, delta)
+
+
+mse_loss_elem = _elementwise_loss(
+    "mse_loss_elem", "mul(sub(a, b), sub(a, b))", lambda xp, a, b: (a - b) * (a - b),
+    "mse_loss_grad", "mul(2, sub(a, b))", lambda xp, a, b: 2 * (a - b), {})
+l1_loss_elem = _elementwise_loss(
+    "l1_loss_elem", "abs(sub(a, b))", lambda xp, a, b: xp.abs(a - b),
+    "l1_loss_grad", "sign(sub(a, b))", lambda xp, a, b: xp.sign(a - b), {})
+smooth_l1_loss_elem = _elementwise_loss(
+    "smooth_l1_loss_elem",
+    "where(lt(abs(sub(a, b)), beta), div(mul(0.5, mul(sub(a, b), sub(a, b))), beta), "
+    "sub(abs(sub(a, b)), mul(0.5, beta)))", _sl1,
+    "smooth_l1_loss_grad", "maximum(-1, minimum(1, div(sub(a, b), beta)))", _sl1_grad,
+    {"beta": 0.7})
+huber_loss_elem = _elementwise_loss(
+    "huber_loss_elem",
+    "where(lt(abs(sub(a, b)), delta), mul(0.5, mul(sub(a, b), sub(a, b))), "
+    "mul(delta, sub(abs(sub(a, b)), mul(0.5, delta))))", _huber,
+    "huber_loss_grad", "maximum(neg(delta), minimum(delta, sub(a, b)))", _huber_grad,
+    {"delta": 0.8})
+
+
+@register
+class bce_elem:
+    """Elementwise binary cross entropy of probabilities (logs clamped at -100)."""
+    promote = "binary"
+    save = (0, 1)
+    expr = ("neg(add(mul(b, maximum(log(a), -100)), "
+            "mul(sub(1, b), maximum(log(sub(1, a)), -100))))")
+    onnx = "decompose"
+    node_name = "BinaryCrossEntropyBackward0"
+
+    def forward(xp, a, b):
+        if a.size and bool(((a < 0) | (a > 1)).any()):
+            raise RuntimeError("all elements of input should be between 0 and 1")
+        with np.errstate(divide="ignore"):
+            la = xp.maximum(xp.log(a), -100)
+            l1a = xp.maximum(xp.log1p(-a), -100)
+        return -(b * la + (1 - b) * l1a)
+
+    def backward(ctx, g):
+        a, b = ctx.saved
+        ga, gb = dispatch(bce_grad, (a, b))
+        na, nb = ctx.needs_input_grad
+        return (g * ga if na else None, g * gb if nb else None)
+
+    def sample(rng):
+        return [((rng.random((3, 2)) * 0.8 + 0.1, rng.random((3, 2))), {})]
+
+
+@register
+class bce_grad:
+    """Derivatives of bce_elem wrt probabilities and targets."""
+    nout = 2
+    promote = "binary"
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a, b):
+        ga = (a - b) / xp.maximum((1 - a) * a, 1e-12)
+        with np.errstate(divide="ignore"):
+            gb = xp.maximum(xp.log1p(-a), -100) - xp.maximum(xp.log(a), -100)
+        return ga.astype(a.dtype, copy=False), gb.astype(a.dtype, copy=False)
+
+
+@register
+class bce_logits_elem:
+    """Elementwise binary cross entropy with logits (stable; optional pos_weight)."""
+    promote = "binary"
+    save = (0, 1, 2)
+    onnx = "decompose"
+    node_name = "BinaryCrossEntropyWithLogitsBackward0"
+
+    def forward(xp, x, t, pw):
+        sp = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)   # softplus(-x)
+        if pw is None:
+            return (1 - t) * x + sp
+        return (1 - t) * x + ((pw - 1) * t + 1) * sp
+
+    def backward(ctx, g):
+        x, t, pw = ctx.saved
+        gx, gt, gp = dispatch(bce_logits_grad, (x, t, pw))
+        nx, nt, npw = ctx.needs_input_grad
+        return (g * gx if nx else None, g * gt if nt else None, g * gp if npw else None)
+
+    def sample(rng):
+        return [((_rand(rng, 3, 2), rng.random((3, 2)), rng.random(2) + 0.5), {}),
+                ((_rand(rng, 4), rng.random(4), None), {})]
+
+
+@register
+class bce_logits_grad:
+    """Derivatives of bce_logits_elem wrt logits, targets and pos_weight."""
+    nout = 3
+    promote = "binary"
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, x, t, pw):
+        sp = xp.log1p(xp.exp(-xp.abs(x))) + xp.maximum(-x, 0)
+        sig = _sigmoid(xp, x)
+        if pw is None:
+            return (1 - t) + (sig - 1), -x + 0 * sp, xp.zeros((), dtype=x.dtype)
+        lw = (pw - 1) * t + 1
+        return (1 - t) + lw * (sig - 1), -x + (pw - 1) * sp, t * sp
+
+
+@register
+class kl_div_elem:
+    """Elementwise KL divergence term target * (log(target) - input) (log_target form too)."""
+    promote = "binary"
+    save = (0, 1)
+    onnx = "decompose"
+    node_name = "KlDivBackward0"
+
+    def forward(xp, x, t, *, log_target):
+        if log_target:
+            return xp.exp(t) * (t - x)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return xp.where(t > 0, t * (xp.log(xp.where(t > 0, t, 1)) - x),
+                            xp.where(t == 0, 0 * x, np.nan))
+
+    def backward(ctx, g):
+        x, t = ctx.saved
+        gx, gt = dispatch(kl_div_grad, (x, t), ctx.attrs)
+        nx, nt = ctx.needs_input_grad
+        return (g * gx if nx else None, g * gt if nt else None)
+
+    def sample(rng):
+        return [((_rand(rng, 3, 2), rng.random((3, 2)) + 0.1), {"log_target": False}),
+                ((_rand(rng, 3, 2), _rand(rng, 3, 2)), {"log_target": True})]
+
+
+@register
+class kl_div_grad:
+    """Derivatives of kl_div_elem wrt input and target."""
+    nout = 2
+    promote = "binary"
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, x, t, *, log_target):
+        if log_target:
+            e = xp.exp(t)
+            return -e + 0 * x, e * (t - x + 1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -t + 0 * x, xp.where(t > 0, xp.log(xp.where(t > 0, t, 1)) + 1 - x, 0 * x)
