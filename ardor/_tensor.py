@@ -24,7 +24,7 @@ class Tensor:
 
     # Rarely-set state lives in the instance dict with these class-level defaults, so that
     # creating a tensor on the hot path sets only the four slots above.
-    grad = None
+    _grad = None
     _output_nr = 0
     _base = None
     _view_ops = ()
@@ -180,10 +180,45 @@ class Tensor:
         if requires_grad:
             k = self._data.dtype.kind
             if not (k in "fc" or self._data.dtype == D.bfloat16.np):
-                raise RuntimeError("only Tensors of floating point and complex dtype can "
-                                   "require gradients")
+                raise RuntimeError("only Tensors of floating point dtype can require "
+                                   "gradients")
         self._requires_grad = bool(requires_grad)
         return self
+
+    @property
+    def grad(self):
+        """The accumulated gradient (None until a backward reaches this leaf)."""
+        g = self._grad
+        if g is None and self.grad_fn is not None and not self._retains_grad:
+            import warnings
+            warnings.warn(_NONLEAF_GRAD_WARNING, UserWarning, stacklevel=2)
+        return g
+
+    @grad.setter
+    def grad(self, value) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError("assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value._data.shape != self._data.shape:
+                raise RuntimeError(f"attempting to assign a gradient of size "
+                                   f"'{list(value._data.shape)}' to a tensor of size "
+                                   f"'{list(self._data.shape)}'. Please ensure that the "
+                                   "gradient and the tensor are the same size")
+            if value._data.dtype != self._data.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype "
+                    f"'{_caffe_name(value.dtype)}' to a tensor with grad_dtype "
+                    f"'{self.dtype._torch_name}'. The gradient must match the tensor's "
+                    "grad_dtype (defaults to the tensor's dtype). You can set the tensor's "
+                    "grad_dtype attribute with a specific dtype, or None to allow any dtype. Set "
+                    "grad_dtype with caution. Diverging the dtypes of a tensor and its gradient "
+                    "may break downstream systems that assume they match.")
+        self._grad = value
+
+    @grad.deleter
+    def grad(self) -> None:
+        self._grad = None
 
     @property
     def is_leaf(self) -> bool:
@@ -236,18 +271,7 @@ class Tensor:
             h = RemovableHandle(self._hooks)
             self._hooks[h.id] = hook
             return h
-        nr = self._output_nr
-
-        def pre(grads, hook=hook, nr=nr):
-            if grads[nr] is None:
-                return None
-            r = hook(grads[nr])
-            if r is None:
-                return None
-            grads = list(grads)
-            grads[nr] = r
-            return grads
-        return self.grad_fn.register_prehook(pre)
+        return self.grad_fn._register_tensor_hook(self._output_nr, hook)
 
     def register_post_accumulate_grad_hook(self, hook):
         """Call ``hook(tensor)`` after ``.grad`` of this leaf has been accumulated."""
@@ -271,18 +295,20 @@ class Tensor:
     def detach(self) -> "Tensor":
         """A tensor sharing data (and version counter) with this one, outside the graph."""
         t = _make(self._data)
-        t._version = self._version
-        if self._base is not None:
-            t._base = self._base
-            t._view_ops = self._view_ops
+        t._version = self._version  # shares storage and version counter, but is no view
         if state.tracer is not None:
             state.tracer.record_alias(self, t)
         return t
 
     def detach_(self) -> "Tensor":
         """Detach this tensor from the graph in place."""
-        if self._base is not None and self._base._requires_grad:
-            raise RuntimeError("Can't detach views in-place. Use detach() instead.")
+        if self._base is not None:
+            raise RuntimeError(
+                "Can't detach views in-place. Use detach() instead. If you are using "
+                "DistributedDataParallel (DDP) for training, and gradient_as_bucket_view is set "
+                "as True, gradients are views of DDP buckets, and hence detach_() cannot be "
+                "called on these gradients. To fix this error, please refer to the "
+                "Optimizer.zero_grad() function in torch/optim/optimizer.py as the solution.")
         self.grad_fn = None
         self._requires_grad = False
         return self
@@ -386,10 +412,10 @@ class Tensor:
                                "https://github.com/pytorch/pytorch/pull/103001")
         t = type(self).__new__(type(self)) if type(self) is not Tensor else _new(Tensor)
         Tensor._init_from(t, self._data.copy(), self._requires_grad)
-        if self.grad is not None:
-            t.grad = self.grad.__deepcopy__(memo)
+        if self._grad is not None:
+            t.grad = self._grad.__deepcopy__(memo)
         for k, v in self.__dict__.items():
-            if k not in ("_grad_acc", "grad", "_base", "_view_ops", "_hooks"):
+            if k not in ("_grad_acc", "grad", "_grad", "_base", "_view_ops", "_hooks"):
                 import copy
                 t.__dict__[k] = copy.deepcopy(v, memo)
         memo[id(self)] = t
@@ -423,6 +449,24 @@ class Tensor:
         return self.to(dtype)
 
     __array_priority__ = 1000  # numpy defers to Tensor's reflected operators
+
+
+_NONLEAF_GRAD_WARNING = (
+    "The .grad attribute of a Tensor that is not a leaf Tensor is being accessed. Its .grad "
+    "attribute won't be populated during autograd.backward(). If you indeed want the .grad "
+    "field to be populated for a non-leaf Tensor, use .retain_grad() on the non-leaf Tensor. "
+    "If you access the non-leaf Tensor by mistake, make sure you access the leaf Tensor "
+    "instead. See github.com/pytorch/pytorch/pull/30531 for more information.")
+
+
+def _caffe_name(dt) -> str:
+    """torch's TypeMeta spelling of a dtype ('float', 'double', 'c10::Half', ...)."""
+    n = dt._torch_name
+    special = {"Half": "c10::Half", "BFloat16": "c10::BFloat16", "Long": "long int",
+               "Int": "int", "Short": "short int", "Char": "signed char",
+               "Byte": "unsigned char", "Bool": "bool", "ComplexFloat": "c10::complex<float>",
+               "ComplexDouble": "c10::complex<double>"}
+    return special.get(n, n.lower())
 
 
 def _make(arr) -> Tensor:

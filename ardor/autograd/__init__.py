@@ -47,10 +47,14 @@ def _make_grads(outputs, grad_outputs, is_grads_batched=False):
                                    f"outputs but got {out.dtype}")
             g = _make(np.ones(out._data.shape, out._data.dtype))
         elif not isinstance(g, Tensor):
-            g = _make(np.full(out._data.shape, g, out._data.dtype))
+            raise TypeError(f"gradients can be either Tensors or None, but got "
+                            f"{type(g).__name__}")
         elif g.shape != out.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{i}] has a shape of "
                                f"{g.shape} and output[{i}] has a shape of {out.shape}.")
+        elif g.dtype is not out.dtype and (out.dtype.is_floating_point
+                                           or out.dtype.is_complex):
+            g = g.to(out.dtype)
         res.append(g)
     return res
 
@@ -66,45 +70,53 @@ def _root_edges(outputs):
     return edges
 
 
+def _check_lengths(tensors, grads):
+    if grads is not None and len(grads) != len(tensors):
+        raise RuntimeError(f"got {len(tensors)} tensors and {len(grads)} gradients")
+
+
+_CREATE_GRAPH_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the "
+    "parameter and its gradient which can cause a memory leak. We recommend using "
+    "autograd.grad when creating the graph to avoid this. If you have to use this function, "
+    "make sure to reset the .grad fields of your parameters to None after use to break the "
+    "cycle and avoid the leak.")
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False,
              grad_variables=None, inputs=None) -> None:
-    """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves."""
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves (only of
+    ``inputs`` when given; a non-leaf input is made to retain its grad)."""
+    from .._tensor import Tensor
     tensors = _as_tuple(tensors)
     if grad_tensors is None:
         grad_tensors = grad_variables
     grad_tensors = _as_tuple(grad_tensors) if grad_tensors is not None else None
+    _check_lengths(tensors, grad_tensors)
     if retain_graph is None:
         retain_graph = create_graph
-    grads = _make_grads(tensors, grad_tensors)
-    pairs = [(t, g) for t, g in zip(tensors, grads)]
-    roots = _root_edges([t for t, _ in pairs])
     if inputs is not None:
-        inputs = _as_tuple(inputs)
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
         if len(inputs) == 0:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
-        from .._tensor import _make  # noqa: F401
-        capture = {}
-        for i, t in enumerate(inputs):
-            if not t._requires_grad:
-                raise RuntimeError("One of the differentiated Tensors does not require grad")
-            from .._ops.dispatch import _edge
-            capture[_edge(t)] = i
-        got = run_backward(roots, [g for _, g in pairs], retain_graph, create_graph,
-                           capture=capture, accumulate=False)
-        from .engine import accumulate_into
-        prev = state.grad_enabled
-        state.grad_enabled = create_graph
-        try:
-            for t, g in zip(inputs, got):
-                if g is not None:
-                    if t.grad_fn is None:
-                        accumulate_into(t, g)
-                    else:
-                        t.grad = g if t.grad is None else t.grad + g
-        finally:
-            state.grad_enabled = prev
-        return
-    run_backward(roots, [g for _, g in pairs], retain_graph, create_graph)
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
+    grads = _make_grads(tensors, grad_tensors)
+    roots = _root_edges(tensors)
+    if create_graph:
+        import warnings
+        warnings.warn(_CREATE_GRAPH_WARNING, stacklevel=3)
+    targets = None
+    if inputs is not None:
+        targets = []
+        for t in inputs:
+            if t.grad_fn is None:
+                if not t._requires_grad:
+                    raise RuntimeError("One of the differentiated Tensors does not require "
+                                       "grad")
+                targets.append(accumulator_for(t))
+            else:
+                t.retain_grad()
+                targets.append(t.grad_fn)
+    run_backward(roots, grads, retain_graph, create_graph, targets=targets)
 
 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
@@ -114,24 +126,21 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     from .._ops.dispatch import _edge
     outputs = _as_tuple(outputs)
     inputs_t = _as_tuple(inputs)
+    if materialize_grads and allow_unused is False:
+        raise ValueError("Expected allow_unused to be True or not passed when "
+                         "materialize_grads=True, but got: allow_unused=False.")
     if allow_unused is None:
         allow_unused = materialize_grads
     grad_outputs = _as_tuple(grad_outputs) if grad_outputs is not None else None
-    if grad_outputs is not None and len(grad_outputs) != len(outputs):
-        raise RuntimeError(f"grad requires one grad_output per output: got "
-                           f"{len(grad_outputs)} grad_outputs and {len(outputs)} outputs")
+    if grad_outputs is not None and len(grad_outputs) < len(outputs):
+        _check_lengths(outputs, grad_outputs)
     if retain_graph is None:
         retain_graph = create_graph
     for t in inputs_t:
         if not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     grads = _make_grads(outputs, grad_outputs)
-    keep = [(o, g) for o, g in zip(outputs, grads) if o._requires_grad]
-    for i, o in enumerate(outputs):
-        if not o._requires_grad:
-            raise RuntimeError(f"element {i} of tensors does not require grad and does not have "
-                               "a grad_fn")
-    roots = _root_edges([o for o, _ in keep])
+    roots = _root_edges(outputs)
     capture = {}
     slots = []
     for t in inputs_t:
@@ -139,19 +148,19 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         if e not in capture:
             capture[e] = len(capture)
         slots.append(capture[e])
-    got = run_backward(roots, [g for _, g in keep], retain_graph, create_graph,
-                       capture=capture, accumulate=False)
+    got = run_backward(roots, grads, retain_graph, create_graph, capture=capture,
+                       accumulate=False)
     result = []
-    for t, s in zip(inputs_t, slots):
+    for i, (t, s) in enumerate(zip(inputs_t, slots)):
         g = got[s]
         if g is None:
             if materialize_grads:
                 from .._ops.creation import zeros_like
                 g = zeros_like(t)
             elif not allow_unused:
-                raise RuntimeError("One of the differentiated Tensors appears to not have been "
-                                   "used in the graph. Set allow_unused=True if this is the "
-                                   "desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {i} appears to not "
+                                   "have been used in the graph. Set allow_unused=True if this "
+                                   "is the desired behavior.")
         elif not create_graph:
             g = g.detach()
         result.append(g)

@@ -3,28 +3,37 @@
 No recursion (a 100 000-op chain is fine), each node runs once when all the gradients
 flowing into it have arrived, and saved tensors are released as soon as a node has run
 unless ``retain_graph``. Nodes run newest-first (by creation sequence), as torch's do.
+
+Per node, in torch's order: tensor hooks (``Tensor.register_hook``; for a leaf, its hooks
+run in place of its AccumulateGrad pre-hooks), then ``retain_grad``, then capture for
+``autograd.grad``, then node pre-hooks, the backward formula, node post-hooks.
 """
 from __future__ import annotations
 
-import heapq
+import sys
+from heapq import heappop, heappush
 
 from .._state import state
 from .graph import AccumulateGrad
+
+_getrefcount = sys.getrefcount
 
 
 def _collect_dependencies(roots):
     deps = {}
     seen = set(roots)
     stack = list(roots)
+    pop = stack.pop
+    push = stack.append
+    get = deps.get
     while stack:
-        node = stack.pop()
-        for nxt, _ in node.next_functions:
+        for nxt, _ in pop().next_functions:
             if nxt is None:
                 continue
-            deps[nxt] = deps.get(nxt, 0) + 1
+            deps[nxt] = get(nxt, 0) + 1
             if nxt not in seen:
                 seen.add(nxt)
-                stack.append(nxt)
+                push(nxt)
     return deps
 
 
@@ -36,18 +45,96 @@ def _add(a, b):
     return a + b
 
 
+def _tensor_hooks(node, grads):
+    """Tensor-level hooks of a node's outputs (or of an AccumulateGrad's leaf)."""
+    if type(node) is AccumulateGrad:
+        t = node.variable
+        hooks = t._hooks
+        if hooks and grads[0] is not None:
+            g = grads[0]
+            for hook in list(hooks.values()):
+                r = hook(g)
+                if r is not None:
+                    g = r
+            grads = [g]
+        return grads
+    if node._tensor_hooks:
+        grads = list(grads)
+        for nr, hook in list(node._tensor_hooks.values()):
+            g = grads[nr]
+            if g is not None:
+                r = hook(g)
+                if r is not None:
+                    grads[nr] = r
+    if node._retained:
+        create = state.grad_enabled
+        for i, ref in node._retained.items():
+            t = ref()
+            if t is not None and grads[i] is not None:
+                g = grads[i]
+                if t._grad is None:
+                    t._grad = g if create else g.detach().clone()
+                else:
+                    t._grad = t._grad + g
+    return grads
+
+
+def _executable(root_nodes, targets, accumulate):
+    """Nodes that must run to deliver gradients to ``targets`` (torch's exec_info): the
+    ancestors of a target, plus the targets that are AccumulateGrad nodes when
+    accumulating (``backward(inputs=...)``)."""
+    parents: dict = {}
+    seen = set(root_nodes)
+    stack = list(root_nodes)
+    while stack:
+        node = stack.pop()
+        for nxt, _ in node.next_functions:
+            if nxt is None:
+                continue
+            p = parents.get(nxt)
+            if p is None:
+                parents[nxt] = [node]
+            else:
+                p.append(node)
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append(nxt)
+    exe = set()
+    stack = [t for t in targets if t in seen]
+    while stack:
+        for p in parents.get(stack.pop(), ()):
+            if p not in exe:
+                exe.add(p)
+                stack.append(p)
+    if accumulate:
+        exe.update(t for t in targets if type(t) is AccumulateGrad)
+    deps: dict = {}
+    wanted = exe | set(targets)
+    for node in exe:
+        for nxt, _ in node.next_functions:
+            if nxt is not None and nxt in wanted:
+                deps[nxt] = deps.get(nxt, 0) + 1
+    return exe, wanted, deps
+
+
 def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
-                 capture=None, accumulate: bool = True):
+                 capture=None, accumulate: bool = True, targets=None):
     """Propagate ``grad_roots`` from ``roots`` (a list of (node, output_nr) edges).
 
     capture: optional dict mapping an edge (node, nr) to a slot index; the gradient reaching
-    that edge is stored in the returned list instead of flowing on (``autograd.grad``). With
-    ``accumulate=False`` AccumulateGrad nodes do not run (``autograd.grad`` / ``inputs=``).
+    that edge is stored in the returned list (``autograd.grad``). targets: nodes to deliver
+    gradients to (``backward(inputs=...)``). With either, only the nodes on paths to them run.
+    ``accumulate=False``: AccumulateGrad nodes do not run.
     """
-    from .._tensor import Tensor  # noqa: F401  (circular at import time)
-
     root_nodes = [n for n, _ in roots]
-    deps = _collect_dependencies(root_nodes)
+    exe = wanted = None
+    if capture or targets:
+        tset = set(targets or ())
+        if capture:
+            tset.update(n for n, _ in capture)
+        exe, wanted, deps = _executable(root_nodes, tset, accumulate)
+    else:
+        deps = _collect_dependencies(root_nodes)
     buffers: dict = {}
     for (node, nr), g in zip(roots, grad_roots):
         buf = buffers.get(node)
@@ -58,14 +145,18 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
     ready = []
     for node in dict.fromkeys(root_nodes):
         if deps.get(node, 0) == 0:
-            heapq.heappush(ready, (-node._seq, id(node), node))
+            heappush(ready, (-node._seq, id(node), node))
 
+    anomaly = state.anomaly
     prev = state.grad_enabled
     state.grad_enabled = create_graph
     try:
         while ready:
-            _, _, node = heapq.heappop(ready)
+            node = heappop(ready)[2]
             grads = buffers.pop(node, None) or [None] * node.nout
+            is_acc = type(node) is AccumulateGrad
+            if node._tensor_hooks or node._retained or is_acc:
+                grads = _tensor_hooks(node, grads)
             if capture:
                 for i, g in enumerate(grads):
                     slot = capture.get((node, i))
@@ -76,43 +167,55 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                     r = hook(tuple(grads))
                     if r is not None:
                         grads = list(r)
-            if node._retained:
-                for i, ref in node._retained.items():
-                    t = ref()
-                    if t is not None and grads[i] is not None:
-                        g = grads[i] if create_graph else grads[i].detach()
-                        t.grad = g if t.grad is None else t.grad + g
-            is_acc = type(node) is AccumulateGrad
-            if all(g is None for g in grads) or (is_acc and not accumulate):
-                in_grads = ()
-            else:
-                if state.anomaly:
-                    from .anomaly_mode import run_with_anomaly_check
-                    in_grads = run_with_anomaly_check(node, grads)
-                else:
-                    in_grads = node.apply(grads)
-                if node._hooks:
-                    for hook in list(node._hooks.values()):
-                        r = hook(tuple(in_grads), tuple(grads))
-                        if r is not None:
-                            in_grads = tuple(r)
+                    del r
+            if exe is not None and node not in exe:
+                continue
+            if is_acc:
+                if accumulate and grads[0] is not None:
+                    g = grads[0]
+                    del grads
+                    accumulate_into(node.variable, g, 3)
+                    del g
+                continue
+            in_grads = ()
+            buf = old = None
+            for g in grads:
+                if g is not None:
+                    if anomaly:
+                        from .anomaly_mode import run_with_anomaly_check
+                        in_grads = run_with_anomaly_check(node, grads)
+                    else:
+                        in_grads = node.apply(grads)
+                    if node._hooks:
+                        for hook in list(node._hooks.values()):
+                            r = hook(tuple(in_grads), tuple(grads))
+                            if r is not None:
+                                in_grads = tuple(r)
+                            del r
+                    break
+            del grads
             if not retain_graph:
                 node.release()
             if in_grads and node.fit_inputs:
                 in_grads = _fit_to_inputs(in_grads, node.in_meta)
+            n_in = len(in_grads)
             for i, (nxt, nr) in enumerate(node.next_functions):
-                if nxt is None:
+                if nxt is None or wanted is not None and nxt not in wanted:
                     continue
-                g = in_grads[i] if i < len(in_grads) else None
-                if g is not None:
-                    buf = buffers.get(nxt)
-                    if buf is None:
-                        buf = buffers[nxt] = [None] * nxt.nout
-                    buf[nr] = _add(buf[nr], g)
+                if i < n_in:
+                    g = in_grads[i]
+                    if g is not None:
+                        buf = buffers.get(nxt)
+                        if buf is None:
+                            buf = buffers[nxt] = [None] * nxt.nout
+                        old = buf[nr]
+                        buf[nr] = g if old is None else old + g
                 d = deps[nxt] - 1
                 deps[nxt] = d
                 if d == 0:
-                    heapq.heappush(ready, (-nxt._seq, id(nxt), nxt))
+                    heappush(ready, (-nxt._seq, id(nxt), nxt))
+            # drop loop references, so the refcount test in accumulate_into sees only ours
+            in_grads = g = buf = old = None
     finally:
         state.grad_enabled = prev
     return captured
@@ -139,34 +242,43 @@ def _fit_to_inputs(grads, in_meta):
     return out
 
 
-def accumulate_into(t, g):
-    """AccumulateGrad: run the leaf's hooks, then add ``g`` into ``t.grad``."""
-    if t._hooks:
-        for hook in list(t._hooks.values()):
-            r = hook(g)
-            if r is not None:
-                g = r
-    if t._post_acc_hooks:
-        pass
-    if t.grad is None:
-        if state.grad_enabled:  # create_graph: keep the graph of the gradient
-            t.grad = g
+# References to a gradient tensor that the engine itself holds when it calls
+# accumulate_into from run_backward: its local, this function's parameter and
+# sys.getrefcount's argument (for the array: g's slot, the local ``arr`` and the argument). Anything above means someone else (a user variable, another
+# pending buffer, a sibling leaf, a retained .grad) holds it, so it must be copied.
+_ENGINE_REFS = 3
+
+
+def accumulate_into(t, g, engine_refs: int = 0):
+    """AccumulateGrad: add ``g`` into ``t.grad`` (leaf tensor hooks have already run), then
+    run the leaf's post-accumulate hooks.
+
+    The first gradient is stolen (no copy) when nothing else can see it — torch's refcount
+    rule — so that two leaves' ``.grad`` never share memory and a user's tensor is never
+    adopted; otherwise it is cloned.
+    """
+    if state.grad_enabled:  # create_graph: differentiable accumulation
+        t._grad = g.clone() if t._grad is None else t._grad + g
+    elif t._grad is None:
+        arr = g._data
+        if (engine_refs and g.grad_fn is None and g._base is None
+                and _getrefcount(g) <= engine_refs
+                and _getrefcount(arr) <= 3
+                and type(arr).__name__ == "ndarray" and arr.base is None
+                and arr.flags.c_contiguous and arr.flags.writeable
+                and arr.dtype == t._data.dtype and arr.shape == t._data.shape):
+            from .._tensor import _make
+            t._grad = _make(arr)
         else:
-            g = g.detach()
-            if g._base is not None or not g._data.flags.c_contiguous or g._data.base is not None:
-                g = g.clone()
-            t.grad = g
-    elif state.grad_enabled:
-        t.grad = t.grad + g
+            t._grad = g.detach().clone()
     else:
-        t.grad._data = t.grad._data + g._data if t.grad._data.shape != g._data.shape \
-            else _inplace_add(t.grad, g)
+        acc = t._grad
+        if acc._data.shape == g._data.shape and acc._data.flags.writeable:
+            # in place, as torch does (a tensor held from an earlier .grad sees the sum)
+            acc._data += g._data
+            acc._version[0] += 1
+        else:
+            t._grad = acc + g
     if t._post_acc_hooks:
         for hook in list(t._post_acc_hooks.values()):
             hook(t)
-
-
-def _inplace_add(acc, g):
-    acc._data += g._data
-    acc._version[0] += 1
-    return acc._data

@@ -22,28 +22,39 @@ _FREED_MSG = (
 class Node:
     """Base of all autograd graph nodes (``grad_fn`` objects)."""
 
-    __slots__ = ("next_functions", "_saved", "_versions", "_saved_out", "attrs", "in_meta",
-                 "out_meta", "_seq", "_freed", "_pre_hooks", "_hooks", "_retained", "metadata",
-                 "_trace", "__weakref__", "__dict__")
+    # Only what every recorded node sets lives in slots; rarely-set state (hooks, saved
+    # outputs, anomaly traces) falls back to these class defaults, so that creating a node
+    # on the dispatch hot path costs one attribute store.
+    __slots__ = ("next_functions", "_saved", "_versions", "attrs", "in_meta", "_seq",
+                 "__weakref__", "__dict__")
 
     op = None          # the OpDef this node class belongs to
     nout = 1
     fit_inputs = False  # reduce/cast gradients to the inputs' shapes/dtypes (broadcasting ops)
+    _saved_out = None
+    _freed = False
+    _pre_hooks = None
+    _hooks = None
+    _retained = None
+    _tensor_hooks = None
+    _trace = None
+    _metadata = None
+    out_meta = None
 
     def __init__(self):
         self._seq = next(_seq)
         self._saved = None
         self._versions = None
-        self._saved_out = None
-        self._freed = False
-        self._pre_hooks = None
-        self._hooks = None
-        self._retained = None
-        self._trace = None
         self.attrs = None
         self.in_meta = None
-        self.out_meta = None
         self.next_functions = ()
+
+    @property
+    def metadata(self) -> dict:
+        """A dict for user data attached to this node (torch's ``grad_fn.metadata``)."""
+        if self._metadata is None:
+            self._metadata = {}
+        return self._metadata
 
     # -- what the backward formula reads -------------------------------------------------
     @property
@@ -121,8 +132,9 @@ class Node:
         """Free saved tensors (after a backward without retain_graph)."""
         if self._saved is not None or self._saved_out is not None:
             self._freed = True
-        self._saved = None
-        self._saved_out = None
+            self._saved = None
+            if self._saved_out is not None:
+                self._saved_out = None
 
     def register_hook(self, fn):
         """fn(grad_inputs, grad_outputs) -> None or new grad_inputs; runs after this node."""
@@ -131,6 +143,15 @@ class Node:
             self._hooks = {}
         h = RemovableHandle(self._hooks)
         self._hooks[h.id] = fn
+        return h
+
+    def _register_tensor_hook(self, output_nr: int, fn):
+        """A ``Tensor.register_hook`` hook of output ``output_nr`` (runs before capture)."""
+        from ..utils.hooks import RemovableHandle
+        if self._tensor_hooks is None:
+            self._tensor_hooks = {}
+        h = RemovableHandle(self._tensor_hooks)
+        self._tensor_hooks[h.id] = (output_nr, fn)
         return h
 
     def register_prehook(self, fn):
