@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._tensor import Tensor
+from .._tensor import Size, Tensor
 from ._util import size_args, wrap_dim
-from .dispatch import dispatch
+from .core import clone as clone_op
+from .dispatch import MULTI_VIEW, dispatch, dispatch_inplace
 from .registry import method, public, register
 
 
@@ -236,6 +237,1056 @@ def squeeze_(input: Tensor, dim=None) -> Tensor:
         dims = tuple(d for d in dims if input.shape[d] == 1)
     return dispatch(squeeze, (input,), {"dims": dims})
 
+
+# ---------------------------------------------------------------- samples of the ops above
+def _rn(rng, *shape):
+    return rng.standard_normal(shape)
+
+
+view.sample = lambda rng: [([_rn(rng, 2, 6)], {"shape": (3, 4)}), ([_rn(rng, 4)], {"shape": (2, 1, 2)})]
+reshape_copy.sample = lambda rng: [([_rn(rng, 3, 4).T], {"shape": (12,)})]
+expand.sample = lambda rng: [([_rn(rng, 3, 1)], {"shape": (2, 3, 4)})]
+permute.sample = lambda rng: [([_rn(rng, 2, 3, 4)], {"dims": (2, 0, 1)})]
+unsqueeze.sample = lambda rng: [([_rn(rng, 2, 3)], {"dim": 1})]
+squeeze.sample = lambda rng: [([_rn(rng, 2, 1, 3, 1)], {"dims": (1, 3)})]
+
+
+# ---------------------------------------------------------------- select / slice / diagonal
+def _key(ndim_before: int, item):
+    # A trailing Ellipsis keeps numpy from returning a scalar instead of a 0-d view.
+    return (slice(None),) * ndim_before + (item, Ellipsis)
+
+
+@register
+class select:
+    """input[..., index, ...] along ``dim`` (a view, one dimension fewer)."""
+    view = True
+    onnx = "Gather"
+
+    def forward(xp, a, *, dim, index):
+        return a[_key(dim, index)]
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        return dispatch(select_backward, (g,), {"shape": ctx.in_shape, "dim": at["dim"],
+                                               "index": at["index"]})
+
+    sample = lambda rng: [([_rn(rng, 3, 4)], {"dim": 1, "index": 2}),
+                          ([_rn(rng, 3)], {"dim": 0, "index": 0})]
+
+
+@register
+class select_backward:
+    """Zeros of ``shape`` with ``g`` written at ``index`` of ``dim`` (select's gradient)."""
+    onnx = "decompose"
+
+    def forward(xp, g, *, shape, dim, index):
+        out = xp.zeros(shape, g.dtype)
+        out[_key(dim, index)] = g
+        return out
+
+    def backward(ctx, gg):
+        at = ctx.attrs
+        return dispatch(select, (gg,), {"dim": at["dim"], "index": at["index"]})
+
+    sample = lambda rng: [([_rn(rng, 3)], {"shape": (3, 4), "dim": 1, "index": 1})]
+
+
+@register
+class slice_op:
+    """input[start:stop:step] along ``dim`` (a view)."""
+    name = "slice"
+    view = True
+    onnx = "Slice"
+
+    def forward(xp, a, *, dim, start, stop, step):
+        return a[_key(dim, slice(start, stop, step))]
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        return dispatch(slice_backward, (g,), dict(at, shape=ctx.in_shape))
+
+    sample = lambda rng: [([_rn(rng, 5, 4)], {"dim": 0, "start": 1, "stop": 5, "step": 2})]
+
+
+@register
+class slice_backward:
+    """Zeros of ``shape`` with ``g`` written into a slice (slice's gradient)."""
+    onnx = "decompose"
+
+    def forward(xp, g, *, shape, dim, start, stop, step):
+        out = xp.zeros(shape, g.dtype)
+        out[_key(dim, slice(start, stop, step))] = g
+        return out
+
+    def backward(ctx, gg):
+        at = dict(ctx.attrs)
+        del at["shape"]
+        return dispatch(slice_op, (gg,), at)
+
+    sample = lambda rng: [([_rn(rng, 2, 4)], {"shape": (5, 4), "dim": 0, "start": 1,
+                                              "stop": 5, "step": 2})]
+
+
+def _diag_view(xp, a, offset, dim1, dim2):
+    d = xp.diagonal(a, offset, dim1, dim2)
+    if xp is np and a.flags.writeable:
+        d.flags.writeable = True  # numpy marks diagonal views read-only; torch's are writable
+    return d
+
+
+@register
+class diagonal:
+    """The diagonal (offset) of the planes spanned by dim1, dim2, as the last dim (a view)."""
+    view = True
+    onnx = "decompose"
+
+    def forward(xp, a, *, offset, dim1, dim2):
+        return _diag_view(xp, a, offset, dim1, dim2)
+
+    def backward(ctx, g):
+        return dispatch(diagonal_backward, (g,), dict(ctx.attrs, shape=ctx.in_shape))
+
+    sample = lambda rng: [([_rn(rng, 3, 4)], {"offset": 1, "dim1": 0, "dim2": 1}),
+                          ([_rn(rng, 2, 3, 3)], {"offset": -1, "dim1": 2, "dim2": 1})]
+
+
+@register
+class diagonal_backward:
+    """Zeros of ``shape`` with ``g`` written on a diagonal (diagonal's gradient)."""
+    onnx = "decompose"
+
+    def forward(xp, g, *, shape, offset, dim1, dim2):
+        out = xp.zeros(shape, g.dtype)
+        _diag_view(xp, out, offset, dim1, dim2)[...] = g
+        return out
+
+    def backward(ctx, gg):
+        at = dict(ctx.attrs)
+        del at["shape"]
+        return dispatch(diagonal, (gg,), at)
+
+    sample = lambda rng: [([_rn(rng, 3)], {"shape": (3, 4), "offset": 1, "dim1": 0, "dim2": 1})]
+
+
+@public("select")
+def select_(input: Tensor, dim: int, index: int) -> Tensor:
+    """The slice at ``index`` of ``dim`` (a view with that dimension removed)."""
+    nd = input.ndim
+    if nd == 0:
+        raise IndexError("select() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, nd)
+    n = input.shape[d]
+    i = int(index)
+    if not -n <= i < n:
+        raise IndexError(f"select(): index {i} out of range for tensor of size "
+                         f"{list(input.shape)} at dimension {dim}")
+    return dispatch(select, (input,), {"dim": d, "index": i + n if i < 0 else i})
+
+
+def _slice(input: Tensor, d: int, start, stop, step) -> Tensor:
+    # start/stop normalized to 0 <= start <= stop <= size, as torch's slice does
+    start, stop, step = slice(start, stop, step).indices(input.shape[d])
+    if stop < start:
+        stop = start
+    if start == 0 and stop == input.shape[d] and step == 1:
+        return dispatch(slice_op, (input,), {"dim": d, "start": 0, "stop": stop, "step": 1})
+    return dispatch(slice_op, (input,), {"dim": d, "start": start, "stop": stop, "step": step})
+
+
+@public("narrow")
+def narrow(input: Tensor, dim: int, start, length: int) -> Tensor:
+    """``length`` elements of ``dim`` from ``start`` (a view)."""
+    if input.ndim == 0:
+        raise RuntimeError("narrow() cannot be applied to a 0-dim tensor.")
+    d = wrap_dim(dim, input.ndim)
+    n = input.shape[d]
+    start = int(start)
+    if not -n <= start <= n:
+        raise IndexError(f"start out of range (expected to be in range of [{-n}, {n}], but got "
+                         f"{start})")
+    if start < 0:
+        start += n
+    if length < 0:
+        raise RuntimeError("narrow(): length must be non-negative.")
+    if start + length > n:
+        raise RuntimeError(f"start ({start}) + length ({length}) exceeds dimension size ({n}).")
+    return dispatch(slice_op, (input,), {"dim": d, "start": start, "stop": start + length,
+                                         "step": 1})
+
+
+@public("diagonal")
+def diagonal_(input: Tensor, offset: int = 0, dim1: int = 0, dim2: int = 1) -> Tensor:
+    """The diagonal of the (dim1, dim2) planes, appended as the last dimension (a view)."""
+    nd = input.ndim
+    d1, d2 = wrap_dim(dim1, nd), wrap_dim(dim2, nd)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    return dispatch(diagonal, (input,), {"offset": int(offset), "dim1": d1, "dim2": d2})
+
+
+# ---------------------------------------------------------------- unbind / split (multi-view)
+@register
+class unbind:
+    """All slices along ``dim`` (views; one output per index)."""
+    view = True
+    nout = 0
+    onnx = "decompose"
+
+    def forward(xp, a, *, dim):
+        return tuple(a[_key(dim, i)] for i in range(a.shape[dim]))
+
+    def backward(ctx, *gs):
+        return dispatch(stack, tuple(gs), {"dim": ctx.attrs["dim"]})
+
+    sample = lambda rng: [([_rn(rng, 2, 3)], {"dim": 1})]
+
+
+def _split_bounds(attrs, size=None):
+    if "sizes" in attrs:
+        sizes = attrs["sizes"]
+    else:
+        s = attrs["split_size"]
+        n = attrs["size"]
+        sizes = [s] * (n // s) + ([n % s] if n % s else []) if s else [0]
+    out, off = [], 0
+    for s in sizes:
+        out.append((off, off + s))
+        off += s
+    return out
+
+
+def _split_forward(xp, a, **attrs):
+    dim = attrs["dim"]
+    return tuple(a[_key(dim, slice(b, e))] for b, e in _split_bounds(attrs))
+
+
+def _split_backward(ctx, *gs):
+    return dispatch(cat, tuple(gs), {"dim": ctx.attrs["dim"]})
+
+
+@register
+class split:
+    """Equal pieces of ``split_size`` along ``dim`` (the last may be smaller; views)."""
+    view = True
+    nout = 0
+    onnx = "Split"
+    forward = _split_forward
+    backward = _split_backward
+    sample = lambda rng: [([_rn(rng, 5, 2)], {"split_size": 2, "size": 5, "dim": 0})]
+
+
+@register
+class split_with_sizes:
+    """Pieces of the given sizes along ``dim`` (views)."""
+    view = True
+    nout = 0
+    onnx = "Split"
+    forward = _split_forward
+    backward = _split_backward
+    sample = lambda rng: [([_rn(rng, 2, 5)], {"sizes": (1, 4, 0), "dim": 1})]
+
+
+def _piece(attrs, i):
+    b, e = _split_bounds(attrs)[i]
+    return (slice_op, {"dim": attrs["dim"], "start": b, "stop": e, "step": 1})
+
+
+MULTI_VIEW["unbind"] = lambda attrs, i: (select, {"dim": attrs["dim"], "index": i})
+MULTI_VIEW["split"] = _piece
+MULTI_VIEW["split_with_sizes"] = _piece
+
+
+@public("unbind")
+def unbind_(input: Tensor, dim: int = 0) -> tuple:
+    """The slices along ``dim`` as a tuple of views."""
+    if input.ndim == 0:
+        raise IndexError("Dimension specified as 0 but tensor has no dimensions")
+    return dispatch(unbind, (input,), {"dim": wrap_dim(dim, input.ndim)})
+
+
+@public("split")
+def split_(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into pieces of ``split_size`` (int) or of the listed sizes along ``dim``."""
+    if tensor.ndim == 0:
+        raise RuntimeError("split expects at least a 1-dimensional tensor")
+    d = wrap_dim(dim, tensor.ndim)
+    n = tensor.shape[d]
+    if isinstance(split_size_or_sections, (list, tuple)):
+        sizes = tuple(int(s) for s in split_size_or_sections)
+        if any(s < 0 for s in sizes) or sum(sizes) != n:
+            raise RuntimeError(f"split_with_sizes expects split_sizes to sum exactly to {n} "
+                               f"(input tensor's size at dimension {d}), but got "
+                               f"split_sizes={list(sizes)}")
+        return dispatch(split_with_sizes, (tensor,), {"sizes": sizes, "dim": d})
+    s = int(split_size_or_sections)
+    if s < 0:
+        raise RuntimeError(f"split expects split_size be non-negative, but got split_size={s}")
+    if s == 0 and n != 0:
+        raise RuntimeError(f"split_size can only be 0 if dimension size is 0, but got dimension "
+                           f"size of {n}")
+    return dispatch(split, (tensor,), {"split_size": s, "size": n, "dim": d})
+
+
+@method("split_with_sizes")
+def split_with_sizes_(self: Tensor, split_sizes, dim: int = 0) -> tuple:
+    """Split into pieces of the listed sizes."""
+    return split_(self, list(split_sizes), dim)
+
+
+@public("chunk")
+def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
+    """At most ``chunks`` pieces of (nearly) equal size along ``dim``."""
+    if chunks <= 0:
+        raise RuntimeError(f"chunk expects `chunks` to be greater than 0, got: {chunks}")
+    if input.ndim == 0:
+        raise RuntimeError("chunk expects at least a 1-dimensional tensor")
+    d = wrap_dim(dim, input.ndim)
+    n = input.shape[d]
+    size = -(-n // chunks)
+    if size == 0 and n == 0:
+        return split_with_sizes_(input, [0] * chunks, d)
+    return split_(input, size, d)
+
+
+@public("tensor_split")
+def tensor_split(input: Tensor, indices_or_sections, dim: int = 0) -> tuple:
+    """Split at the given indices, or into ``sections`` nearly equal pieces (views)."""
+    if input.ndim == 0:
+        raise RuntimeError("tensor_split expected at least a 1-dimensional tensor, but got a "
+                           "tensor with 0 dims")
+    d = wrap_dim(dim, input.ndim)
+    n = input.shape[d]
+    ios = indices_or_sections
+    if isinstance(ios, Tensor):
+        if ios.dtype.is_floating_point or ios.dtype.is_complex or ios.dtype.is_bool:
+            raise RuntimeError(f"tensor_split expected tensor_indices_or_sections to have "
+                               f"integer dtype, but got {ios.dtype}")
+        if ios.ndim > 1:
+            raise RuntimeError("tensor_split expected tensor_indices_or_sections to be a "
+                               f"zero-dimensional or one-dimensional tensor, but got a tensor "
+                               f"with {ios.ndim} dims")
+        ios = ios.item() if ios.ndim == 0 else ios.tolist()
+    if isinstance(ios, (list, tuple)):
+        bounds = [0] + [int(i) for i in ios] + [n]
+    else:
+        k = int(ios)
+        if k <= 0:
+            raise RuntimeError(f"number of sections must be larger than 0, got {k}")
+        q, r = divmod(n, k)
+        bounds = [0]
+        for i in range(k):
+            bounds.append(bounds[-1] + q + (1 if i < r else 0))
+    out = []
+    for b, e in zip(bounds[:-1], bounds[1:]):
+        b = min(max(b + n if b < 0 else b, 0), n)
+        e = min(max(e + n if e < 0 else e, 0), n)
+        out.append(dispatch(slice_op, (input,), {"dim": d, "start": b, "stop": max(b, e),
+                                                 "step": 1}))
+    return tuple(out)
+
+
+def _split_sections(name, dim_needed):
+    def fn(input: Tensor, indices_or_sections) -> tuple:
+        if input.ndim < dim_needed + 1:
+            raise RuntimeError(f"torch.{name} requires a tensor with at least "
+                               f"{dim_needed + 1} dimension, but got a tensor with "
+                               f"{input.ndim} dimensions!")
+        d = 1 if name == "hsplit" and input.ndim > 1 else (0 if name != "dsplit" else 2)
+        if not isinstance(indices_or_sections, (list, tuple)):
+            k = int(indices_or_sections)
+            if k == 0 or input.shape[d] % k:
+                raise RuntimeError(f"torch.{name} attempted to split along dimension {d}, but "
+                                   f"the size of the dimension {input.shape[d]} is not "
+                                   f"divisible by the split_size {k}!")
+        return tensor_split(input, indices_or_sections, d)
+    fn.__doc__ = f"numpy-style {name}: tensor_split along a fixed dimension."
+    fn.__name__ = name
+    return fn
+
+
+public("hsplit")(_split_sections("hsplit", 0))
+public("vsplit")(_split_sections("vsplit", 1))
+public("dsplit")(_split_sections("dsplit", 2))
+
+
+# ---------------------------------------------------------------- view-producing wrappers
+@method("view_as")
+def view_as(self: Tensor, other: Tensor) -> Tensor:
+    """A view with ``other``'s shape."""
+    return view_(self, tuple(other.shape))
+
+
+@method("reshape_as")
+def reshape_as(self: Tensor, other: Tensor) -> Tensor:
+    """reshape to ``other``'s shape."""
+    return reshape(self, tuple(other.shape))
+
+
+@method("expand_as")
+def expand_as(self: Tensor, other: Tensor) -> Tensor:
+    """expand to ``other``'s shape."""
+    return expand_(self, tuple(other.shape))
+
+
+@public("broadcast_to")
+def broadcast_to(input: Tensor, size) -> Tensor:
+    """expand to ``size`` (a view)."""
+    return expand_(input, tuple(size))
+
+
+@public("flatten")
+def flatten(input: Tensor, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dims start_dim..end_dim into one (a view when strides allow)."""
+    nd = input.ndim
+    if nd == 0:
+        return reshape(input, (1,))
+    s, e = wrap_dim(start_dim, nd), wrap_dim(end_dim, nd)
+    if s > e:
+        raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+    if s == e:
+        return input
+    shp = input.shape
+    n = 1
+    for x in shp[s:e + 1]:
+        n *= x
+    return reshape(input, tuple(shp[:s]) + (n,) + tuple(shp[e + 1:]))
+
+
+@public("unflatten")
+def unflatten(input: Tensor, dim: int, sizes) -> Tensor:
+    """Split dimension ``dim`` into ``sizes`` (one may be -1)."""
+    nd = input.ndim
+    d = wrap_dim(dim, nd)
+    sizes = tuple(int(x) for x in sizes)
+    if not sizes:
+        raise RuntimeError("unflatten: sizes must be non-empty")
+    n = input.shape[d]
+    known = 1
+    for x in sizes:
+        if x != -1:
+            known *= x
+    if sizes.count(-1) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    if (-1 in sizes and (known == 0 or n % known)) or (-1 not in sizes and known != n):
+        raise RuntimeError(f"unflatten: Provided sizes {list(sizes)} don't multiply up to the "
+                           f"size of dim {dim} ({n}) in the input tensor")
+    if -1 in sizes:
+        sizes = tuple(n // known if x == -1 else x for x in sizes)
+    return reshape(input, tuple(input.shape[:d]) + sizes + tuple(input.shape[d + 1:]))
+
+
+@public("movedim", "moveaxis")
+def movedim(input: Tensor, source, destination) -> Tensor:
+    """Move dims ``source`` to positions ``destination`` (a view)."""
+    nd = input.ndim
+    src = [source] if isinstance(source, int) else list(source)
+    dst = [destination] if isinstance(destination, int) else list(destination)
+    if len(src) != len(dst):
+        raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
+                           f"should contain the same number of dims as destination ({dst} dims)")
+    src = [wrap_dim(x, nd) for x in src]
+    dst = [wrap_dim(x, nd) for x in dst]
+    if len(set(src)) != len(src):
+        raise RuntimeError(f"movedim: repeated dim in `source` ({list(source) if not isinstance(source, int) else [source]})")
+    if len(set(dst)) != len(dst):
+        raise RuntimeError(f"movedim: repeated dim in `destination` ({list(destination) if not isinstance(destination, int) else [destination]})")
+    order = [None] * nd
+    for s, d in zip(src, dst):
+        order[d] = s
+    rest = iter(i for i in range(nd) if i not in src)
+    order = tuple(o if o is not None else next(rest) for o in order)
+    if order == tuple(range(nd)):
+        return dispatch(permute, (input,), {"dims": order})
+    return dispatch(permute, (input,), {"dims": order})
+
+
+@public("adjoint")
+def adjoint(input: Tensor) -> Tensor:
+    """Conjugate transpose of the last two dims."""
+    t_ = transpose(input, -2, -1)
+    return t_.conj() if input.is_complex() else t_
+
+
+def _atleast(n):
+    def fn(*tensors):
+        single = len(tensors) == 1 and isinstance(tensors[0], Tensor)
+        ts = tensors[0] if len(tensors) == 1 and not single else tensors
+        out = []
+        for x in ts:
+            nd = x.ndim
+            if nd >= n:
+                out.append(x)
+            elif n == 1:
+                out.append(reshape(x, (1,)))
+            elif n == 2:
+                out.append(reshape(x, (1,) * (2 - nd) + tuple(x.shape)))
+            else:
+                shp = {0: (1, 1, 1), 1: (1,) + tuple(x.shape) + (1,),
+                       2: tuple(x.shape) + (1,)}[nd]
+                out.append(reshape(x, shp))
+        return out[0] if single else tuple(out)
+    fn.__doc__ = f"Each input viewed with at least {n} dimensions."
+    fn.__name__ = f"atleast_{n}d"
+    return fn
+
+
+atleast_1d = public("atleast_1d", method=False)(_atleast(1))
+atleast_2d = public("atleast_2d", method=False)(_atleast(2))
+atleast_3d = public("atleast_3d", method=False)(_atleast(3))
+
+
+@public("broadcast_shapes", method=False)
+def broadcast_shapes(*shapes) -> Size:
+    """The shape all ``shapes`` broadcast to (torch's RuntimeError when they do not)."""
+    shapes = [(s,) if isinstance(s, int) else tuple(s) for s in shapes]
+    nd = max((len(s) for s in shapes), default=0)
+    out = [1] * nd
+    for k, s in enumerate(shapes):
+        for i, x in enumerate(s):
+            j = nd - len(s) + i
+            if x < 0:
+                raise RuntimeError(f"Trying to create tensor with negative dimension {x}: "
+                                   f"{list(s)}")
+            if out[j] == 1:
+                out[j] = x
+            elif x != 1 and x != out[j]:
+                raise RuntimeError(
+                    f"Attempting to broadcast a dimension of length {x} at {i - len(s)}! "
+                    f"Mismatching argument at index {k} had {tuple(s)}; but expected shape "
+                    f"should be broadcastable to {out}")
+    return Size(out)
+
+
+def _broadcast_shape_of(tensors):
+    nd = max(t.ndim for t in tensors)
+    out = [1] * nd
+    for t in tensors:
+        for i, x in enumerate(t.shape):
+            j = nd - t.ndim + i
+            if out[j] == 1:
+                out[j] = x
+            elif x != 1 and x != out[j]:
+                raise RuntimeError(f"The size of tensor a ({out[j]}) must match the size of "
+                                   f"tensor b ({x}) at non-singleton dimension {j}")
+    return tuple(out)
+
+
+@public("broadcast_tensors", method=False)
+def broadcast_tensors(*tensors) -> tuple:
+    """Expand all inputs to their common broadcast shape (views)."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if not tensors:
+        return ()
+    shape = _broadcast_shape_of(tensors)
+    return tuple(t if tuple(t.shape) == shape else dispatch(expand, (t,), {"shape": shape})
+                 for t in tensors)
+
+
+@public("meshgrid", method=False)
+def meshgrid(*tensors, indexing: str | None = None) -> tuple:
+    """Coordinate grids from 1-D tensors (expanded views); indexing 'ij' (default) or 'xy'."""
+    if len(tensors) == 1 and isinstance(tensors[0], (list, tuple)):
+        tensors = tuple(tensors[0])
+    if indexing is None:
+        indexing = "ij"
+    if indexing not in ("ij", "xy"):
+        raise RuntimeError(f"torch.meshgrid: indexing must be one of \"xy\" or \"ij\", but "
+                           f"received: {indexing}")
+    if not tensors:
+        raise RuntimeError("meshgrid expects a non-empty TensorList")
+    for t_ in tensors:
+        if t_.ndim > 1:
+            raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list "
+                               f"but got: {t_}")
+    ts = [reshape(t_, (-1,)) for t_ in tensors]
+    swap = indexing == "xy" and len(ts) >= 2
+    if swap:
+        ts[0], ts[1] = ts[1], ts[0]
+    shape = tuple(t_.shape[0] for t_ in ts)
+    out = []
+    for i, t_ in enumerate(ts):
+        v = [1] * len(ts)
+        v[i] = -1
+        out.append(expand_(view_(t_, *v), shape))
+    if swap:
+        out[0], out[1] = out[1], out[0]
+        out = [transpose(o, 0, 1) for o in out]
+    return tuple(out)
+
+
+# ---------------------------------------------------------------- cat / stack
+@register
+class cat:
+    """Concatenate along ``dim`` (legacy empty 1-D inputs are skipped)."""
+    promote = "binary"
+    onnx = "Concat"
+
+    def forward(xp, *arrays, dim):
+        keep = [a for a in arrays if not (a.ndim == 1 and a.shape[0] == 0)]
+        if not keep:
+            return arrays[0].copy()
+        return xp.concatenate(keep, axis=dim)
+
+    def backward(ctx, g):
+        dim = ctx.attrs["dim"]
+        out, off = [], 0
+        for (shape, dt), need in zip(ctx.in_meta, ctx.needs_input_grad):
+            if len(shape) == 1 and shape[0] == 0 and g.ndim != 1:
+                out.append(None)
+                continue
+            n = shape[dim]
+            out.append(narrow(g, dim, off, n) if need else None)
+            off += n
+        return tuple(out)
+
+    sample = lambda rng: [([_rn(rng, 2, 3), _rn(rng, 2, 1)], {"dim": 1}),
+                          ([_rn(rng, 2), _rn(rng, 0), _rn(rng, 3)], {"dim": 0})]
+
+
+@register
+class stack:
+    """Stack equally shaped tensors along a new ``dim``."""
+    promote = "binary"
+    onnx = "decompose"
+
+    def forward(xp, *arrays, dim):
+        return xp.stack(arrays, axis=dim)
+
+    def backward(ctx, g):
+        return tuple(unbind_(g, ctx.attrs["dim"]))
+
+    sample = lambda rng: [([_rn(rng, 2, 3), _rn(rng, 2, 3)], {"dim": 1})]
+
+
+def _tensor_list(tensors, fname):
+    if isinstance(tensors, Tensor):
+        raise TypeError(f"{fname}(): argument 'tensors' (position 1) must be tuple of Tensors, "
+                        f"not Tensor")
+    tensors = tuple(tensors)
+    for i, t_ in enumerate(tensors):
+        if not isinstance(t_, Tensor):
+            raise TypeError(f"expected Tensor as element {i} in argument 0, but got "
+                            f"{type(t_).__name__}")
+    return tensors
+
+
+@public("cat", "concat", "concatenate", method=False)
+def cat_(tensors, dim: int = 0, *, axis=None, out=None) -> Tensor:
+    """Concatenate tensors along an existing ``dim``; dtypes promote as torch.result_type."""
+    if axis is not None:
+        dim = axis
+    tensors = _tensor_list(tensors, "cat")
+    if not tensors:
+        raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    ref = None
+    for i, t_ in enumerate(tensors):
+        if t_.ndim == 0:
+            raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
+                               f"concatenated")
+        if not (t_.ndim == 1 and t_.shape[0] == 0) and ref is None:
+            ref = t_
+    if ref is None:
+        d = wrap_dim(dim, 1)
+    else:
+        d = wrap_dim(dim, ref.ndim)
+        for i, t_ in enumerate(tensors):
+            if t_.ndim == 1 and t_.shape[0] == 0:
+                continue
+            if t_.ndim != ref.ndim:
+                raise RuntimeError(f"Tensors must have same number of dimensions: got "
+                                   f"{ref.ndim} and {t_.ndim}")
+            for k in range(ref.ndim):
+                if k != d and t_.shape[k] != ref.shape[k]:
+                    raise RuntimeError(
+                        f"Sizes of tensors must match except in dimension {d}. Expected size "
+                        f"{ref.shape[k]} but got size {t_.shape[k]} for tensor number {i} in "
+                        f"the list.")
+    if len(tensors) == 1:
+        return dispatch(clone_op, tensors) if tensors[0]._data.ndim else tensors[0]
+    return dispatch(cat, tensors, {"dim": d})
+
+
+@public("stack", method=False)
+def stack_(tensors, dim: int = 0, *, out=None) -> Tensor:
+    """Stack equally shaped tensors along a new dimension ``dim``."""
+    tensors = _tensor_list(tensors, "stack")
+    if not tensors:
+        raise RuntimeError("stack expects a non-empty TensorList")
+    shp = tensors[0].shape
+    for i, t_ in enumerate(tensors):
+        if t_.shape != shp:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(shp)} at entry 0 and {list(t_.shape)} at entry {i}")
+    d = wrap_dim(dim, len(shp) + 1)
+    return dispatch(stack, tensors, {"dim": d})
+
+
+@public("hstack", method=False)
+def hstack(tensors, *, out=None) -> Tensor:
+    """Concatenate horizontally (dim 1, or dim 0 for 1-D inputs)."""
+    ts = atleast_1d(*_tensor_list(tensors, "hstack"))
+    ts = (ts,) if isinstance(ts, Tensor) else ts
+    return cat_(ts, 0 if ts[0].ndim == 1 else 1)
+
+
+@public("vstack", "row_stack", method=False)
+def vstack(tensors, *, out=None) -> Tensor:
+    """Concatenate vertically (inputs viewed as at least 2-D)."""
+    ts = atleast_2d(*_tensor_list(tensors, "vstack"))
+    ts = (ts,) if isinstance(ts, Tensor) else ts
+    return cat_(ts, 0)
+
+
+@public("dstack", method=False)
+def dstack(tensors, *, out=None) -> Tensor:
+    """Concatenate along the third dimension (inputs viewed as at least 3-D)."""
+    ts = atleast_3d(*_tensor_list(tensors, "dstack"))
+    ts = (ts,) if isinstance(ts, Tensor) else ts
+    return cat_(ts, 2)
+
+
+@public("column_stack", method=False)
+def column_stack(tensors, *, out=None) -> Tensor:
+    """Stack 0-D/1-D inputs as columns, 2-D+ inputs side by side."""
+    ts = [reshape(t_, (t_.numel(), 1)) if t_.ndim <= 1 else t_
+          for t_ in _tensor_list(tensors, "column_stack")]
+    return cat_(ts, 1)
+
+
+# ---------------------------------------------------------------- repeat / tile / flip / roll
+@register
+class repeat:
+    """Tile the tensor ``repeats`` times along each dimension."""
+    onnx = "Tile"
+
+    def forward(xp, a, *, repeats):
+        a = a.reshape((1,) * (len(repeats) - a.ndim) + a.shape)
+        return xp.tile(a, repeats)
+
+    def backward(ctx, g):
+        reps = ctx.attrs["repeats"]
+        shp = ctx.in_shape
+        shp = (1,) * (len(reps) - len(shp)) + tuple(shp)
+        inter = []
+        for r, s in zip(reps, shp):
+            inter += [r, s]
+        if 0 in inter:
+            from .creation import zeros
+            return zeros(ctx.in_shape, dtype=g.dtype)
+        gs = g.reshape(tuple(inter)).sum(tuple(range(0, 2 * len(reps), 2)))
+        return gs.reshape(ctx.in_shape)
+
+    sample = lambda rng: [([_rn(rng, 2, 3)], {"repeats": (2, 1, 3)})]
+
+
+@method("repeat")
+def repeat_(self: Tensor, *sizes) -> Tensor:
+    """Tile the tensor along each dimension (len(sizes) >= ndim)."""
+    reps = size_args(sizes)
+    if len(reps) < self.ndim:
+        raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
+                           "of dimensions of tensor")
+    for r in reps:
+        if r < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {r}: "
+                               f"{list(reps)}")
+    return dispatch(repeat, (self,), {"repeats": reps})
+
+
+@public("tile")
+def tile(input: Tensor, dims) -> Tensor:
+    """numpy-style tile: repeat, with missing leading repeats taken as 1."""
+    dims = size_args((dims,) if isinstance(dims, int) else tuple(dims))
+    if len(dims) < input.ndim:
+        dims = (1,) * (input.ndim - len(dims)) + dims
+    return repeat_(input, dims)
+
+
+@register
+class repeat_interleave:
+    """Repeat each element (along ``dim``) ``repeats`` times (an int or a per-element tuple)."""
+    onnx = "decompose"
+    node_name = "RepeatInterleaveBackward0"
+
+    def forward(xp, a, *, repeats, dim):
+        return xp.repeat(a, repeats, axis=dim)
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        reps, dim = at["repeats"], at["dim"]
+        shp = ctx.in_shape
+        n = shp[dim]
+        if isinstance(reps, int):
+            return g.reshape(tuple(shp[:dim]) + (n, reps) + tuple(shp[dim + 1:])).sum(dim + 1)
+        from .creation import zeros
+        idx = np.repeat(np.arange(n), reps)
+        from .._tensor import _make
+        return zeros(shp, dtype=g.dtype).index_add(dim, _make(idx), g)
+
+    sample = lambda rng: [([_rn(rng, 3, 2)], {"repeats": 2, "dim": 0}),
+                          ([_rn(rng, 2, 3)], {"repeats": (1, 0, 2), "dim": 1})]
+
+
+@public("repeat_interleave")
+def repeat_interleave_(input, repeats=None, dim=None, *, output_size=None) -> Tensor:
+    """Repeat elements of ``input`` (flattened when dim is None) ``repeats`` times each."""
+    from .._tensor import _make
+    if repeats is None:  # repeat_interleave(repeats): indices repeated by their counts
+        reps = input
+        if reps.ndim > 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        r = reps._data.astype(np.int64)
+        if (r < 0).any():
+            raise RuntimeError("repeats can not be negative")
+        return _make(np.repeat(np.arange(r.shape[0], dtype=np.int64), r))
+    if dim is None:
+        input = reshape(input, (-1,))
+        d = 0
+    else:
+        d = wrap_dim(dim, input.ndim)
+    if isinstance(repeats, Tensor):
+        if repeats.ndim > 1:
+            raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+        if repeats.dtype.is_floating_point or repeats.dtype.is_complex:
+            raise RuntimeError(f"repeat_interleave: repeats has to be Long or Int tensor")
+        r = repeats._data.reshape(-1)
+        if r.shape[0] == 1:
+            reps = int(r[0])
+        else:
+            if r.shape[0] != input.shape[d]:
+                raise RuntimeError("repeats must have the same size as input along dim, but "
+                                   f"got repeats.size(0) = {r.shape[0]} and input.size({d}) = "
+                                   f"{input.shape[d]}")
+            reps = tuple(int(x) for x in r)
+    else:
+        reps = int(repeats)
+    if (isinstance(reps, int) and reps < 0) or (isinstance(reps, tuple) and min(reps, default=0) < 0):
+        raise RuntimeError("repeats can not be negative")
+    if input.ndim == 0:
+        input = reshape(input, (1,))
+    return dispatch(repeat_interleave, (input,), {"repeats": reps, "dim": d})
+
+
+@register
+class flip:
+    """Reverse the order of elements along ``dims`` (a copy)."""
+    onnx = "decompose"
+
+    def forward(xp, a, *, dims):
+        return xp.flip(a, axis=dims).copy()
+
+    def backward(ctx, g):
+        return dispatch(flip, (g,), ctx.attrs)
+
+    sample = lambda rng: [([_rn(rng, 2, 3, 2)], {"dims": (0, 2)})]
+
+
+@public("flip")
+def flip_(input: Tensor, *dims) -> Tensor:
+    """Reverse the order of elements along ``dims``."""
+    dims = dims[0] if len(dims) == 1 and isinstance(dims[0], (list, tuple)) else dims
+    nd = input.ndim
+    ds = tuple(wrap_dim(int(d), nd) for d in dims)
+    if len(set(ds)) != len(ds):
+        raise RuntimeError(f"dims has duplicates, original flip dims size={len(ds)}, but "
+                           f"unique flip dims size={len(set(ds))}")
+    return dispatch(flip, (input,), {"dims": ds})
+
+
+@public("fliplr")
+def fliplr(input: Tensor) -> Tensor:
+    """Flip along dim 1 (inputs of at least 2 dims)."""
+    if input.ndim < 2:
+        raise RuntimeError("Input must be >= 2-d.")
+    return flip_(input, 1)
+
+
+@public("flipud")
+def flipud(input: Tensor) -> Tensor:
+    """Flip along dim 0 (inputs of at least 1 dim)."""
+    if input.ndim < 1:
+        raise RuntimeError("Input must be >= 1-d.")
+    return flip_(input, 0)
+
+
+@register
+class roll:
+    """Shift elements cyclically along ``dims`` (flattened when dims is None)."""
+    onnx = "decompose"
+
+    def forward(xp, a, *, shifts, dims):
+        if dims is None:
+            return xp.roll(a.reshape(-1), shifts).reshape(a.shape)
+        return xp.roll(a, shifts, axis=dims)
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        s = at["shifts"]
+        s = tuple(-x for x in s) if isinstance(s, tuple) else -s
+        return dispatch(roll, (g,), {"shifts": s, "dims": at["dims"]})
+
+    sample = lambda rng: [([_rn(rng, 3, 4)], {"shifts": (1, -2), "dims": (0, 1)}),
+                          ([_rn(rng, 3, 2)], {"shifts": 2, "dims": None})]
+
+
+@public("roll")
+def roll_(input: Tensor, shifts, dims=None) -> Tensor:
+    """Roll elements along ``dims`` by ``shifts`` (flattened when dims is None)."""
+    if dims is None:
+        if isinstance(shifts, (list, tuple)):
+            if len(shifts) != 1:
+                raise RuntimeError(f"shifts and dimensions must align. shifts: {len(shifts)}, "
+                                   f"dims:0")
+            shifts = shifts[0]
+        return dispatch(roll, (input,), {"shifts": int(shifts), "dims": None})
+    sh = tuple(shifts) if isinstance(shifts, (list, tuple)) else (shifts,)
+    ds = tuple(dims) if isinstance(dims, (list, tuple)) else (dims,)
+    if len(sh) != len(ds):
+        raise RuntimeError(f"shifts and dimensions must align. shifts: {len(sh)}, dims:"
+                           f"{len(ds)}")
+    ds = tuple(wrap_dim(int(d), input.ndim) for d in ds)
+    return dispatch(roll, (input,), {"shifts": tuple(int(s) for s in sh), "dims": ds})
+
+
+# ---------------------------------------------------------------- triangles and diagonals
+@register
+class tril:
+    """The lower triangle of the last two dims (elements above ``diagonal`` zeroed)."""
+    onnx = "Trilu"
+
+    def forward(xp, a, *, diagonal):
+        return xp.tril(a, diagonal)
+
+    def backward(ctx, g):
+        return dispatch(tril, (g,), ctx.attrs)
+
+    sample = lambda rng: [([_rn(rng, 3, 4)], {"diagonal": 1}),
+                          ([_rn(rng, 2, 3, 3)], {"diagonal": -1})]
+
+
+@register
+class triu:
+    """The upper triangle of the last two dims (elements below ``diagonal`` zeroed)."""
+    onnx = "Trilu"
+
+    def forward(xp, a, *, diagonal):
+        return xp.triu(a, diagonal)
+
+    def backward(ctx, g):
+        return dispatch(triu, (g,), ctx.attrs)
+
+    sample = lambda rng: [([_rn(rng, 3, 4)], {"diagonal": 1}),
+                          ([_rn(rng, 2, 3, 3)], {"diagonal": -1})]
+
+
+def _tri_check(input, name):
+    if input.ndim < 2:
+        raise RuntimeError(f"{name}: input tensor must have at least 2 dimensions")
+
+
+@public("tril")
+def tril_(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
+    """Lower triangle (elements above ``diagonal`` zeroed)."""
+    _tri_check(input, "tril")
+    return dispatch(tril, (input,), {"diagonal": int(diagonal)})
+
+
+@public("triu")
+def triu_(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
+    """Upper triangle (elements below ``diagonal`` zeroed)."""
+    _tri_check(input, "triu")
+    return dispatch(triu, (input,), {"diagonal": int(diagonal)})
+
+
+@method("tril_")
+def tril_inplace(self: Tensor, diagonal: int = 0) -> Tensor:
+    """In-place tril."""
+    _tri_check(self, "tril")
+    return dispatch_inplace(tril, self, (), {"diagonal": int(diagonal)})
+
+
+@method("triu_")
+def triu_inplace(self: Tensor, diagonal: int = 0) -> Tensor:
+    """In-place triu."""
+    _tri_check(self, "triu")
+    return dispatch_inplace(triu, self, (), {"diagonal": int(diagonal)})
+
+
+@register
+class diag_embed:
+    """Batches of diagonal matrices whose (offset) diagonals are the last dim of the input."""
+    onnx = "decompose"
+
+    def forward(xp, a, *, offset, dim1, dim2):
+        n = a.ndim + 1
+        m = a.shape[-1] + abs(offset)
+        rest = iter(a.shape[:-1])
+        shape = tuple(m if i in (dim1, dim2) else next(rest) for i in range(n))
+        out = xp.zeros(shape, a.dtype)
+        _diag_view(xp, out, offset, dim1, dim2)[...] = a
+        return out
+
+    def backward(ctx, g):
+        return dispatch(diagonal, (g,), ctx.attrs)
+
+    sample = lambda rng: [([_rn(rng, 2, 3)], {"offset": 1, "dim1": 0, "dim2": 2})]
+
+
+@public("diag_embed")
+def diag_embed_(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) -> Tensor:
+    """Embed the last dimension as the (offset) diagonal of new dims dim1, dim2."""
+    n = input.ndim + 1
+    d1, d2 = wrap_dim(dim1, n), wrap_dim(dim2, n)
+    if d1 == d2:
+        raise RuntimeError(f"diagonal dimensions cannot be identical {dim1}, {dim2}")
+    if input.ndim == 0:
+        input = reshape(input, (1,))
+        n = 2
+    return dispatch(diag_embed, (input,), {"offset": int(offset), "dim1": d1, "dim2": d2})
+
+
+@public("diag")
+def diag(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
+    """1-D input: a matrix with it on the (offset) diagonal; 2-D input: that diagonal (copy)."""
+    if input.ndim == 1:
+        return diag_embed_(input, diagonal, 0, 1)
+    if input.ndim == 2:
+        return dispatch(clone_op, (diagonal_(input, diagonal, 0, 1),))
+    raise RuntimeError(f"diag(): Supports 1D or 2D tensors. Got {input.ndim}D")
+
+
+@public("diagflat")
+def diagflat(input: Tensor, offset: int = 0) -> Tensor:
+    """A matrix with the flattened input on its (offset) diagonal."""
+    return diag_embed_(reshape(input, (-1,)), offset, 0, 1)
+
+
+# ---------------------------------------------------------------- new_* factories
+def _new_factory(kind):
+    def fn(self: Tensor, *args, dtype=None, device=None, requires_grad=False, layout=None,
+           pin_memory=False):
+        from . import creation
+        dt = self.dtype if dtype is None else dtype
+        if kind == "tensor":
+            return creation.tensor(args[0], dtype=dt, requires_grad=requires_grad)
+        if kind == "full":
+            size, fill = args
+            t_ = creation.zeros(size_args((size,)), dtype=dt)
+            t_._data[...] = fill
+        else:
+            t_ = (creation.ones if kind == "ones" else creation.zeros)(*args, dtype=dt)
+        if requires_grad:
+            t_.requires_grad_(True)
+        return t_
+    fn.__doc__ = f"A new {kind} tensor with this tensor's dtype unless given."
+    fn.__name__ = "new_" + kind
+    return fn
+
+
+for _k in ("zeros", "ones", "full", "empty", "tensor"):
+    method("new_" + _k)(_new_factory(_k))
 
 def _install():
     Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
