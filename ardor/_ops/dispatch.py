@@ -141,13 +141,26 @@ def _array_module(arrays):
     return np
 
 
+# op name -> fn(attrs, i) giving the single-output (op, attrs) that replays output i of a
+# multi-output view op (unbind -> select, split -> slice), filled by the op modules.
+MULTI_VIEW: dict = {}
+
+
 def _mark_view(outs, base, op, attrs):
     root = base._base if base._base is not None else base
-    ops = base._view_ops + ((op, attrs),)
-    for o in outs:
+    if op.nout == 1:
+        ops = base._view_ops + ((op, attrs),)
+        for o in outs:
+            o._base = root
+            o._version = base._version
+            o._view_ops = ops
+        return
+    one = MULTI_VIEW[op.name]
+    for i, o in enumerate(outs):
         o._base = root
         o._version = base._version
-        o._view_ops = ops
+        o._view_ops = base._view_ops + (one(attrs, i),)
+        o._multi_view = op  # in-place on these is an error under autograd, as in torch
 
 
 def _record(op, args, attrs, outs):
@@ -163,8 +176,10 @@ def _record(op, args, attrs, outs):
                                 for t in saved])
     if op.save_out:
         node._saved_out = tuple([(o._data, o._version, o._version[0]) for o in outs])
-    if op.nout > 1:
+    if op.nout != 1:
         node.out_meta = tuple([(o.shape, o.dtype) for o in outs])
+        if op.nout == 0:  # a variable number of outputs (unbind, split)
+            node.nout = len(outs)
     if state.anomaly:
         from ..autograd.anomaly_mode import capture_trace
         node._trace = capture_trace()
