@@ -1,9 +1,73 @@
-"""Linear algebra: matmul and friends, einsum, decompositions."""
+"""Linear algebra: matmul and friends, einsum, decompositions (ardor.linalg's ops).
+
+Forwards call numpy/cupy (``xp.matmul``, ``xp.einsum``, ``xp.linalg.*``); backwards are the
+standard matrix-calculus formulas written over Tensors (so they are differentiable again).
+"""
 from __future__ import annotations
 
+import math
+import string
+
+import numpy as np
+
+from .. import _dtype as D
 from .._tensor import Tensor
+from ._util import wrap_dim
+from .core import sum_to
 from .dispatch import dispatch
+from .reduction import _mask, _nt
 from .registry import public, register
+
+
+class LinAlgError(RuntimeError):
+    """Error of a linear-algebra routine on a singular / non-definite input
+    (torch.linalg.LinAlgError, a RuntimeError)."""
+
+
+LinAlgError.__module__ = "ardor.linalg"
+
+slogdet_t = _nt("slogdet", "sign logabsdet")
+qr_t = _nt("qr", "Q R")
+svd_t = _nt("svd", "U S Vh")
+svd_old_t = _nt("svd", "U S V")
+eigh_t = _nt("eigh", "eigenvalues eigenvectors")
+
+
+def _tn(t: Tensor) -> str:
+    return t.dtype._torch_name
+
+
+# ---------------------------------------------------------------- matmul family
+def _matmul_backward(ctx, g):
+    a, b = ctx.saved
+    na, nb = ctx.needs_input_grad
+    ga = gb = None
+    if a.ndim == 1 and b.ndim == 1:
+        return (g * b if na else None, g * a if nb else None)
+    a2 = a.unsqueeze(0) if a.ndim == 1 else a
+    b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+    g2 = g
+    if a.ndim == 1:
+        g2 = g2.unsqueeze(-2)
+    if b.ndim == 1:
+        g2 = g2.unsqueeze(-1)
+    if na:
+        ga = g2 @ b2.mT
+        if a.ndim == 1:
+            ga = ga.squeeze(-2)
+        ga = sum_to(ga, a.shape)
+    if nb:
+        gb = a2.mT @ g2
+        if b.ndim == 1:
+            gb = gb.squeeze(-1)
+        gb = sum_to(gb, b.shape)
+    return ga, gb
+
+
+def _mm_sample(sa, sb):
+    def sample(rng):
+        return [((rng.standard_normal(sa), rng.standard_normal(sb)), {})]
+    return sample
 
 
 @register
@@ -13,57 +77,1149 @@ class matmul:
     save = (0, 1)
     onnx = "MatMul"
     node_name = "MmBackward0"
+    backward = _matmul_backward
+
+    def sample(rng):
+        r = rng.standard_normal
+        return [((r((2, 3, 4)), r((4, 5))), {}), ((r(4), r((2, 4, 3))), {}),
+                ((r((3, 4)), r(4)), {}), ((r((2, 1, 3, 4)), r((3, 4, 2))), {})]
 
     def forward(xp, a, b):
         return xp.matmul(a, b)
 
-    def backward(ctx, g):
-        a, b = ctx.saved
-        na, nb = ctx.needs_input_grad
-        ga = gb = None
-        if a.ndim == 1 and b.ndim == 1:
-            return (g * b if na else None, g * a if nb else None)
-        a2 = a.unsqueeze(0) if a.ndim == 1 else a
-        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
-        g2 = g
-        if a.ndim == 1:
-            g2 = g2.unsqueeze(-2)
-        if b.ndim == 1:
-            g2 = g2.unsqueeze(-1)
-        if na:
-            ga = g2 @ b2.mT
-            if a.ndim == 1:
-                ga = ga.squeeze(-2)
-            from .core import sum_to
-            ga = sum_to(ga, a.shape)
-        if nb:
-            gb = a2.mT @ g2
-            if b.ndim == 1:
-                gb = gb.squeeze(-1)
-            from .core import sum_to
-            gb = sum_to(gb, b.shape)
-        return ga, gb
+
+def _same_dtype(a: Tensor, b: Tensor, msg: str):
+    if a.dtype is not b.dtype:
+        raise RuntimeError(msg.format(a=_tn(a), b=_tn(b), al=_tn(a).lower(), bl=_tn(b).lower()))
+
+
+def _bcast(sa, sb):
+    try:
+        return tuple(np.broadcast_shapes(tuple(sa), tuple(sb)))
+    except ValueError:
+        sa, sb = list(sa), list(sb)
+        n = max(len(sa), len(sb))
+        sa, sb = [1] * (n - len(sa)) + sa, [1] * (n - len(sb)) + sb
+        for i in range(n - 1, -1, -1):
+            if sa[i] != sb[i] and sa[i] != 1 and sb[i] != 1:
+                raise RuntimeError(f"The size of tensor a ({sa[i]}) must match the size of "
+                                   f"tensor b ({sb[i]}) at non-singleton dimension {i}") from None
+        raise
+
+
+def _prod(s) -> int:
+    n = 1
+    for v in s:
+        n *= v
+    return n
+
+
+def _check_matmul(x: Tensor, y: Tensor) -> None:
+    """torch.matmul's shape errors, each phrased as the kernel torch dispatches to."""
+    dx, dy = x.ndim, y.ndim
+    if dx == 0 or dy == 0:
+        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
+                           f"{dx}D and {dy}D")
+    k1 = x.shape[-1]
+    k2 = y.shape[-2] if dy > 1 else y.shape[0]
+    if dx == 1 and dy == 1:
+        if k1 != k2:
+            raise RuntimeError(f"inconsistent tensor size, expected tensor [{k1}] and src [{k2}] "
+                               f"to have the same number of elements, but got {k1} and {k2} "
+                               "elements respectively")
+    elif dy == 1:
+        if k1 != k2:
+            m = _prod(x.shape[:-1])
+            raise RuntimeError(f"size mismatch, got input ({m}), mat ({m}x{k1}), vec ({k2})")
+    elif dy == 2 and dx <= 2 or dx >= 3 and dy == 2:
+        if k1 != k2:
+            m = _prod(x.shape[:-1])
+            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({m}x{k1} and "
+                               f"{k2}x{y.shape[-1]})")
+    else:
+        batch = _bcast(x.shape[:-2] if dx > 1 else (), y.shape[:-2])
+        if k1 != k2:
+            b = _prod(batch)
+            raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                               f"[{b}, {k1}] but got: [{b}, {k2}].")
+    _same_dtype(x, y, "expected m1 and m2 to have the same dtype, but got: {al} != {bl}")
 
 
 @public("matmul")
 def matmul_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Matrix product (batched and broadcast like torch.matmul)."""
-    if input.ndim == 0 or other.ndim == 0:
-        raise RuntimeError(f"both arguments to matmul need to be at least 1D, but they are "
-                           f"{input.ndim}D and {other.ndim}D")
-    k1 = input.shape[-1]
-    k2 = other.shape[-2] if other.ndim > 1 else other.shape[0]
-    if k1 != k2:
-        if input.ndim == 2 and other.ndim == 2:
-            raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x"
-                               f"{input.shape[1]} and {other.shape[0]}x{other.shape[1]})")
-        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
-                           f"[{k1}] but got: [{k2}].")
-    if input.dtype is not other.dtype:
-        raise RuntimeError(f"expected m1 and m2 to have the same dtype, but got: "
-                           f"{input.dtype._torch_name.lower()} != "
-                           f"{other.dtype._torch_name.lower()}")
+    _check_matmul(input, other)
     return dispatch(matmul, (input, other))
+
+
+def _mm_like(name, node, doc, sample):
+    cls = type(name, (), {"__doc__": doc, "save": (0, 1), "onnx": "MatMul", "node_name": node,
+                          "backward": _matmul_backward, "sample": sample,
+                          "forward": lambda xp, a, b: xp.matmul(a, b)})
+    return register(cls)
+
+
+mm = _mm_like("mm", "MmBackward0", "2-D matrix product.", _mm_sample((3, 4), (4, 2)))
+bmm = _mm_like("bmm", "BmmBackward0", "Batched 3-D matrix product.",
+               _mm_sample((2, 3, 4), (2, 4, 2)))
+mv = _mm_like("mv", "MvBackward0", "Matrix-vector product.", _mm_sample((3, 4), (4,)))
+dot = _mm_like("dot", "DotBackward0", "Dot product of 1-D tensors.", _mm_sample((4,), (4,)))
+
+
+@public("mm")
+def mm_(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
+    """Matrix product of two 2-D tensors."""
+    if input.ndim != 2:
+        raise RuntimeError("self must be a matrix")
+    if mat2.ndim != 2:
+        raise RuntimeError("mat2 must be a matrix")
+    if input.shape[1] != mat2.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({input.shape[0]}x"
+                           f"{input.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})")
+    _same_dtype(input, mat2, "expected m1 and m2 to have the same dtype, but got: {al} != {bl}")
+    return dispatch(mm, (input, mat2))
+
+
+@public("bmm")
+def bmm_(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
+    """Batched matrix product of two 3-D tensors (no broadcasting)."""
+    if input.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if mat2.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    b, _, k = input.shape
+    if tuple(mat2.shape[:2]) != (b, k):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{b}, {k}] but got: [{mat2.shape[0]}, {mat2.shape[1]}].")
+    _same_dtype(input, mat2, "expected scalar type {a} but found {b}")
+    return dispatch(bmm, (input, mat2))
+
+
+@public("mv")
+def mv_(input: Tensor, vec: Tensor, *, out=None) -> Tensor:
+    """Matrix-vector product."""
+    if input.ndim != 2 or vec.ndim != 1:
+        raise RuntimeError(f"vector + matrix @ vector expected, got 1, {input.ndim}, {vec.ndim}")
+    if input.shape[1] != vec.shape[0]:
+        raise RuntimeError(f"size mismatch, got input ({input.shape[0]}), mat ({input.shape[0]}"
+                           f"x{input.shape[1]}), vec ({vec.shape[0]})")
+    if input.dtype is not vec.dtype:
+        raise RuntimeError(f"addmv input tensors must have the same dtype, but got "
+                           f"{_tn(vec)}, {_tn(input)}, and {_tn(vec)}")
+    return dispatch(mv, (input, vec))
+
+
+def _check_dot(name, a, b):
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"1D tensors expected, but got {a.ndim}D and {b.ndim}D tensors")
+    if a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"inconsistent tensor size, expected tensor [{a.shape[0]}] and src "
+                           f"[{b.shape[0]}] to have the same number of elements, but got "
+                           f"{a.shape[0]} and {b.shape[0]} elements respectively")
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"{name} : expected both vectors to have same dtype, but found "
+                           f"{_tn(a)} and {_tn(b)}")
+
+
+@public("dot")
+def dot_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    """Dot product of two 1-D tensors."""
+    _check_dot("dot", input, other)
+    return dispatch(dot, (input, other))
+
+
+@public("vdot")
+def vdot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+    """Dot product conjugating the first argument (plain dot for real tensors)."""
+    _check_dot("vdot", input, other)
+    if input.is_complex():
+        input = input.conj()
+    return dispatch(dot, (input, other))
+
+
+@public("outer", "ger")
+def outer(input: Tensor, vec2: Tensor) -> Tensor:
+    """Outer product of two 1-D tensors."""
+    if input.ndim != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument self, but got {input.ndim}-D")
+    if vec2.ndim != 1:
+        raise RuntimeError(f"outer: Expected 1-D argument vec2, but got {vec2.ndim}-D")
+    return input.unsqueeze(1) * vec2.unsqueeze(0)
+
+
+@public("inner")
+def inner(input: Tensor, other: Tensor) -> Tensor:
+    """Sum product over the last dims (a scalar product for 0-d inputs)."""
+    if input.ndim == 0 or other.ndim == 0:
+        return input * other
+    if input.shape[-1] != other.shape[-1]:
+        raise RuntimeError(f"inner() the last dimension must match on both input tensors but "
+                           f"got shapes {list(input.shape)} and {list(other.shape)}")
+    return tensordot(input, other, ([input.ndim - 1], [other.ndim - 1]))
+
+
+# ---------------------------------------------------------------- add* (fused) products
+def _add_prod_backward(ctx, g):
+    inp, m1, m2 = ctx.saved
+    beta, alpha = ctx.attrs["beta"], ctx.attrs["alpha"]
+    ni, n1, n2 = ctx.needs_input_grad
+    gi = sum_to(g * beta if beta != 1 else g, inp.shape) if ni else None
+    ga = g * alpha if alpha != 1 else g
+    g1 = ga @ m2.mT if n1 else None
+    g2 = m1.mT @ ga if n2 else None
+    return gi, g1, g2
+
+
+def _add_prod_forward(xp, inp, m1, m2, *, beta=1, alpha=1):
+    r = xp.matmul(m1, m2)
+    if alpha != 1:
+        r = r * xp.asarray(alpha, dtype=r.dtype)
+    if beta == 0:  # torch ignores input (NaN/inf do not propagate) when beta is 0
+        return xp.ascontiguousarray(xp.broadcast_to(r, np.broadcast_shapes(inp.shape, r.shape)))
+    if beta != 1:
+        inp = inp * xp.asarray(beta, dtype=r.dtype)
+    return r + inp
+
+
+@register
+class addmm:
+    """beta * input + alpha * (mat1 @ mat2), one op (nn.Linear's kernel)."""
+    save = (0, 1, 2)
+    onnx = "Gemm"
+    forward = _add_prod_forward
+    backward = _add_prod_backward
+
+    def sample(rng):
+        r = rng.standard_normal
+        return [((r(5), r((3, 4)), r((4, 5))), {"beta": 1, "alpha": 1}),
+                ((r((3, 5)), r((3, 4)), r((4, 5))), {"beta": 0.5, "alpha": -2.0})]
+
+
+@register
+class baddbmm:
+    """beta * input + alpha * (batch1 @ batch2), batched."""
+    save = (0, 1, 2)
+    onnx = "decompose"
+    forward = _add_prod_forward
+    backward = _add_prod_backward
+
+    def sample(rng):
+        r = rng.standard_normal
+        return [((r((3, 5)), r((2, 3, 4)), r((2, 4, 5))), {"beta": 0.5, "alpha": 2.0})]
+
+
+def _check_input_bcast(inp: Tensor, target) -> None:
+    try:
+        if tuple(np.broadcast_shapes(tuple(inp.shape), tuple(target))) == tuple(target):
+            return
+    except ValueError:
+        pass
+    s, t = list(inp.shape), list(target)
+    for i in range(1, len(s) + 1):
+        if i > len(t) or (s[-i] != t[-i] and s[-i] != 1):
+            raise RuntimeError(f"The expanded size of the tensor ({t[-i] if i <= len(t) else 1})"
+                               f" must match the existing size ({s[-i]}) at non-singleton "
+                               f"dimension {len(t) - i}.  Target sizes: {t}.  Tensor sizes: {s}")
+
+
+@public("addmm")
+def addmm_(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
+    """beta * input + alpha * (mat1 @ mat2) as a single op (input broadcasts)."""
+    if mat1.ndim != 2:
+        raise RuntimeError(f"mat1 must be a matrix, got {mat1.ndim}-D tensor")
+    if mat2.ndim != 2:
+        raise RuntimeError(f"mat2 must be a matrix, got {mat2.ndim}-D tensor")
+    if mat1.shape[1] != mat2.shape[0]:
+        raise RuntimeError(f"mat1 and mat2 shapes cannot be multiplied ({mat1.shape[0]}x"
+                           f"{mat1.shape[1]} and {mat2.shape[0]}x{mat2.shape[1]})")
+    _same_dtype(mat1, mat2, "self and mat2 must have the same dtype, but got {a} and {b}")
+    _same_dtype(input, mat1, "self and mat2 must have the same dtype, but got {a} and {b}")
+    _check_input_bcast(input, (mat1.shape[0], mat2.shape[1]))
+    return dispatch(addmm, (input, mat1, mat2), {"beta": beta, "alpha": alpha})
+
+
+@public("baddbmm")
+def baddbmm_(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
+             out=None) -> Tensor:
+    """beta * input + alpha * bmm(batch1, batch2) as a single op."""
+    if batch1.ndim != 3:
+        raise RuntimeError("batch1 must be a 3D tensor")
+    if batch2.ndim != 3:
+        raise RuntimeError("batch2 must be a 3D tensor")
+    b, n, k = batch1.shape
+    if tuple(batch2.shape[:2]) != (b, k):
+        raise RuntimeError(f"Expected size for first two dimensions of batch2 tensor to be: "
+                           f"[{b}, {k}] but got: [{batch2.shape[0]}, {batch2.shape[1]}].")
+    _same_dtype(batch1, batch2, "expected scalar type {a} but found {b}")
+    _same_dtype(input, batch1, "expected scalar type {a} but found {b}")
+    _check_input_bcast(input, (b, n, batch2.shape[2]))
+    return dispatch(baddbmm, (input, batch1, batch2), {"beta": beta, "alpha": alpha})
+
+
+def _scaled_add(input, prod, beta, alpha):
+    r = prod * alpha if alpha != 1 else prod
+    if beta == 0:
+        _check_input_bcast(input, tuple(r.shape))
+        return r
+    return r + (input * beta if beta != 1 else input)
+
+
+@public("addmv")
+def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
+    """beta * input + alpha * (mat @ vec)."""
+    return _scaled_add(input, mv_(mat, vec), beta, alpha)
+
+
+@public("addbmm")
+def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
+           out=None) -> Tensor:
+    """beta * input + alpha * sum_b(batch1[b] @ batch2[b])."""
+    return _scaled_add(input, bmm_(batch1, batch2).sum(0), beta, alpha)
+
+
+@public("addr")
+def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
+    """beta * input + alpha * outer(vec1, vec2)."""
+    return _scaled_add(input, outer(vec1, vec2), beta, alpha)
+
+
+# ---------------------------------------------------------------- einsum / tensordot
+_LETTERS = string.ascii_uppercase + string.ascii_lowercase
+
+
+def _einsum_parse(eq: str, shapes):
+    """Equation + operand shapes -> (explicit input subscripts, output subscripts) with the
+    ellipsis expanded into letters; torch's errors."""
+    eq = eq.replace(" ", "")
+    lhs, arrow, rhs = eq.partition("->")
+    ins = lhs.split(",")
+    if len(ins) > len(shapes):
+        raise RuntimeError("einsum(): fewer operands were provided than specified in the "
+                           "equation")
+    if len(ins) < len(shapes):
+        raise RuntimeError("einsum(): more operands were provided than specified in the "
+                           "equation")
+    used = set(c for c in eq if c.isalpha())
+    for c in eq.replace("...", "").replace(",", "").replace("->", ""):
+        if not c.isalpha():
+            raise RuntimeError(f"einsum(): invalid subscript given at index {eq.index(c)} in "
+                               f"the equation string, subscripts must be in [a-zA-Z]")
+    n_ell = 0
+    for i, (s, shp) in enumerate(zip(ins, shapes)):
+        n = len(s.replace("...", ""))
+        if "..." in s:
+            if len(shp) < n:
+                raise RuntimeError(f"einsum(): the number of subscripts in the equation ({n}) "
+                                   f"is more than the number of dimensions ({len(shp)}) for "
+                                   f"operand {i}")
+            n_ell = max(n_ell, len(shp) - n)
+        elif n != len(shp):
+            raise RuntimeError(f"einsum(): the number of subscripts in the equation ({n}) does "
+                               f"not match the number of dimensions ({len(shp)}) for operand "
+                               f"{i} and no ellipsis was given")
+    free = [c for c in _LETTERS if c not in used]
+    ell = "".join(free[:n_ell])
+    ins = [s.replace("...", ell[n_ell - (len(shp) - len(s.replace("...", ""))):] if n_ell else "")
+           for s, shp in zip(ins, shapes)]
+    if arrow:
+        for c in rhs.replace("...", ""):
+            if rhs.count(c) > 1:
+                raise RuntimeError(f"einsum(): output subscript {c} appears more than once in "
+                                   "the output")
+            if not any(c in s for s in ins):
+                raise RuntimeError(f"einsum(): output subscript {c} does not appear in the "
+                                   "equation for any input operand")
+        out = rhs.replace("...", ell)
+    else:
+        counts = {}
+        for s in ins:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted((c for c, k in counts.items() if k == 1 and c not in ell),
+                                   key=_LETTERS.index))
+    # sizes: equal, or broadcast from 1
+    sizes = {}
+    for i, (s, shp) in enumerate(zip(ins, shapes)):
+        seen = {}
+        for c, n in zip(s, shp):
+            if c in seen and seen[c] != n:
+                raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but the "
+                                   f"sizes don't match, {seen[c]} != {n}")
+            seen[c] = n
+            if c in sizes and sizes[c] != n and n != 1 and sizes[c] != 1:
+                raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} which "
+                                   f"does not broadcast with previously seen size {sizes[c]}")
+            sizes[c] = n if c not in sizes or sizes[c] == 1 else sizes[c]
+    return ins, out, sizes
+
+
+def _label_sizes(ins, arrays):
+    sizes = {}
+    for s, a in zip(ins, arrays):
+        for c, n in zip(s, a.shape):
+            if sizes.get(c, 1) == 1:
+                sizes[c] = n
+    return sizes
+
+
+@register
+class einsum:
+    """Einstein summation over an explicit equation (ellipses already expanded)."""
+    save = tuple(range(32))   # every operand (einsum is variadic)
+    onnx = "Einsum"
+
+    def sample(rng):
+        r = rng.standard_normal
+        return [((r((3, 4)), r((4, 2))), {"equation": "ij,jk->ik"}),
+                ((r((2, 3, 4)), r((2, 4, 5))), {"equation": "bij,bjk->bik"}),
+                ((r((3, 3)),), {"equation": "ii->"}),
+                ((r(3), r(4)), {"equation": "i,j->ij"}),
+                ((r((2, 1, 3)), r((4, 3))), {"equation": "abi,ci->abc"}),
+                ((r((3, 4)),), {"equation": "ij->j"})]
+
+    def forward(xp, *ops, equation):
+        lhs, out = equation.split("->")
+        ins = lhs.split(",")
+        sizes = _label_sizes(ins, ops)
+        ops = [a if all(n == sizes[c] for c, n in zip(s, a.shape))
+               else xp.broadcast_to(a, tuple(sizes[c] for c in s)) for s, a in zip(ins, ops)]
+        r = xp.einsum(equation, *ops, optimize=len(ops) > 1)
+        return xp.asarray(r, dtype=xp.result_type(*ops)) if r.dtype != ops[0].dtype else r
+
+    def backward(ctx, g):
+        import ardor
+        lhs, out = ctx.attrs["equation"].split("->")
+        ins = lhs.split(",")
+        ops = ctx.saved[:len(ins)]
+        sizes = {}
+        for s, (shp, _) in zip(ins, ctx.in_meta):
+            for c, n in zip(s, shp):
+                if sizes.get(c, 1) == 1:
+                    sizes[c] = n
+        full = [t if all(n == sizes[c] for c, n in zip(s, t.shape))
+                else t.expand(*[sizes[c] for c in s]) for s, t in zip(ins, ops)]
+        grads = []
+        used = set(lhs) | set(out)
+        free = [c for c in _LETTERS if c not in used]
+        for i, need in enumerate(ctx.needs_input_grad):
+            if not need:
+                grads.append(None)
+                continue
+            s = ins[i]
+            subs = [out] + [ins[j] for j in range(len(ins)) if j != i]
+            args = [g] + [full[j] for j in range(len(ins)) if j != i]
+            avail = set("".join(subs))
+            missing = "".join(dict.fromkeys(c for c in s if c not in avail))
+            if missing:
+                subs.append(missing)
+                args.append(ardor.ones(tuple(sizes[c] for c in missing), dtype=g.dtype))
+            res, seen, k = "", set(), 0
+            for c in s:
+                if c in seen:      # repeated label: the gradient lives on the diagonal
+                    f = free[k]
+                    k += 1
+                    subs.append(c + f)
+                    args.append(_mask("eye", ardor.zeros((sizes[c], sizes[c]), dtype=g.dtype)))
+                    res += f
+                else:
+                    seen.add(c)
+                    res += c
+            gi = dispatch(einsum, tuple(args), {"equation": ",".join(subs) + "->" + res})
+            grads.append(sum_to(gi, ctx.in_meta[i][0]))
+        return tuple(grads)
+
+
+@public("einsum", method=False)
+def einsum_(equation: str, *operands) -> Tensor:
+    """Einstein summation: ``einsum('ij,jk->ik', a, b)`` or ``einsum('ij,jk', [a, b])``."""
+    if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
+        operands = tuple(operands[0])
+    ins, out, _ = _einsum_parse(equation, [tuple(t.shape) for t in operands])
+    dt = operands[0].dtype
+    for t in operands[1:]:
+        if t.dtype is not dt:
+            raise RuntimeError(f"expected scalar type {_tn(operands[0])} but found {_tn(t)}")
+    return dispatch(einsum, tuple(operands), {"equation": ",".join(ins) + "->" + out})
+
+
+@public("tensordot", method=False)
+def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
+    """Contract ``dims`` (an int: a's last and b's first dims; or a pair of dim lists)."""
+    if isinstance(dims, Tensor):
+        dims = dims.tolist()
+    if isinstance(dims, int):
+        if dims < 0:
+            raise RuntimeError(f"tensordot expects dims >= 0, but got dims={dims}")
+        da, db = list(range(-dims, 0)), list(range(dims))
+        da_w = [a.ndim + d for d in da]
+    else:
+        da, db = dims
+        da, db = ([da] if isinstance(da, int) else list(da)), ([db] if isinstance(db, int)
+                                                                 else list(db))
+        if len(da) != len(db):
+            raise RuntimeError("both dimension lists should have same length")
+        da_w = [wrap_dim(d, a.ndim) for d in da]
+    db_w = [wrap_dim(d, b.ndim) for d in db]
+    for x, y, wx, wy in zip(da, db, da_w, db_w):
+        if a.shape[wx] != b.shape[wy]:
+            raise RuntimeError(f"contracted dimensions need to match, but first has size "
+                               f"{a.shape[wx]} in dim {x} and second has size {b.shape[wy]} in "
+                               f"dim {y}")
+    la = _LETTERS[:a.ndim]
+    lb = list(_LETTERS[a.ndim:a.ndim + b.ndim])
+    for wx, wy in zip(da_w, db_w):
+        lb[wy] = la[wx]
+    lb = "".join(lb)
+    out_s = "".join(c for i, c in enumerate(la) if i not in da_w) + \
+        "".join(c for i, c in enumerate(lb) if i not in db_w)
+    _same_dtype(a, b, "expected scalar type {a} but found {b}")
+    return dispatch(einsum, (a, b), {"equation": f"{la},{lb}->{out_s}"})
+
+
+@public("kron")
+def kron(input: Tensor, other: Tensor) -> Tensor:
+    """Kronecker product."""
+    n = max(input.ndim, other.ndim)
+    a = input.reshape((1,) * (n - input.ndim) + tuple(input.shape))
+    b = other.reshape((1,) * (n - other.ndim) + tuple(other.shape))
+    sa, sb = a.shape, b.shape
+    ia = [v for i in range(n) for v in (sa[i], 1)]
+    ib = [v for i in range(n) for v in (1, sb[i])]
+    return (a.reshape(ia) * b.reshape(ib)).reshape(tuple(sa[i] * sb[i] for i in range(n)))
+
+
+@register
+class trace:
+    """Sum of the main diagonal of a matrix."""
+    onnx = "decompose"
+
+    def sample(rng):
+        return [((rng.standard_normal((3, 4)),), {})]
+
+    def forward(xp, a):
+        r = xp.trace(a)
+        return xp.asarray(r, dtype=np.int64 if a.dtype.kind in "biu" else a.dtype)
+
+    def backward(ctx, g):
+        shape = ctx.in_shape
+        return g.expand(*shape) * _mask("eye", g.expand(*shape))
+
+
+@public("trace")
+def trace_(input: Tensor) -> Tensor:
+    """Sum of the diagonal of a 2-D tensor."""
+    if input.ndim != 2:
+        raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {input.ndim}")
+    return dispatch(trace, (input,))
+
+
+# ---------------------------------------------------------------- decompositions / solvers
+def _check_float(name: str, A: Tensor, what="input"):
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as {what}. "
+                           f"Got {_tn(A)}")
+
+
+def _check_mat(name: str, A: Tensor, square=True, what="A"):
+    if A.ndim < 2:
+        raise RuntimeError(f"{name}: The input tensor {what} must have at least 2 dimensions.")
+    if square and A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"{name}: {what} must be batches of square matrices, but they are "
+                           f"{A.shape[-2]} by {A.shape[-1]} matrices")
+    _check_float(name, A)
+
+
+def _lu_info(a: np.ndarray) -> int:
+    """1-based index of the first exactly-zero pivot of an LU with partial pivoting (LAPACK
+    getrf's info), 0 when none: used only to phrase torch's singular-matrix errors."""
+    a = np.array(a, dtype=np.float64 if a.dtype.kind != "c" else np.complex128)
+    n = a.shape[0]
+    info = 0
+    for k in range(n):
+        p = k + int(np.argmax(np.abs(a[k:, k])))
+        if a[p, k] == 0:
+            info = info or k + 1
+            continue
+        a[[k, p]] = a[[p, k]]
+        a[k + 1:, k] /= a[k, k]
+        a[k + 1:, k + 1:] -= np.outer(a[k + 1:, k], a[k, k + 1:])
+    return info
+
+
+def _batch_prefix(shape, flat_index) -> str:
+    if len(shape) <= 2:
+        return ""
+    return f"(Batch element {flat_index}): "
+
+
+def _singular(name: str, a, kind: str):
+    """Raise torch's LinAlgError for the first failing matrix of a batch."""
+    a = np.asarray(a.get() if hasattr(a, "get") else a)
+    flat = a.reshape((-1,) + a.shape[-2:])
+    for i, m in enumerate(flat):
+        if kind == "cholesky":
+            order = _chol_order(m)
+            if order:
+                raise LinAlgError(f"{name}: {_batch_prefix(a.shape, i)}The factorization could "
+                                  "not be completed because the input is not positive-definite "
+                                  f"(the leading minor of order {order} is not "
+                                  "positive-definite).")
+        else:
+            info = _lu_info(m)
+            if info:
+                if kind == "solve":
+                    raise LinAlgError(f"torch.{name}: {_batch_prefix(a.shape, i)}The solver "
+                                      "failed because the input matrix is singular.")
+                raise LinAlgError(f"{name}: {_batch_prefix(a.shape, i)}The diagonal element "
+                                  f"{info} is zero, the inversion could not be completed because "
+                                  "the input matrix is singular.")
+    raise LinAlgError(f"{name}: The input matrix is singular.")
+
+
+def _chol_order(m) -> int:
+    """Order of the first non-positive leading minor (potrf's info), 0 when none."""
+    n = m.shape[0]
+    L = np.zeros_like(m, dtype=np.float64 if m.dtype.kind != "c" else np.complex128)
+    for j in range(n):
+        d = m[j, j] - np.sum(np.abs(L[j, :j]) ** 2)
+        if not (np.real(d) > 0):
+            return j + 1
+        L[j, j] = np.sqrt(np.real(d))
+        L[j + 1:, j] = (m[j + 1:, j] - L[j + 1:, :j] @ np.conj(L[j, :j])) / L[j, j]
+    return 0
+
+
+def _spd_sample(rng, n=3, batch=()):
+    a = rng.standard_normal(batch + (n, n))
+    return a @ np.swapaxes(a, -1, -2) + n * np.eye(n)
+
+
+def _wc_sample(rng, n=3, batch=()):
+    return rng.standard_normal(batch + (n, n)) + 3 * np.eye(n)
+
+
+@register
+class linalg_inv:
+    """Matrix inverse (batched); LinAlgError for singular input."""
+    node_name = "LinalgInvExBackward0"
+    onnx = "decompose"
+    save_out = True
+
+    def sample(rng):
+        return [((_wc_sample(rng),), {}), ((_wc_sample(rng, 2, (2,)),), {})]
+
+    def forward(xp, a):
+        try:
+            return xp.linalg.inv(a)
+        except np.linalg.LinAlgError:
+            _singular("linalg.inv", a, "inv")
+
+    def backward(ctx, g):
+        (inv,) = ctx.saved
+        it = inv.mT
+        return -(it @ g @ it)
+
+
+@public("inverse")
+def inverse(input: Tensor, *, out=None) -> Tensor:
+    """Inverse of a square matrix (or batch)."""
+    return inv(input)
+
+
+def inv(A: Tensor, *, out=None) -> Tensor:
+    """torch.linalg.inv."""
+    _check_mat("linalg.inv", A)
+    return dispatch(linalg_inv, (A,))
+
+
+@register
+class linalg_det:
+    """Determinant (batched)."""
+    onnx = "Det"
+    save = (0,)
+    save_out = True
+
+    def sample(rng):
+        return [((_wc_sample(rng),), {}), ((_wc_sample(rng, 2, (2,)),), {})]
+
+    def forward(xp, a):
+        return xp.asarray(xp.linalg.det(a), dtype=a.dtype)
+
+    def backward(ctx, g):
+        a, d = ctx.saved
+        return (g * d).unsqueeze(-1).unsqueeze(-1) * dispatch(linalg_inv, (a,)).mT
+
+
+def det(A: Tensor, *, out=None) -> Tensor:
+    """torch.linalg.det."""
+    _check_mat("linalg.det", A)
+    return dispatch(linalg_det, (A,))
+
+
+@public("det")
+def det_(input: Tensor) -> Tensor:
+    """Determinant of a square matrix (or batch)."""
+    return det(input)
+
+
+@register
+class linalg_slogdet:
+    """(sign, log|det|) (batched)."""
+    nout = 2
+    onnx = "decompose"
+    save = (0,)
+
+    def sample(rng):
+        return [((_wc_sample(rng),), {})]
+
+    def forward(xp, a):
+        s, l = xp.linalg.slogdet(a)
+        return xp.asarray(s, dtype=a.dtype), xp.asarray(l, dtype=a.real.dtype)
+
+    def backward(ctx, gs, gl):
+        (a,) = ctx.saved
+        return gl.unsqueeze(-1).unsqueeze(-1) * dispatch(linalg_inv, (a,)).mT
+
+
+def slogdet(A: Tensor, *, out=None):
+    """torch.linalg.slogdet -> (sign, logabsdet)."""
+    _check_mat("linalg.slogdet", A)
+    return slogdet_t(*dispatch(linalg_slogdet, (A,)))
+
+
+@public("slogdet")
+def slogdet_(input: Tensor):
+    """(sign, logabsdet) of a square matrix (or batch)."""
+    return slogdet(input)
+
+
+@public("logdet")
+def logdet(input: Tensor) -> Tensor:
+    """log(det(input)) (NaN for a negative determinant)."""
+    s, l = slogdet(input)
+    return l + dispatch(_log_sign, (s,))
+
+
+@register
+class _log_sign:
+    """log of a determinant's sign: 0 for +1, NaN for -1, -inf for 0 (a constant)."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, s):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return xp.where(s > 0, 0, xp.where(s < 0, xp.nan, -xp.inf)).astype(s.dtype)
+
+
+@register
+class linalg_solve:
+    """X with A X = B (B a batch of matrices; vectors are unsqueezed by the wrapper)."""
+    onnx = "decompose"
+    save = (0,)
+    save_out = True
+
+    def sample(rng):
+        return [((_wc_sample(rng), rng.standard_normal((3, 2))), {}),
+                ((_wc_sample(rng, 3, (2,)), rng.standard_normal((3, 1))), {})]
+
+    def forward(xp, a, b):
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+        a = xp.broadcast_to(a, batch + a.shape[-2:])
+        b = xp.broadcast_to(b, batch + b.shape[-2:])
+        try:
+            return xp.linalg.solve(a, b)
+        except np.linalg.LinAlgError:
+            _singular("linalg.solve", a, "solve")
+
+    def backward(ctx, g):
+        a, x = ctx.saved
+        na, nb = ctx.needs_input_grad
+        gb = dispatch(linalg_solve, (a.mT, g))
+        ga = sum_to(-(gb @ x.mT), a.shape) if na else None
+        return ga, (sum_to(gb, ctx.in_meta[1][0]) if nb else None)
+
+
+def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
+    """torch.linalg.solve: X with A X = B (or X A = B when left=False)."""
+    _check_mat("linalg.solve", A)
+    _check_float("linalg.solve", B)
+    if A.dtype is not B.dtype:
+        raise RuntimeError(f"linalg.solve: Expected A and B to have the same dtype, but found A "
+                           f"of type {_tn(A)} and B of type {_tn(B)} instead")
+    if not left:
+        return solve(A.mT, B.mT).mT
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    B2 = B.unsqueeze(-1) if vector else B
+    if B2.shape[-2] != A.shape[-1]:
+        raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
+                           f"AX = B ({A.shape[-2]}x{A.shape[-1]} and "
+                           f"{B2.shape[-2]}x{B2.shape[-1]})")
+    _bcast(A.shape[:-2], B2.shape[:-2])
+    X = dispatch(linalg_solve, (A, B2))
+    return X.squeeze(-1) if vector else X
+
+
+@register
+class linalg_cholesky:
+    """Lower Cholesky factor of a Hermitian positive-definite matrix."""
+    onnx = "decompose"
+    save_out = True
+
+    def sample(rng):
+        return [((_spd_sample(rng),), {}), ((_spd_sample(rng, 2, (2,)),), {})]
+
+    def forward(xp, a):
+        try:
+            return xp.linalg.cholesky(a)
+        except np.linalg.LinAlgError:
+            _singular("linalg.cholesky", a, "cholesky")
+
+    def backward(ctx, g):
+        # torch's cholesky_backward: gA = L^-H phi(L^H gL) L^-1, symmetrized
+        (L,) = ctx.saved
+        Linv = dispatch(linalg_inv, (L,))
+        phi = (L.mT @ g) * _mask("tril_half", L)
+        ga = Linv.mT @ phi @ Linv
+        return (ga + ga.mT) * 0.5
+
+
+def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
+    """torch.linalg.cholesky (lower factor; upper=True gives its transpose)."""
+    _check_mat("linalg.cholesky", A)
+    L = dispatch(linalg_cholesky, (A,))
+    return L.mT if upper else L
+
+
+@public("cholesky")
+def cholesky_(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
+    """Cholesky factor (torch.cholesky, deprecated in torch)."""
+    return cholesky(input, upper=upper)
+
+
+@public("cholesky_solve")
+def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False, *, out=None) -> Tensor:
+    """Solve A X = B given the Cholesky factor of A."""
+    A = L.mT @ L if upper else L @ L.mT
+    return solve(A, B)
+
+
+@public("cholesky_inverse")
+def cholesky_inverse(L: Tensor, upper: bool = False, *, out=None) -> Tensor:
+    """Inverse of A from its Cholesky factor."""
+    A = L.mT @ L if upper else L @ L.mT
+    return inv(A)
+
+
+@register
+class linalg_qr:
+    """QR decomposition (mode 'reduced', 'complete' or 'r')."""
+    nout = 2
+    onnx = "decompose"
+    save_out = True
+
+    def sample(rng):
+        return [((rng.standard_normal((4, 3)),), {"mode": "reduced"}),
+                ((rng.standard_normal((3, 3)),), {"mode": "complete"})]
+
+    def forward(xp, a, *, mode="reduced"):
+        if mode == "r":
+            r = xp.linalg.qr(a, mode="r")
+            return xp.zeros((0,), dtype=a.dtype), r
+        q, r = xp.linalg.qr(a, mode=mode)
+        return q, r
+
+    def backward(ctx, gQ, gR):
+        # torch's linalg_qr_backward for m >= n (reduced) and square inputs:
+        # gA = [gQ + Q copyltu(M)] R^-H, M = R gR^H - gQ^H Q
+        Q, R = ctx.saved
+        m, n = ctx.in_shape[-2:]
+        if ctx.attrs["mode"] == "r":
+            raise RuntimeError("The derivative of linalg.qr depends on Q, which is not "
+                               "computed when mode='r'. Please use linalg.qr(A, mode='reduced') "
+                               "if you are going to differentiate through linalg.qr.")
+        if m < n:
+            raise NotImplementedError("linalg.qr backward for wide matrices is not implemented")
+        M = R @ gR.mT - gQ.mT @ Q
+        tri = _mask("tril_half", M)          # lower triangle, 0.5 on the diagonal
+        low = M * tri
+        copyltu = low + low.mT
+        b = gQ + Q @ copyltu
+        return b @ dispatch(linalg_inv, (R,)).mT
+
+
+def qr(A: Tensor, mode: str = "reduced", *, out=None):
+    """torch.linalg.qr -> (Q, R)."""
+    _check_mat("linalg.qr", A, square=False)
+    if mode not in ("reduced", "complete", "r"):
+        raise RuntimeError(f"qr received unrecognized mode '{mode}' but expected one of "
+                           "'reduced' (default), 'r', or 'complete'")
+    return qr_t(*dispatch(linalg_qr, (A,), {"mode": mode}))
+
+
+@public("qr")
+def qr_(input: Tensor, some: bool = True, *, out=None):
+    """(Q, R) (torch.qr, deprecated in torch)."""
+    return qr(input, "reduced" if some else "complete")
+
+
+@register
+class linalg_eigh:
+    """Eigenvalues (ascending) and eigenvectors of a symmetric/Hermitian matrix."""
+    nout = 2
+    onnx = "decompose"
+    save_out = True
+
+    def sample(rng):
+        a = rng.standard_normal((3, 3))
+        return [(((a + a.T) + np.diag([0.0, 3.0, 6.0]),), {"UPLO": "L"})]
+
+    def forward(xp, a, *, UPLO="L"):
+        w, v = xp.linalg.eigh(a, UPLO=UPLO)
+        return w, v
+
+    def backward(ctx, gw, gV):
+        # torch's linalg_eig_backward (hermitian): gA = V (diag(gw) + skew(V^H gV)/2 / E) V^H
+        w, V = ctx.saved
+        VhgV = V.mT @ gV
+        VhgV = (VhgV - VhgV.mT) * 0.5
+        eye = _mask("eye", VhgV)
+        E = w.unsqueeze(-2) - w.unsqueeze(-1) + eye
+        ret = VhgV / E * (1 - eye) + gw.unsqueeze(-1) * eye
+        return V @ ret @ V.mT
+
+
+def eigh(A: Tensor, UPLO: str = "L", *, out=None):
+    """torch.linalg.eigh -> (eigenvalues, eigenvectors)."""
+    _check_mat("linalg.eigh", A)
+    return eigh_t(*dispatch(linalg_eigh, (A,), {"UPLO": UPLO}))
+
+
+def eigvalsh(A: Tensor, UPLO: str = "L", *, out=None) -> Tensor:
+    """torch.linalg.eigvalsh."""
+    _check_mat("linalg.eigvalsh", A)
+    return dispatch(linalg_eigh, (A,), {"UPLO": UPLO})[0]
+
+
+@register
+class linalg_svd:
+    """Singular value decomposition U, S, Vh (S descending)."""
+    nout = 3
+    onnx = "decompose"
+    save_out = True
+
+    def sample(rng):
+        return [((rng.standard_normal((4, 3)),), {"full_matrices": False}),
+                ((rng.standard_normal((3, 4)),), {"full_matrices": False})]
+
+    def forward(xp, a, *, full_matrices=True):
+        u, s, vh = xp.linalg.svd(a, full_matrices=full_matrices)
+        return u, s.astype(a.real.dtype, copy=False), vh
+
+    def backward(ctx, gU, gS, gVh):
+        # torch's svd_backward (full_matrices=False)
+        U, S, Vh = ctx.saved
+        if ctx.attrs["full_matrices"] and U.shape[-1] != Vh.shape[-2]:
+            raise RuntimeError("linalg_svd_backward: The singular vectors in the complex case "
+                               "are specified up to multiplication by e^{i phi}... use "
+                               "full_matrices=False to differentiate through linalg.svd")
+        m, n = ctx.in_shape[-2:]
+        V, gV = Vh.mT, gVh.mT
+        eye = _mask("eye", U.mT @ U)
+        UhgU = U.mT @ gU
+        VhgV = V.mT @ gV
+        S2 = S * S
+        E = S2.unsqueeze(-2) - S2.unsqueeze(-1) + eye
+        skU, skV = UhgU - UhgU.mT, VhgV - VhgV.mT
+        ret = (skU * S.unsqueeze(-2) + S.unsqueeze(-1) * skV) / E * (1 - eye)
+        ret = ret + gS.unsqueeze(-1) * eye
+        if m > n:
+            gA = U @ ret
+            gUSinv = gU / S.unsqueeze(-2)
+            gA = gA + gUSinv - U @ (U.mT @ gUSinv)
+            return gA @ Vh
+        if m < n:
+            gA = ret @ Vh
+            SinvgVh = gV.mT / S.unsqueeze(-1)
+            gA = gA + SinvgVh - (SinvgVh @ V) @ Vh
+            return U @ gA
+        return U @ ret @ Vh
+
+
+def svd(A: Tensor, full_matrices: bool = True, *, driver=None, out=None):
+    """torch.linalg.svd -> (U, S, Vh)."""
+    _check_mat("linalg.svd", A, square=False)
+    return svd_t(*dispatch(linalg_svd, (A,), {"full_matrices": full_matrices}))
+
+
+def svdvals(A: Tensor, *, driver=None, out=None) -> Tensor:
+    """torch.linalg.svdvals (descending)."""
+    _check_mat("linalg.svdvals", A, square=False)
+    return dispatch(linalg_svd, (A,), {"full_matrices": False})[1]
+
+
+@public("svd")
+def svd_(input: Tensor, some: bool = True, compute_uv: bool = True, *, out=None):
+    """(U, S, V) with V not transposed (torch.svd)."""
+    U, S, Vh = svd(input, full_matrices=not some)
+    return svd_old_t(U, S, Vh.mT)
+
+
+def _rank_tol(S: Tensor, shape, atol, rtol, hermitian=False):
+    import ardor
+    if rtol is None:
+        rtol = 0.0 if (atol is not None and atol > 0) else \
+            ardor.finfo(S.dtype).eps * max(shape[-2], shape[-1])
+    smax = S.amax(-1, keepdim=True) if S.shape[-1] else S.sum(-1, keepdim=True)
+    tol = smax.detach() * rtol
+    if atol is not None:
+        tol = dispatch(_max_scalar, (tol,), {"value": float(atol)})
+    return tol
+
+
+@register
+class _max_scalar:
+    """max(a, value) for a constant threshold."""
+    differentiable = False
+    onnx = "Max"
+
+    def forward(xp, a, *, value):
+        return xp.maximum(a, a.dtype.type(value))
+
+
+@register
+class _above:
+    """1 where a > b else 0 (a constant mask, a's dtype)."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a, b):
+        return (a > b).astype(a.dtype)
+
+
+def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) -> Tensor:
+    """torch.linalg.pinv via the SVD (singular values below the tolerance are dropped)."""
+    _check_mat("linalg.pinv", A, square=False)
+    U, S, Vh = svd(A, full_matrices=False)
+    tol = _rank_tol(S, A.shape, atol, rtol)
+    keep = dispatch(_above, (S, tol))
+    sinv = keep / (S + (1 - keep))
+    return (Vh.mT * sinv.unsqueeze(-2)) @ U.mT
+
+
+@public("pinverse")
+def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
+    """Pseudo-inverse (torch.pinverse)."""
+    return pinv(input, rtol=rcond)
+
+
+def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, tol=None,
+                out=None) -> Tensor:
+    """torch.linalg.matrix_rank (int64)."""
+    _check_mat("linalg.matrix_rank", A, square=False)
+    S = svdvals(A.detach())
+    if tol is not None:
+        atol, rtol = tol, 0.0
+    t = _rank_tol(S, A.shape, atol, rtol)
+    return dispatch(_above, (S, t)).sum(-1).to(D.int64)
+
+
+@register
+class linalg_cross:
+    """Cross product of 3-vectors along ``dim`` (broadcast)."""
+    promote = "binary"
+    save = (0, 1)
+    onnx = "decompose"
+
+    def sample(rng):
+        return [((rng.standard_normal((2, 3)), rng.standard_normal(3)), {"dim": -1})]
+
+    def forward(xp, a, b, *, dim=-1):
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        return xp.cross(xp.broadcast_to(a, shape), xp.broadcast_to(b, shape), axis=dim)
+
+    def backward(ctx, g):
+        a, b = ctx.saved
+        d = ctx.attrs["dim"]
+        na, nb = ctx.needs_input_grad
+        ga = dispatch(linalg_cross, (b, g), {"dim": d}) if na else None
+        gb = dispatch(linalg_cross, (g, a), {"dim": d}) if nb else None
+        return ga, gb
+
+
+def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:
+    """torch.linalg.cross along ``dim`` (inputs broadcast)."""
+    if input.ndim != other.ndim:
+        raise RuntimeError(f"linalg.cross: inputs must have the same number of dimensions.")
+    d = wrap_dim(dim, input.ndim)
+    if input.shape[d] != 3 or other.shape[d] != 3:
+        raise RuntimeError(f"linalg.cross: inputs dimension {dim} must have length 3. Got "
+                           f"{input.shape[d]} and {other.shape[d]}")
+    _bcast(input.shape, other.shape)
+    return dispatch(linalg_cross, (input, other), {"dim": d - input.ndim})
+
+
+@public("cross")
+def cross_(input: Tensor, other: Tensor, dim=None, *, out=None) -> Tensor:
+    """Cross product (dim defaults to the first dim of size 3, as torch.cross)."""
+    if dim is None:
+        dim = next((i for i, s in enumerate(input.shape) if s == 3), -1)
+    return cross(input, other, dim=dim)
+
+
+# ---------------------------------------------------------------- norms
+def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None,
+                out=None) -> Tensor:
+    """torch.linalg.matrix_norm: 'fro', 'nuc', inf, -inf, 1, -1, 2, -2."""
+    from .reduction import vector_norm
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_norm: The input tensor A must have at least 2 "
+                           "dimensions.")
+    _check_float("linalg.matrix_norm", A)
+    if dtype is not None:
+        A = A.to(D.as_dtype(dtype))
+    d0, d1 = (wrap_dim(d, A.ndim) for d in dim)
+    if d0 == d1:
+        raise RuntimeError("linalg.matrix_norm: dims must be different. Got "
+                           f"({dim[0]}, {dim[1]})")
+    if ord == "fro":
+        return vector_norm(A, 2, (d0, d1), keepdim)
+    if ord == "nuc" or ord in (2, -2):
+        B = A.movedim((d0, d1), (-2, -1)) if (d0, d1) != (A.ndim - 2, A.ndim - 1) else A
+        S = svdvals(B)
+        r = S.sum(-1) if ord == "nuc" else (S.amax(-1) if ord == 2 else S.amin(-1))
+        if keepdim:
+            for d in sorted((d0, d1)):
+                r = r.unsqueeze(d)
+        return r
+    if ord in (1, -1, math.inf, -math.inf):
+        sum_dim, red_dim = (d0, d1) if ord in (1, -1) else (d1, d0)
+        absA = A * _mask("sign", A)
+        s = absA.sum(sum_dim, keepdim=True)
+        r = s.amax(red_dim, keepdim=True) if ord > 0 else s.amin(red_dim, keepdim=True)
+        if not keepdim:
+            r = r.squeeze((d0, d1))
+        return r
+    raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
+
+
+def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None,
+                out=None) -> Tensor:
+    """torch.linalg.norm: vector or matrix norm depending on ``dim`` / ``ord``."""
+    from .reduction import vector_norm
+    if isinstance(dim, int):
+        dim = (dim,)
+    if dim is not None:
+        if len(dim) == 1:
+            return vector_norm(A, 2 if ord is None else ord, dim, keepdim, dtype=dtype)
+        return matrix_norm(A, "fro" if ord is None else ord, dim, keepdim, dtype=dtype)
+    if ord is None:
+        return vector_norm(A, 2, None, keepdim, dtype=dtype)
+    if A.ndim not in (1, 2):
+        raise RuntimeError(f"linalg.norm: If dim is not specified but ord is, the input must be "
+                           f"1D or 2D. Got {A.ndim}D.")
+    if A.ndim == 1:
+        return vector_norm(A, ord, None, keepdim, dtype=dtype)
+    return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
 
 
 Tensor.__matmul__ = lambda self, other: matmul_(self, other)

@@ -1,59 +1,1126 @@
-"""Reductions: sum, mean, prod, max/min, var/std, norms, cumulative ops, ..."""
+"""Reductions: sum, mean, prod, max/min, var/std, norms, cumulative ops, ...
+
+Forwards are numpy/cupy calls over the array module ``xp``; backwards are formulas over
+Tensors. Gradient masks that torch builds in C++ (ties of a max, the one-hot of an argmax,
+the not-NaN mask of nansum) come from one non-differentiable helper op, ``reduction_mask``,
+so that no backward formula touches arrays directly.
+"""
 from __future__ import annotations
+
+import builtins
+import collections
+import math
+
+import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor
-from ._util import dims_arg
+from ._util import dims_arg, wrap_dim
 from .dispatch import dispatch
-from .registry import public, register
+from .registry import method, public, register
+
+_bmax, _bmin, _babs, _bany, _ball = builtins.max, builtins.min, builtins.abs, builtins.any, \
+    builtins.all
+
+
+# ---------------------------------------------------------------- helpers
+def _nt(name: str, fields: str):
+    """A torch.return_types-like named tuple type (unpacks as a plain tuple)."""
+    cls = collections.namedtuple(name, fields)
+    cls.__module__ = "ardor.return_types"
+    cls.__qualname__ = name
+    return cls
+
+
+max_t = _nt("max", "values indices")
+min_t = _nt("min", "values indices")
+median_t = _nt("median", "values indices")
+mode_t = _nt("mode", "values indices")
+cummax_t = _nt("cummax", "values indices")
+cummin_t = _nt("cummin", "values indices")
+aminmax_t = _nt("aminmax", "min max")
+
+
+def _dims(dim, ndim: int):
+    """dim argument -> sorted tuple of wrapped dims, or None for 'all' (torch: [] means all)."""
+    dims = dims_arg(dim, ndim)
+    if dims is not None and (len(dims) == 0 or ndim == 0):
+        return None
+    return dims
+
+
+def _axis(dims):
+    return dims if dims is None else tuple(dims)
+
+
+def _reduced_count(shape, dims) -> int:
+    n = 1
+    for d in (range(len(shape)) if dims is None else dims):
+        n *= shape[d]
+    return n
 
 
 def _expand_grad(g, in_shape, dims, keepdim):
     """Broadcast a reduced gradient back over the reduced dims."""
-    if not keepdim and dims is not None:
-        for d in dims:
+    if not keepdim and len(in_shape) and g.ndim != len(in_shape):
+        for d in (range(len(in_shape)) if dims is None else dims):
             g = g.unsqueeze(d)
     return g.expand(in_shape)
+
+
+def _keep(out, in_ndim, dims, keepdim):
+    """Unsqueeze a reduced tensor so it broadcasts against the input."""
+    if keepdim or in_ndim == 0 or out.ndim == in_ndim:
+        return out
+    for d in (range(in_ndim) if dims is None else dims):
+        out = out.unsqueeze(d)
+    return out
+
+
+def _np_keep(xp, out, in_ndim, dims):
+    if out.ndim == in_ndim:
+        return out
+    return xp.expand_dims(out, tuple(range(in_ndim)) if dims is None else dims)
+
+
+def _require_float(name: str, t: Tensor, what="input"):
+    if not (t.dtype.is_floating_point or t.dtype.is_complex):
+        raise RuntimeError(f"{name}: Expected a floating point or complex tensor as {what}. "
+                           f"Got {t.dtype._torch_name}")
+
+
+def _check_nonempty(name: str, t: Tensor, dims):
+    """torch's errors for value-selecting reductions over zero-size dims."""
+    if t.numel() != 0:
+        return
+    if dims is None:
+        raise RuntimeError(f"{name}(): Expected reduction dim to be specified for input.numel() "
+                           "== 0. Specify the reduction dim with the 'dim' argument.")
+    for d in dims:
+        if t.ndim and t.shape[d] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {d} to have non-zero size.")
+
+
+def _int_result(a):
+    return D.int64.np if a.dtype.kind in "biu" else a.dtype
+
+
+def _dt(dtype):
+    return None if dtype is None else D.as_dtype(dtype)
+
+
+def _mask(mode: str, a: Tensor, b=None, **attrs) -> Tensor:
+    return dispatch(reduction_mask, (a, b), dict({"mode": mode}, **attrs))
+
+
+def _has_zero(t: Tensor) -> bool:
+    """Data-dependent branch of prod/cumprod backward (torch branches on it too)."""
+    return bool((t._data == 0).any())
+
+
+@register
+class reduction_mask:
+    """Constant masks for gradient formulas (torch builds these inside its C++ backwards).
+
+    modes: "ties" (1/count on the elements of ``a`` equal to the reduced ``b``),
+    "onehot" (1 where the position along ``dim`` equals the index ``a``; ``shape``),
+    "notnan", "nonzero", "sign", "eye" (identity over the last two dims of ``a``),
+    "tril_half" (lower triangle, 0.5 on the diagonal)."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a, b=None, *, mode, dims=None, dim=None, shape=None, dtype=None):
+        if mode == "ties":
+            m = a == _np_keep(xp, b, a.ndim, dims)
+            m = m.astype(a.dtype)
+            return m / xp.sum(m, axis=_axis(dims), keepdims=True)
+        if mode == "onehot":
+            idx = _np_keep(xp, a, len(shape), (dim,)) if a.ndim != len(shape) else a
+            n = shape[dim]
+            ar = xp.arange(n).reshape((n,) + (1,) * (len(shape) - dim - 1))
+            return (idx == ar).astype(dtype.np)
+        if mode == "notnan":
+            return (~xp.isnan(a)).astype(a.dtype)
+        if mode == "nonzero":
+            return (a != 0).astype(a.dtype)
+        if mode == "sign":
+            return xp.sign(a)
+        if mode == "eye":
+            n, m = a.shape[-2], a.shape[-1]
+            return xp.eye(n, m, dtype=a.dtype)
+        if mode == "tril_half":
+            n = a.shape[-1]
+            return (xp.tril(xp.ones((n, n), dtype=a.dtype)) - 0.5 * xp.eye(n, dtype=a.dtype))
+        raise ValueError(mode)
+
+
+# ---------------------------------------------------------------- sum / mean / prod
+def _sample_dims(rng):
+    x = rng.standard_normal((3, 4))
+    return [((x,), {"dim": None, "keepdim": False, "dtype": None}),
+            ((x,), {"dim": (1,), "keepdim": True, "dtype": None}),
+            ((x,), {"dim": (0, 1), "keepdim": False, "dtype": None})]
 
 
 @register
 class sum:
     """Sum over dims (all when dim is None)."""
     onnx = "ReduceSum"
+    node_name = "SumBackward1"
+    sample = _sample_dims
 
     def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
-        out_dt = dtype.np if dtype is not None else (
-            D.int64.np if a.dtype.kind in "biu" else a.dtype)
+        out_dt = dtype.np if dtype is not None else _int_result(a)
         return xp.sum(a, axis=dim, keepdims=keepdim, dtype=out_dt)
 
     def backward(ctx, g):
         at = ctx.attrs
-        return _expand_grad(g, ctx.in_shape, at["dim"], at["keepdim"])
+        g = _expand_grad(g, ctx.in_shape, at["dim"], at["keepdim"])
+        src = ctx.in_meta[0][1]
+        return g.to(src) if g.dtype is not src and src.is_floating_point else g
 
 
 @public("sum")
-def sum_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def sum_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:
     """Sum of elements, over ``dim`` (int or tuple) when given."""
-    dims = dims_arg(dim, input.ndim)
-    if dims == () and isinstance(dim, (list, tuple)):
-        dims = None
-    return dispatch(sum, (input,), {"dim": dims, "keepdim": keepdim,
-                                    "dtype": None if dtype is None else D.as_dtype(dtype)})
+    if axis is not None and dim is None:
+        dim = axis
+    return dispatch(sum, (input,), {"dim": _dims(dim, input.ndim), "keepdim": keepdim,
+                                    "dtype": _dt(dtype)})
+
+
+@register
+class nansum:
+    """Sum treating NaN as zero."""
+    onnx = "decompose"
+    save = (0,)
+    sample = _sample_dims
+
+    def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
+        out_dt = dtype.np if dtype is not None else _int_result(a)
+        return xp.nansum(a, axis=dim, keepdims=keepdim, dtype=out_dt)
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        (a,) = ctx.saved
+        return _expand_grad(g, ctx.in_shape, at["dim"], at["keepdim"]) * _mask("notnan", a)
+
+
+@public("nansum")
+def nansum_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Sum of elements treating NaN as zero."""
+    return dispatch(nansum, (input,), {"dim": _dims(dim, input.ndim), "keepdim": keepdim,
+                                       "dtype": _dt(dtype)})
+
+
+@register
+class mean:
+    """Arithmetic mean over dims."""
+    onnx = "ReduceMean"
+    node_name = "MeanBackward1"
+    sample = _sample_dims
+
+    def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
+        n = _reduced_count(a.shape, dim)
+        s = xp.sum(a, axis=dim, keepdims=keepdim, dtype=None if dtype is None else dtype.np)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return xp.true_divide(s, n if n else s.dtype.type(0)).astype(s.dtype, copy=False)
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        n = _reduced_count(ctx.in_shape, at["dim"])
+        return _expand_grad(g / n if n else g, ctx.in_shape, at["dim"], at["keepdim"])
 
 
 @public("mean")
-def mean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+def mean_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:
     """Mean of elements (floating-point inputs only, as torch)."""
+    if axis is not None and dim is None:
+        dim = axis
     dt = input.dtype if dtype is None else D.as_dtype(dtype)
     if not (dt.is_floating_point or dt.is_complex):
         raise RuntimeError(
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
-            f"or complex dtype. Got: {input.dtype._torch_name}")
-    dims = dims_arg(dim, input.ndim)
-    if dims == () and isinstance(dim, (list, tuple)):
-        dims = None
-    n = 1
-    for d in (range(input.ndim) if dims is None else dims):
-        n *= input.shape[d]
-    s = sum_(input if dtype is None else input.to(dt), dims, keepdim)
-    return s / n if n else s / 0.0
+            f"or complex dtype. Got: {dt._torch_name}")
+    x = input if dtype is None else input.to(dt)
+    return dispatch(mean, (x,), {"dim": _dims(dim, input.ndim), "keepdim": keepdim,
+                                 "dtype": None})
+
+
+@public("nanmean")
+def nanmean(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Mean of the non-NaN elements."""
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise RuntimeError("nanmean(): expected input to have floating point or complex dtype "
+                           f"but got {input.dtype._torch_name}")
+    cnt = sum_(_mask("notnan", input.detach()), dim, keepdim)
+    return nansum_(input, dim, keepdim, dtype=dtype) / cnt
+
+
+@register
+class prod:
+    """Product over one dim (all when dim is None)."""
+    onnx = "ReduceProd"
+    save = (0,)
+    save_out = True
+
+    def sample(rng):
+        x = rng.standard_normal((3, 4))
+        return [((x,), {"dim": None, "keepdim": False, "dtype": None}),
+                ((x,), {"dim": (1,), "keepdim": True, "dtype": None})]
+
+    def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
+        out_dt = dtype.np if dtype is not None else _int_result(a)
+        return xp.prod(a, axis=dim, keepdims=keepdim, dtype=out_dt)
+
+    def backward(ctx, g):
+        a, out = ctx.saved
+        at = ctx.attrs
+        dims, keepdim = at["dim"], at["keepdim"]
+        if a.ndim == 0:
+            return g
+        ge = _expand_grad(g, a.shape, dims, keepdim)
+        if not _has_zero(a):
+            return ge * _keep(out, a.ndim, dims, keepdim) / a
+        # torch's prod_safe_zeros_backward: product of all other elements, computed exactly
+        others = dispatch(prod_others, (a,), {"dim": None if dims is None else dims[0]})
+        return ge * others
+
+
+@register
+class prod_others:
+    """For each element, the product of the other elements along ``dim`` (None: all);
+    prod's backward uses it when the input has zeros (torch's prod_safe_zeros_backward).
+    Treated as a constant: double backward through prod of an input with zeros misses
+    this term."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a, *, dim):
+        shape = a.shape
+        x = a.reshape(-1) if dim is None else a
+        d = 0 if dim is None else dim
+        n = x.shape[d]
+        if n == 0:
+            return a.copy()
+        ones = xp.ones_like(xp.take(x, [0], axis=d))
+        head = xp.take(x, xp.arange(n - 1), axis=d)
+        left = xp.cumprod(xp.concatenate([ones, head], axis=d), axis=d)
+        rx = xp.flip(x, axis=d)
+        rhead = xp.take(rx, xp.arange(n - 1), axis=d)
+        right = xp.flip(xp.cumprod(xp.concatenate([ones, rhead], axis=d), axis=d), axis=d)
+        return (left * right).reshape(shape)
+
+
+@public("prod")
+def prod_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """Product of elements (over one int ``dim`` when given)."""
+    if isinstance(dim, (list, tuple)):
+        raise TypeError("prod() received an invalid combination of arguments - got (tuple), "
+                        "but expected one of:\n * (*, torch.dtype dtype = None)\n * (int dim, "
+                        "bool keepdim = False, *, torch.dtype dtype = None)")
+    dims = None if dim is None else _dims(dim, input.ndim)
+    return dispatch(prod, (input,), {"dim": dims, "keepdim": keepdim, "dtype": _dt(dtype)})
+
+
+# ---------------------------------------------------------------- max / min family
+def _sample_vals(rng):
+    x = rng.permutation(12).reshape(3, 4).astype(np.float64) + rng.uniform(0, 0.3, (3, 4))
+    return [((x,), {"dim": None, "keepdim": False}), ((x,), {"dim": (1,), "keepdim": True}),
+            ((x,), {"dim": (0, 1), "keepdim": False})]
+
+
+def _sample_dim(rng):
+    x = rng.permutation(12).reshape(3, 4).astype(np.float64) + rng.uniform(0, 0.3, (3, 4))
+    return [((x,), {"dim": 1, "keepdim": False}), ((x,), {"dim": 0, "keepdim": True})]
+
+
+def _tie_backward(ctx, g):
+    """Gradient of a whole/multi-dim value reduction: split evenly among ties (torch's
+    evenly_distribute_backward / scale_grad_by_count)."""
+    (a, out) = ctx.saved
+    at = ctx.attrs
+    dims, keepdim = at.get("dim"), at.get("keepdim", False)
+    ge = _expand_grad(g, a.shape, dims, keepdim)
+    return ge * _mask("ties", a, out, dims=dims)
+
+
+def _index_backward(ctx, g, gi=None):
+    """Gradient of a (values, indices) reduction over one dim: route to the index
+    (torch's value_selecting_reduction_backward)."""
+    _, idx = ctx.saved[-2:]
+    at = ctx.attrs
+    shape, dt = ctx.in_meta[0]
+    if len(shape) == 0:
+        return g
+    d = at["dim"]
+    ge = _expand_grad(g, shape, (d,), at["keepdim"])
+    return ge * _mask("onehot", idx, None, dim=d, shape=tuple(shape), dtype=dt)
+
+
+def _amax_fwd(fn):
+    def forward(xp, a, *, dim=None, keepdim=False):
+        return fn(xp)(a, axis=dim, keepdims=keepdim)
+    return forward
+
+
+@register
+class amax:
+    """Maximum over dims (gradient split evenly among ties)."""
+    onnx = "ReduceMax"
+    save = (0,)
+    save_out = True
+    sample = _sample_vals
+    forward = _amax_fwd(lambda xp: xp.amax)
+    backward = _tie_backward
+
+
+@register
+class amin:
+    """Minimum over dims (gradient split evenly among ties)."""
+    onnx = "ReduceMin"
+    save = (0,)
+    save_out = True
+    sample = _sample_vals
+    forward = _amax_fwd(lambda xp: xp.amin)
+    backward = _tie_backward
+
+
+@register
+class max_all:
+    """Maximum of all elements (0-d)."""
+    name = "max"
+    node_name = "MaxBackward1"
+    onnx = "ReduceMax"
+    save = (0,)
+    save_out = True
+    sample = lambda rng: _sample_vals(rng)[:1]  # noqa: E731
+    forward = _amax_fwd(lambda xp: xp.amax)
+    backward = _tie_backward
+
+
+@register
+class min_all:
+    """Minimum of all elements (0-d)."""
+    name = "min"
+    node_name = "MinBackward1"
+    onnx = "ReduceMin"
+    save = (0,)
+    save_out = True
+    sample = lambda rng: _sample_vals(rng)[:1]  # noqa: E731
+    forward = _amax_fwd(lambda xp: xp.amin)
+    backward = _tie_backward
+
+
+def _select_fwd(argfn):
+    def forward(xp, a, *, dim, keepdim=False):
+        if a.ndim == 0:
+            return a.copy(), xp.zeros((), dtype=np.int64)
+        idx = argfn(xp)(a, axis=dim, keepdims=True)
+        vals = xp.take_along_axis(a, idx, axis=dim)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        return vals, idx.astype(np.int64, copy=False)
+    return forward
+
+
+@register
+class max_dim:
+    """(values, indices) of the maximum along one dim."""
+    nout = 2
+    node_name = "MaxBackward0"
+    onnx = "decompose"
+    save_out = True
+    sample = _sample_dim
+    forward = _select_fwd(lambda xp: xp.argmax)
+    backward = _index_backward
+
+
+@register
+class min_dim:
+    """(values, indices) of the minimum along one dim."""
+    nout = 2
+    node_name = "MinBackward0"
+    onnx = "decompose"
+    save_out = True
+    sample = _sample_dim
+    forward = _select_fwd(lambda xp: xp.argmin)
+    backward = _index_backward
+
+
+def _max_min(name, input, dim, keepdim, other, whole_op, dim_op, tup, binary):
+    if isinstance(dim, Tensor):
+        other, dim = dim, None
+    if other is not None:
+        import ardor
+        return getattr(ardor, binary)(input, other)
+    if dim is None:
+        if keepdim:
+            raise TypeError(f"{name}() received an invalid combination of arguments - got "
+                            "(keepdim=bool)")
+        _check_nonempty(name, input, None)
+        return dispatch(whole_op, (input,), {"dim": None, "keepdim": False})
+    d = wrap_dim(int(dim), input.ndim)
+    _check_nonempty(name, input, (d,))
+    return tup(*dispatch(dim_op, (input,), {"dim": d, "keepdim": bool(keepdim)}))
+
+
+@public("max")
+def max_(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """max(input) -> 0-d; max(input, dim, keepdim) -> (values, indices); max(input, other)
+    -> elementwise maximum."""
+    return _max_min("max", input, dim, keepdim, other, max_all, max_dim, max_t, "maximum")
+
+
+@public("min")
+def min_(input: Tensor, dim=None, keepdim: bool = False, *, other=None):
+    """min(input) -> 0-d; min(input, dim, keepdim) -> (values, indices); min(input, other)
+    -> elementwise minimum."""
+    return _max_min("min", input, dim, keepdim, other, min_all, min_dim, min_t, "minimum")
+
+
+def _amaxmin(name, op, input, dim, keepdim):
+    dims = _dims(() if dim is None else dim, input.ndim)
+    _check_nonempty(name, input, dims)
+    return dispatch(op, (input,), {"dim": dims, "keepdim": keepdim})
+
+
+@public("amax")
+def amax_(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Maximum over ``dim`` (all dims when empty); ties share the gradient evenly."""
+    return _amaxmin("amax", amax, input, dim, keepdim)
+
+
+@public("amin")
+def amin_(input: Tensor, dim=(), keepdim: bool = False) -> Tensor:
+    """Minimum over ``dim`` (all dims when empty); ties share the gradient evenly."""
+    return _amaxmin("amin", amin, input, dim, keepdim)
+
+
+@public("aminmax")
+def aminmax(input: Tensor, *, dim=None, keepdim: bool = False):
+    """(min, max) over ``dim`` (all dims when None)."""
+    return aminmax_t(amin_(input, () if dim is None else dim, keepdim),
+                     amax_(input, () if dim is None else dim, keepdim))
+
+
+def _arg_fwd(fn):
+    def forward(xp, a, *, dim=None, keepdim=False):
+        if dim is None:
+            r = fn(xp)(a.reshape(-1))
+            return xp.asarray(r, dtype=np.int64).reshape((1,) * a.ndim if keepdim else ())
+        if a.ndim == 0:
+            return xp.zeros((), dtype=np.int64)
+        return fn(xp)(a, axis=dim, keepdims=keepdim).astype(np.int64, copy=False)
+    return forward
+
+
+@register
+class argmax:
+    """Index of the maximum (flattened when dim is None)."""
+    differentiable = False
+    onnx = "ArgMax"
+    forward = _arg_fwd(lambda xp: xp.argmax)
+
+
+@register
+class argmin:
+    """Index of the minimum (flattened when dim is None)."""
+    differentiable = False
+    onnx = "ArgMin"
+    forward = _arg_fwd(lambda xp: xp.argmin)
+
+
+def _arg(name, op, input, dim, keepdim):
+    if dim is None:
+        if input.numel() == 0:
+            raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0.")
+        return dispatch(op, (input,), {"dim": None, "keepdim": keepdim})
+    d = wrap_dim(int(dim), input.ndim)
+    _check_nonempty(name, input, (d,))
+    return dispatch(op, (input,), {"dim": d, "keepdim": keepdim})
+
+
+@public("argmax")
+def argmax_(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the maximum (int64); over the flattened input when dim is None."""
+    return _arg("argmax", argmax, input, dim, keepdim)
+
+
+@public("argmin")
+def argmin_(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Index of the minimum (int64); over the flattened input when dim is None."""
+    return _arg("argmin", argmin, input, dim, keepdim)
+
+
+# ---------------------------------------------------------------- median / mode
+@register
+class median_all:
+    """Lower median of all elements (NaN if any is NaN)."""
+    name = "median"
+    onnx = "decompose"
+    save = (0,)
+    save_out = True
+    sample = lambda rng: _sample_vals(rng)[:1]  # noqa: E731
+    backward = _tie_backward
+
+    def forward(xp, a, *, dim=None, keepdim=False):
+        f = a.reshape(-1)
+        if xp.isnan(f).any():
+            return xp.asarray(xp.nan, dtype=a.dtype)
+        k = (f.size - 1) // 2
+        return xp.partition(f, k)[k].copy()
+
+
+@register
+class median_dim:
+    """(values, indices) of the lower median along one dim."""
+    nout = 2
+    node_name = "MedianBackward1"
+    onnx = "decompose"
+    save_out = True
+    sample = _sample_dim
+    backward = _index_backward
+
+    def forward(xp, a, *, dim, keepdim=False):
+        if a.ndim == 0:
+            return a.copy(), xp.zeros((), dtype=np.int64)
+        n = a.shape[dim]
+        order = xp.argsort(a, axis=dim, kind="stable")
+        idx = xp.take(order, [(n - 1) // 2], axis=dim)
+        if a.dtype.kind in "fc":
+            nan = xp.isnan(a)
+            anynan = nan.any(axis=dim, keepdims=True)
+            idx = xp.where(anynan, xp.argmax(nan, axis=dim, keepdims=True), idx)
+        vals = xp.take_along_axis(a, idx, axis=dim)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        return vals, idx.astype(np.int64, copy=False)
+
+
+@public("median")
+def median(input: Tensor, dim=None, keepdim: bool = False):
+    """Lower median: of all elements (0-d), or (values, indices) along ``dim``."""
+    if dim is None:
+        if input.numel() == 0:
+            return dispatch(_nan_scalar, (input,))
+        return dispatch(median_all, (input,), {"dim": None, "keepdim": False})
+    d = wrap_dim(int(dim), input.ndim)
+    _check_nonempty("median", input, (d,))
+    return median_t(*dispatch(median_dim, (input,), {"dim": d, "keepdim": bool(keepdim)}))
+
+
+@register
+class _nan_scalar:
+    """A 0-d NaN of the input's dtype (median of an empty tensor)."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a):
+        return xp.asarray(xp.nan, dtype=a.dtype)
+
+
+@register
+class mode_dim:
+    """(values, indices) of the most frequent value along one dim (smallest among equally
+    frequent values; the index of its last occurrence, as torch)."""
+    name = "mode"
+    nout = 2
+    onnx = "decompose"
+    save_out = True
+    backward = _index_backward
+
+    def sample(rng):
+        x = rng.standard_normal((3, 5))
+        x[:, 3] = x[:, 1]
+        return [((x,), {"dim": 1, "keepdim": False})]
+
+    def forward(xp, a, *, dim, keepdim=False):
+        if a.ndim == 0:
+            return a.copy(), xp.zeros((), dtype=np.int64)
+        x = xp.moveaxis(a, dim, -1)
+        lead, n = x.shape[:-1], x.shape[-1]
+        r = x.reshape(-1, n)
+        s = xp.sort(r, axis=-1)
+        new = xp.ones(s.shape, dtype=bool)
+        new[:, 1:] = s[:, 1:] != s[:, :-1]
+        run_id = xp.cumsum(new, axis=-1) - 1
+        counts = xp.zeros(s.shape, dtype=np.int64)
+        rows = xp.repeat(xp.arange(s.shape[0]), n)
+        xp.add.at(counts, (rows, run_id.reshape(-1)), 1)
+        best = xp.argmax(counts, axis=-1)              # first (smallest) most frequent run
+        first_pos = xp.argmax(run_id == best[:, None], axis=-1)
+        vals = s[xp.arange(s.shape[0]), first_pos]
+        eq = r == vals[:, None]
+        idx = n - 1 - xp.argmax(eq[:, ::-1], axis=-1)
+        vals = vals.reshape(lead)
+        idx = idx.reshape(lead).astype(np.int64)
+        if keepdim:
+            vals, idx = xp.expand_dims(vals, dim), xp.expand_dims(idx, dim)
+        return vals, idx
+
+
+@public("mode")
+def mode(input: Tensor, dim: int = -1, keepdim: bool = False):
+    """(values, indices) of the most frequent value along ``dim``."""
+    d = wrap_dim(int(dim), input.ndim)
+    _check_nonempty("mode", input, (d,))
+    return mode_t(*dispatch(mode_dim, (input,), {"dim": d, "keepdim": bool(keepdim)}))
+
+
+# ---------------------------------------------------------------- var / std
+def _sample_var(rng):
+    x = rng.standard_normal((3, 4))
+    return [((x,), {"dim": None, "correction": 1, "keepdim": False}),
+            ((x,), {"dim": (1,), "correction": 0, "keepdim": True}),
+            ((x,), {"dim": (0, 1), "correction": 2, "keepdim": False})]
+
+
+def _var_np(xp, a, dim, correction, keepdim):
+    n = _reduced_count(a.shape, dim)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mu = xp.sum(a, axis=dim, keepdims=True) / (n if n else a.dtype.type(0))
+        d = a - mu
+        sq = (d * d.conj()).real if a.dtype.kind == "c" else d * d
+        s = xp.sum(sq, axis=dim, keepdims=keepdim)
+        dof = _bmax(0, n - correction)
+        return (s / (dof if dof else s.dtype.type(0))).astype(s.dtype, copy=False)
+
+
+def _var_backward(g, a, dims, correction, keepdim):
+    n = _reduced_count(a.shape, dims)
+    dof = n - correction
+    scale = 2.0 / dof if dof else math.inf
+    ge = _expand_grad(g, a.shape, dims, keepdim)
+    mu = dispatch(mean, (a,), {"dim": dims, "keepdim": True, "dtype": None})
+    return (scale * ge) * (a - mu)
+
+
+@register
+class var:
+    """Variance over dims with Bessel-style ``correction``."""
+    onnx = "decompose"
+    save = (0,)
+    sample = _sample_var
+
+    def forward(xp, a, *, dim=None, correction=1, keepdim=False):
+        return _var_np(xp, a, dim, correction, keepdim)
+
+    def backward(ctx, g):
+        (a,) = ctx.saved
+        at = ctx.attrs
+        return _var_backward(g, a, at["dim"], at["correction"], at["keepdim"])
+
+
+@register
+class std:
+    """Standard deviation over dims with ``correction``."""
+    onnx = "decompose"
+    save = (0,)
+    save_out = True
+    sample = _sample_var
+
+    def forward(xp, a, *, dim=None, correction=1, keepdim=False):
+        return xp.sqrt(_var_np(xp, a, dim, correction, keepdim))
+
+    def backward(ctx, g):
+        a, out = ctx.saved
+        at = ctx.attrs
+        nz = _mask("nonzero", out)           # torch masks std == 0 to a zero gradient
+        gv = g * nz / (2 * out + (1 - nz))
+        return _var_backward(gv, a, at["dim"], at["correction"], at["keepdim"])
+
+
+def _var_args(name, input, dim, unbiased, keepdim, correction):
+    if isinstance(dim, bool):            # var(input, unbiased)
+        unbiased, dim = dim, None
+    if not (input.dtype.is_floating_point or input.dtype.is_complex):
+        raise RuntimeError("std and var only support floating point and complex dtypes")
+    if correction is not None and unbiased is not None:
+        raise RuntimeError(f"{name}: can't specify both unbiased and correction")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    dims = _dims(dim, input.ndim)
+    n = _reduced_count(input.shape, dims)
+    if n - correction <= 0:
+        import warnings
+        warnings.warn(f"{name}(): degrees of freedom is <= 0. Correction should be strictly "
+                      "less than the reduction factor (input numel divided by output numel).",
+                      UserWarning, stacklevel=3)
+    return {"dim": dims, "correction": correction, "keepdim": bool(keepdim)}
+
+
+@public("var")
+def var_(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+         correction=None) -> Tensor:
+    """Variance (``correction=1`` by default, ``unbiased=False`` means 0)."""
+    return dispatch(var, (input,), _var_args("var", input, dim, unbiased, keepdim, correction))
+
+
+@public("std")
+def std_(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+         correction=None) -> Tensor:
+    """Standard deviation (``correction=1`` by default, ``unbiased=False`` means 0)."""
+    return dispatch(std, (input,), _var_args("std", input, dim, unbiased, keepdim, correction))
+
+
+@public("var_mean")
+def var_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None):
+    """(var, mean) over the same dims."""
+    at = _var_args("var_mean", input, dim, unbiased, keepdim, correction)
+    return (dispatch(var, (input,), at),
+            dispatch(mean, (input,), {"dim": at["dim"], "keepdim": at["keepdim"], "dtype": None}))
+
+
+@public("std_mean")
+def std_mean(input: Tensor, dim=None, unbiased=None, keepdim: bool = False, *,
+             correction=None):
+    """(std, mean) over the same dims."""
+    at = _var_args("std_mean", input, dim, unbiased, keepdim, correction)
+    return (dispatch(std, (input,), at),
+            dispatch(mean, (input,), {"dim": at["dim"], "keepdim": at["keepdim"], "dtype": None}))
+
+
+# ---------------------------------------------------------------- logsumexp
+@register
+class logsumexp:
+    """log(sum(exp(x))) over dims, computed stably; gradient is the softmax."""
+    promote = "float"
+    onnx = "ReduceLogSumExp"
+    save = (0,)
+    save_out = True
+
+    def sample(rng):
+        x = rng.standard_normal((3, 4))
+        return [((x,), {"dim": (1,), "keepdim": False}), ((x,), {"dim": None, "keepdim": True})]
+
+    def forward(xp, a, *, dim=None, keepdim=False):
+        if a.size == 0:
+            with np.errstate(divide="ignore"):
+                return xp.log(xp.sum(xp.exp(a), axis=dim, keepdims=keepdim))
+        m = xp.amax(a, axis=dim, keepdims=True)
+        m = xp.where(xp.isinf(m), 0, m).astype(a.dtype, copy=False)
+        with np.errstate(divide="ignore"):
+            s = xp.log(xp.sum(xp.exp(a - m), axis=dim, keepdims=True)) + m
+        if not keepdim:
+            s = s.reshape(()) if dim is None else s.squeeze(axis=dim)
+        return s
+
+    def backward(ctx, g):
+        a, out = ctx.saved
+        at = ctx.attrs
+        ge = _expand_grad(g, a.shape, at["dim"], at["keepdim"])
+        return ge * (a - _keep(out, a.ndim, at["dim"], at["keepdim"])).exp()
+
+
+@public("logsumexp")
+def logsumexp_(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """log(sum(exp(input))) over ``dim``, stable for large inputs."""
+    return dispatch(logsumexp, (input,), {"dim": _dims(() if dim is None else dim, input.ndim),
+                                          "keepdim": keepdim})
+
+
+# ---------------------------------------------------------------- cumulative ops
+def _sample_cum(rng):
+    x = rng.standard_normal((3, 4))
+    return [((x,), {"dim": 1, "dtype": None}), ((x,), {"dim": 0, "dtype": None})]
+
+
+@register
+class cumsum:
+    """Cumulative sum along ``dim`` (``reverse``: from the end, used by backwards)."""
+    onnx = "CumSum"
+
+    def sample(rng):
+        x = rng.standard_normal((3, 4))
+        return [((x,), {"dim": 1, "dtype": None, "reverse": False}),
+                ((x,), {"dim": 0, "dtype": None, "reverse": True})]
+
+    def forward(xp, a, *, dim, dtype=None, reverse=False):
+        out_dt = dtype.np if dtype is not None else _int_result(a)
+        if a.ndim == 0:
+            return a.astype(out_dt)
+        if reverse:
+            return xp.flip(xp.cumsum(xp.flip(a, dim), axis=dim, dtype=out_dt), dim)
+        return xp.cumsum(a, axis=dim, dtype=out_dt)
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        if g.ndim == 0:
+            gi = g
+        else:
+            gi = dispatch(cumsum, (g,), {"dim": at["dim"], "dtype": None,
+                                         "reverse": not at["reverse"]})
+        src = ctx.in_meta[0][1]
+        return gi.to(src) if gi.dtype is not src and src.is_floating_point else gi
+
+
+def _cum_dim(name, input, dim):
+    if dim is None:
+        raise TypeError(f"{name}(): argument 'dim' must be int, not NoneType")
+    return wrap_dim(int(dim), input.ndim) if input.ndim else 0
+
+
+@public("cumsum")
+def cumsum_(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Cumulative sum along ``dim`` (integers and bool accumulate in int64)."""
+    return dispatch(cumsum, (input,), {"dim": _cum_dim("cumsum", input, dim),
+                                       "dtype": _dt(dtype), "reverse": False})
+
+
+@register
+class cumprod:
+    """Cumulative product along ``dim``."""
+    onnx = "decompose"
+    save = (0,)
+    save_out = True
+    sample = _sample_cum
+
+    def forward(xp, a, *, dim, dtype=None):
+        out_dt = dtype.np if dtype is not None else _int_result(a)
+        if a.ndim == 0:
+            return a.astype(out_dt)
+        return xp.cumprod(a, axis=dim, dtype=out_dt)
+
+    def backward(ctx, g):
+        a, out = ctx.saved
+        d = ctx.attrs["dim"]
+        if a.ndim == 0 or a.numel() == 0:
+            return g
+        if not _has_zero(a):
+            rc = dispatch(cumsum, (g * out,), {"dim": d, "dtype": None, "reverse": True})
+            return rc / a
+        return dispatch(cumprod_zero_grad, (a, g), {"dim": d})
+
+
+@register
+class cumprod_zero_grad:
+    """cumprod's input gradient when the input has zeros (exact, no NaN); a constant for
+    double backward."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a, g, *, dim):
+        x = xp.moveaxis(a, dim, -1)
+        G = xp.moveaxis(g, dim, -1).astype(x.dtype, copy=False)
+        n = x.shape[-1]
+        pos = xp.arange(n)
+        zero = x == 0
+        nz = xp.cumsum(zero, axis=-1)                        # zeros seen up to i
+        first = xp.where(zero.any(-1, keepdims=True), xp.argmax(zero, -1)[..., None], n)
+        safe = xp.where(zero, 1, x)
+        out = xp.cumprod(x, axis=-1)
+        before = pos < first
+        t = xp.flip(xp.cumsum(xp.flip(G * out * before, -1), -1), -1)
+        res = xp.where(before, t / safe, 0)
+        P = xp.cumprod(safe, axis=-1)
+        at_first = xp.sum(G * P * (nz == 1), axis=-1, keepdims=True)
+        res = xp.where(pos == first, at_first, res)
+        return xp.moveaxis(res, -1, dim)
+
+
+@public("cumprod")
+def cumprod_(input: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """Cumulative product along ``dim`` (integers and bool accumulate in int64)."""
+    return dispatch(cumprod, (input,), {"dim": _cum_dim("cumprod", input, dim),
+                                        "dtype": _dt(dtype)})
+
+
+def _cumext_fwd(acc):
+    def forward(xp, a, *, dim):
+        if a.ndim == 0:
+            return a.copy(), xp.zeros((), dtype=np.int64)
+        vals = acc(xp).accumulate(a, axis=dim)
+        n = a.shape[dim]
+        pos = xp.arange(n).reshape((n,) + (1,) * (a.ndim - dim - 1))
+        hit = (a == vals)
+        if a.dtype.kind in "fc":
+            hit = hit | xp.isnan(a)
+        cand = xp.where(hit, pos, 0)
+        idx = xp.maximum.accumulate(cand, axis=dim) if n else cand
+        return vals, idx.astype(np.int64)
+    return forward
+
+
+def _cumext_backward(ctx, g, gi=None):
+    _, idx = ctx.saved
+    shape, dt = ctx.in_meta[0]
+    if len(shape) == 0:
+        return g
+    import ardor
+    return ardor.zeros(shape, dtype=g.dtype).scatter_add(ctx.attrs["dim"], idx, g)
+
+
+@register
+class cummax:
+    """(values, indices) of the running maximum along ``dim``."""
+    nout = 2
+    onnx = "decompose"
+    save_out = True
+    forward = _cumext_fwd(lambda xp: xp.maximum)
+    backward = _cumext_backward
+    sample = lambda rng: [((_sample_dim(rng)[0][0][0],), {"dim": 1})]  # noqa: E731
+
+
+@register
+class cummin:
+    """(values, indices) of the running minimum along ``dim``."""
+    nout = 2
+    onnx = "decompose"
+    save_out = True
+    forward = _cumext_fwd(lambda xp: xp.minimum)
+    backward = _cumext_backward
+    sample = lambda rng: [((_sample_dim(rng)[0][0][0],), {"dim": 1})]  # noqa: E731
+
+
+@public("cummax")
+def cummax_(input: Tensor, dim: int):
+    """(values, indices) of the running maximum along ``dim``."""
+    return cummax_t(*dispatch(cummax, (input,), {"dim": _cum_dim("cummax", input, dim)}))
+
+
+@public("cummin")
+def cummin_(input: Tensor, dim: int):
+    """(values, indices) of the running minimum along ``dim``."""
+    return cummin_t(*dispatch(cummin, (input,), {"dim": _cum_dim("cummin", input, dim)}))
+
+
+# ---------------------------------------------------------------- logical reductions
+def _logical_fwd(fn):
+    def forward(xp, a, *, dim=None, keepdim=False):
+        r = fn(xp)(a, axis=dim, keepdims=keepdim)
+        return r.astype(np.uint8) if a.dtype == np.uint8 else r
+    return forward
+
+
+@register
+class all:
+    """True where all elements are non-zero (uint8 in, uint8 out, as torch)."""
+    differentiable = False
+    onnx = "decompose"
+    forward = _logical_fwd(lambda xp: xp.all)
+
+
+@register
+class any:
+    """True where any element is non-zero (uint8 in, uint8 out, as torch)."""
+    differentiable = False
+    onnx = "decompose"
+    forward = _logical_fwd(lambda xp: xp.any)
+
+
+@public("all")
+def all_(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether all elements (over ``dim``) are non-zero."""
+    return dispatch(all, (input,), {"dim": _dims(dim, input.ndim), "keepdim": keepdim})
+
+
+@public("any")
+def any_(input: Tensor, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether any element (over ``dim``) is non-zero."""
+    return dispatch(any, (input,), {"dim": _dims(dim, input.ndim), "keepdim": keepdim})
+
+
+@register
+class count_nonzero:
+    """Number of non-zero elements over dims (int64)."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a, *, dim=None):
+        return xp.asarray(xp.count_nonzero(a, axis=dim), dtype=np.int64)
+
+
+@public("count_nonzero")
+def count_nonzero_(input: Tensor, dim=None) -> Tensor:
+    """Number of non-zero elements (over ``dim`` when given)."""
+    return dispatch(count_nonzero, (input,), {"dim": _dims(dim, input.ndim)})
+
+
+# ---------------------------------------------------------------- norms
+@register
+class linalg_vector_norm:
+    """Vector p-norm over dims (ord: any float, inf, -inf, 0)."""
+    onnx = "decompose"
+    save = (0,)
+    save_out = True
+
+    def sample(rng):
+        x = rng.standard_normal((3, 4))
+        return [((x,), {"ord": o, "dim": d, "keepdim": k})
+                for o, d, k in ((2.0, None, False), (1.0, (1,), True), (math.inf, (0,), False),
+                                (-math.inf, None, False), (3.0, (0, 1), False),
+                                (1.5, (1,), False), (0.5, None, False))]
+
+    def forward(xp, a, *, ord=2.0, dim=None, keepdim=False):
+        x = xp.abs(a)
+        if ord == 2:
+            return xp.sqrt(xp.sum(x * x, axis=dim, keepdims=keepdim))
+        if ord == 1:
+            return xp.sum(x, axis=dim, keepdims=keepdim)
+        if ord == math.inf:
+            return xp.amax(x, axis=dim, keepdims=keepdim)
+        if ord == -math.inf:
+            return xp.amin(x, axis=dim, keepdims=keepdim)
+        if ord == 0:
+            return xp.sum(x != 0, axis=dim, keepdims=keepdim).astype(x.dtype)
+        with np.errstate(divide="ignore"):
+            return xp.power(xp.sum(xp.power(x, ord), axis=dim, keepdims=keepdim), 1.0 / ord)
+
+    def backward(ctx, g):
+        a, out = ctx.saved
+        at = ctx.attrs
+        p, dims, keepdim = at["ord"], at["dim"], at["keepdim"]
+        ge = _expand_grad(g, a.shape, dims, keepdim)
+        norm = _keep(out, a.ndim, dims, keepdim)
+        sgn = _mask("sign", a)
+        if p == 0:
+            return ge * 0
+        if p == 1:
+            return ge * sgn
+        absx = a * sgn
+        if p in (math.inf, -math.inf):
+            return sgn * ge * _mask("ties", absx, norm, dims=dims)
+        nz = _mask("nonzero", norm)
+        if p == 2:
+            return ge * nz / (norm + (1 - nz)) * a
+        if p < 1:
+            xnz = _mask("nonzero", a)
+            scaled = sgn * (absx + (1 - xnz)) ** (p - 1) * xnz
+            return scaled * ge * norm ** (1 - p)
+        scale = ge * nz / (norm + (1 - nz)) ** (p - 1)
+        if p < 2:
+            return sgn * absx ** (p - 1) * scale
+        return a * absx ** (p - 2) * scale
+
+
+def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
+    """torch.linalg.vector_norm."""
+    if isinstance(ord, str):
+        raise TypeError(f"linalg_vector_norm(): argument 'ord' (position 2) must be Number, "
+                        f"not str")
+    _require_float("linalg.vector_norm", x)
+    if dtype is not None:
+        x = x.to(D.as_dtype(dtype))
+    dims = _dims(dim, x.ndim)
+    if x.numel() == 0 and ord < 0:
+        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
+                           "tensor because the operation does not have an identity")
+    return dispatch(linalg_vector_norm, (x,), {"ord": float(ord), "dim": dims,
+                                               "keepdim": bool(keepdim)})
+
+
+@public("norm")
+def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtype=None):
+    """torch.norm: vector p-norm (numbers), Frobenius ('fro') or nuclear ('nuc') norm."""
+    if isinstance(dim, int):
+        dim = (dim,)
+    if isinstance(p, str):
+        if p == "fro" and (dim is None or len(dim) <= 2):
+            return vector_norm(input, 2, dim, keepdim, dtype=dtype)
+        from ..linalg import matrix_norm
+        return matrix_norm(input, p, tuple(range(input.ndim)) if dim is None else dim,
+                           keepdim, dtype=dtype)
+    return vector_norm(input, 2.0 if p is None else p, dim, keepdim, dtype=dtype)
