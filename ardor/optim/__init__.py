@@ -1,1 +1,22 @@
-"""ardor.optim: optimizers and learning-rate schedulers (filled in by the optim work)."""
+"""ardor.optim: optimizers and learning-rate schedulers, with torch.optim's API.
+
+``import ardor as torch`` and ``torch.optim.Adam(model.parameters(), lr=1e-3)`` gives the same
+updates, state_dict structure and errors as torch 2.13.
+"""
+from . import lr_scheduler, swa_utils  # noqa: F401
+from .adadelta import Adadelta
+from .adagrad import Adagrad
+from .adam import Adam
+from .adamax import Adamax
+from .adamw import AdamW
+from .asgd import ASGD
+from .lbfgs import LBFGS
+from .nadam import NAdam
+from .optimizer import Optimizer
+from .radam import RAdam
+from .rmsprop import RMSprop
+from .rprop import Rprop
+from .sgd import SGD
+
+__all__ = ["Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "lr_scheduler",
+           "NAdam", "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "swa_utils"]
