@@ -53,6 +53,7 @@ class BackwardCFunction(Node, FunctionCtx):
 
     _forward_cls: Any = None
     _is_function_node = True
+    fit_inputs = True  # sum broadcast grads back to each input's shape, cast to its dtype
     materialize_grads = True
     to_save = None
     dirty_tensors = None
@@ -67,10 +68,6 @@ class BackwardCFunction(Node, FunctionCtx):
 
     # `needs_input_grad` is a plain attribute here (Node defines it as a property).
     needs_input_grad = None
-
-    def name(self) -> str:
-        """torch names a Python node after its Function class."""
-        return self._forward_cls.__name__
 
     # -- saved tensors -------------------------------------------------------------------
     @property

@@ -46,7 +46,7 @@ def _run(func, inputs) -> tuple:
 def _numerical(func, inputs, wrt, eps):
     """For each input index in ``wrt``: a list (one per float output) of J[in_el, out_el]."""
     prev = state.grad_enabled
-    state.grad_enabled = False
+    state.grad_enabled = True  # func may itself differentiate (gradgradcheck)
     try:
         outs0 = _float_outputs(_run(func, inputs))
         result = []
@@ -200,7 +200,7 @@ def gradgradcheck(func: Callable, inputs, grad_outputs=None, *, eps: float = 1e-
     tupled = _as_tuple(inputs)
     if grad_outputs is None:
         prev = state.grad_enabled
-        state.grad_enabled = False
+        state.grad_enabled = True
         try:
             outs = _run(func, tupled)
         finally:
