@@ -189,7 +189,8 @@ def t(input: Tensor) -> Tensor:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{input.ndim}D")
     if input.ndim < 2:
-        return input
+        from .core import alias
+        return dispatch(alias, (input,))
     return transpose(input, 0, 1)
 
 
@@ -233,7 +234,10 @@ def squeeze_(input: Tensor, dim=None) -> Tensor:
         dims = tuple(i for i, s in enumerate(input.shape) if s == 1)
     else:
         ds = dim if isinstance(dim, (list, tuple)) else (dim,)
-        dims = tuple(sorted({wrap_dim(d, nd) for d in ds if nd}))
+        wrapped = [wrap_dim(d, nd) for d in ds]
+        if len(set(wrapped)) != len(wrapped):
+            raise RuntimeError(f"dim {wrapped[0]} appears multiple times in the list of dims")
+        dims = tuple(sorted({d for d in wrapped if nd}))
         dims = tuple(d for d in dims if input.shape[d] == 1)
     return dispatch(squeeze, (input,), {"dims": dims})
 
@@ -801,6 +805,7 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
             raise RuntimeError(f"torch.meshgrid: Expected 0D or 1D tensor in the tensor list "
                                f"but got: {t_}")
     ts = [reshape(t_, (-1,)) for t_ in tensors]
+    # 'xy' is 'ij' over the first two inputs swapped, with the outputs swapped back
     swap = indexing == "xy" and len(ts) >= 2
     if swap:
         ts[0], ts[1] = ts[1], ts[0]
@@ -812,7 +817,6 @@ def meshgrid(*tensors, indexing: str | None = None) -> tuple:
         out.append(expand_(view_(t_, *v), shape))
     if swap:
         out[0], out[1] = out[1], out[0]
-        out = [transpose(o, 0, 1) for o in out]
     return tuple(out)
 
 
@@ -834,7 +838,8 @@ class cat:
         out, off = [], 0
         for (shape, dt), need in zip(ctx.in_meta, ctx.needs_input_grad):
             if len(shape) == 1 and shape[0] == 0 and g.ndim != 1:
-                out.append(None)
+                from .creation import zeros
+                out.append(zeros(0, dtype=g.dtype) if need else None)
                 continue
             n = shape[dim]
             out.append(narrow(g, dim, off, n) if need else None)
@@ -1066,6 +1071,11 @@ def repeat_interleave_(input, repeats=None, dim=None, *, output_size=None) -> Te
         raise RuntimeError("repeats can not be negative")
     if input.ndim == 0:
         input = reshape(input, (1,))
+    if isinstance(reps, int):
+        # torch's composite: unsqueeze, expand, contiguous copy, flatten (a view of the copy)
+        shp = tuple(input.shape)
+        e = expand_(unsqueeze_(input, d + 1), shp[:d + 1] + (reps,) + shp[d + 1:])
+        return flatten(dispatch(clone_op, (e,)), d, d + 1)
     return dispatch(repeat_interleave, (input,), {"repeats": reps, "dim": d})
 
 
