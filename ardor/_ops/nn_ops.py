@@ -1152,7 +1152,7 @@ class cross_entropy_idx_backward:
             else:
                 a = gl
             coef = (a * wt * (1 - eps)).astype(lp.dtype, copy=False)
-            coef = xp.broadcast_to(coef, wt.shape)
+            coef = xp.where(valid, coef, 0)      # ignored targets get exactly zero
             gx = p * coef[:, None]
             rows = xp.arange(t.shape[0])
             gx[rows, ts] -= coef
@@ -1222,7 +1222,7 @@ class nll_loss_backward:
         gl = g.reshape(-1) if reduction == "none" else g
         with np.errstate(invalid="ignore", divide="ignore"):
             coef = gl / wt.sum() if reduction == "mean" else gl
-        coef = xp.broadcast_to(xp.asarray(coef * wt, dtype=g.dtype), wt.shape)
+        coef = xp.where(valid, xp.asarray(coef * wt, dtype=g.dtype), 0)
         gx = xp.zeros((t.shape[0], c), dtype=g.dtype)
         gx[xp.arange(t.shape[0]), ts] = -coef
         return _class_back(xp, gx, input_shape)
