@@ -8,6 +8,7 @@ _MODULES = (
     "indexing",      # getitem/setitem, gather/scatter, index_*, masked_*, sort/topk/unique, cat...
     "random_ops",    # rand/randn/randint/..., uniform_/normal_/bernoulli_ ...
     "nn_ops",        # primitives behind ardor.nn.functional (conv, pooling, norms, losses...)
+    "nn_basic_ops",  # activations, softmax/log_softmax, embedding(_bag), one_hot, dropout mask
 )
 
 for _m in _MODULES:
