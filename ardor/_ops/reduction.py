@@ -109,6 +109,12 @@ def _dt(dtype):
     return None if dtype is None else D.as_dtype(dtype)
 
 
+def _cast(t: Tensor, dtype) -> Tensor:
+    """torch's dtype= on reductions: the input is cast before reducing (so the gradient
+    flows back through the cast)."""
+    return t if dtype is None else t.to(D.as_dtype(dtype))
+
+
 def _mask(mode: str, a: Tensor, b=None, **attrs) -> Tensor:
     return dispatch(reduction_mask, (a, b), dict({"mode": mode}, **attrs))
 
@@ -185,8 +191,8 @@ def sum_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=Non
     """Sum of elements, over ``dim`` (int or tuple) when given."""
     if axis is not None and dim is None:
         dim = axis
-    return dispatch(sum, (input,), {"dim": _dims(dim, input.ndim), "keepdim": keepdim,
-                                    "dtype": _dt(dtype)})
+    return dispatch(sum, (_cast(input, dtype),), {"dim": _dims(dim, input.ndim),
+                                                  "keepdim": keepdim, "dtype": _dt(dtype)})
 
 
 @register
@@ -209,8 +215,8 @@ class nansum:
 @public("nansum")
 def nansum_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tensor:
     """Sum of elements treating NaN as zero."""
-    return dispatch(nansum, (input,), {"dim": _dims(dim, input.ndim), "keepdim": keepdim,
-                                       "dtype": _dt(dtype)})
+    return dispatch(nansum, (_cast(input, dtype),), {"dim": _dims(dim, input.ndim),
+                                                     "keepdim": keepdim, "dtype": _dt(dtype)})
 
 
 @register
@@ -320,7 +326,8 @@ def prod_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Tens
                         "but expected one of:\n * (*, torch.dtype dtype = None)\n * (int dim, "
                         "bool keepdim = False, *, torch.dtype dtype = None)")
     dims = None if dim is None else _dims(dim, input.ndim)
-    return dispatch(prod, (input,), {"dim": dims, "keepdim": keepdim, "dtype": _dt(dtype)})
+    return dispatch(prod, (_cast(input, dtype),), {"dim": dims, "keepdim": keepdim,
+                                                   "dtype": _dt(dtype)})
 
 
 # ---------------------------------------------------------------- max / min family
@@ -532,6 +539,8 @@ class argmin:
 
 
 def _arg(name, op, input, dim, keepdim):
+    if input.dtype is D.bool_:
+        raise RuntimeError(f"{name}(): does not support bool input")
     if dim is None:
         if input.numel() == 0:
             raise IndexError(f"{name}(): Expected reduction dim to be specified for "
@@ -632,8 +641,7 @@ class mode_dim:
     backward = _index_backward
 
     def sample(rng):
-        x = rng.standard_normal((3, 5))
-        x[:, 3] = x[:, 1]
+        x = rng.standard_normal((3, 5))   # distinct values: the mode is the minimum
         return [((x,), {"dim": 1, "keepdim": False})]
 
     def forward(xp, a, *, dim, keepdim=False):
@@ -859,14 +867,14 @@ class cumsum:
 
 def _cum_dim(name, input, dim):
     if dim is None:
-        raise TypeError(f"{name}(): argument 'dim' must be int, not NoneType")
+        raise TypeError(f"{name}(): argument 'dim' (position 2) must be int, not NoneType")
     return wrap_dim(int(dim), input.ndim) if input.ndim else 0
 
 
 @public("cumsum")
 def cumsum_(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Cumulative sum along ``dim`` (integers and bool accumulate in int64)."""
-    return dispatch(cumsum, (input,), {"dim": _cum_dim("cumsum", input, dim),
+    return dispatch(cumsum, (_cast(input, dtype),), {"dim": _cum_dim("cumsum", input, dim),
                                        "dtype": _dt(dtype), "reverse": False})
 
 
@@ -924,7 +932,7 @@ class cumprod_zero_grad:
 @public("cumprod")
 def cumprod_(input: Tensor, dim: int, *, dtype=None) -> Tensor:
     """Cumulative product along ``dim`` (integers and bool accumulate in int64)."""
-    return dispatch(cumprod, (input,), {"dim": _cum_dim("cumprod", input, dim),
+    return dispatch(cumprod, (_cast(input, dtype),), {"dim": _cum_dim("cumprod", input, dim),
                                         "dtype": _dt(dtype)})
 
 
@@ -1077,7 +1085,7 @@ class linalg_vector_norm:
         norm = _keep(out, a.ndim, dims, keepdim)
         sgn = _mask("sign", a)
         if p == 0:
-            return ge * 0
+            return None  # torch leaves the gradient undefined (None) for the 0-"norm"
         if p == 1:
             return ge * sgn
         absx = a * sgn
