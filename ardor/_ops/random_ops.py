@@ -55,8 +55,11 @@ def _work_dtype(dt: D.dtype):
 def _uniform(rng, shape, dt: D.dtype, low=0.0, high=1.0) -> np.ndarray:
     """U[low, high) in dtype ``dt`` (complex: both parts)."""
     wt = _work_dtype(dt)
-    if dt.is_complex:
+    if dt.is_complex:  # real and imaginary parts each U[low, high)
         u = rng.random(tuple(shape) + (2,), dtype=wt)
+        if low != 0.0 or high != 1.0:
+            u *= wt(high - low)
+            u += wt(low)
         return u.view(dt.np).reshape(shape)
     if dt is D.float16 or dt is D.bfloat16:
         # torch draws reduced floats on their own grid, k * 2**-digits, so never 1.0
