@@ -3,7 +3,7 @@
 ``import ardor as torch`` and ``torch.optim.Adam(model.parameters(), lr=1e-3)`` gives the same
 updates, state_dict structure and errors as torch 2.13.
 """
-from . import lr_scheduler, swa_utils  # noqa: F401
+from . import lr_scheduler  # noqa: F401
 from .adadelta import Adadelta
 from .adagrad import Adagrad
 from .adam import Adam
@@ -20,3 +20,11 @@ from .sgd import SGD
 
 __all__ = ["Adadelta", "Adagrad", "Adam", "Adamax", "AdamW", "ASGD", "LBFGS", "lr_scheduler",
            "NAdam", "Optimizer", "RAdam", "RMSprop", "Rprop", "SGD", "swa_utils"]
+
+
+def __getattr__(name):
+    # swa_utils needs ardor.nn (AveragedModel is a Module): loaded on first use
+    if name == "swa_utils":
+        import importlib
+        return importlib.import_module(".swa_utils", __name__)
+    raise AttributeError(f"module 'ardor.optim' has no attribute '{name}'")
