@@ -83,6 +83,9 @@ _CREATE_GRAPH_WARNING = (
     "cycle and avoid the leak.")
 
 
+_warned_create_graph = False
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False,
              grad_variables=None, inputs=None) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves (only of
@@ -101,17 +104,16 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
             raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     grads = _make_grads(tensors, grad_tensors)
     roots = _root_edges(tensors)
-    if create_graph:
+    global _warned_create_graph
+    if create_graph and not _warned_create_graph:  # TORCH_WARN_ONCE
+        _warned_create_graph = True
         import warnings
         warnings.warn(_CREATE_GRAPH_WARNING, stacklevel=3)
     targets = None
     if inputs is not None:
         targets = []
         for t in inputs:
-            if t.grad_fn is None:
-                if not t._requires_grad:
-                    raise RuntimeError("One of the differentiated Tensors does not require "
-                                       "grad")
+            if t.grad_fn is None and t._requires_grad:
                 targets.append(accumulator_for(t))
             else:
                 t.retain_grad()

@@ -2,8 +2,44 @@
 from __future__ import annotations
 
 import functools
+import inspect
+import sys
 
 from .._state import state
+
+
+def _decorate(make_ctx, fn):
+    """Run ``fn`` inside ``make_ctx()``; for a generator function, inside each step only
+    (the caller's mode is back in force between yields), as torch's decorators do."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            gen = fn(*args, **kwargs)
+            try:
+                with make_ctx():
+                    response = gen.send(None)
+                while True:
+                    try:
+                        request = yield response
+                    except GeneratorExit:
+                        with make_ctx():
+                            gen.close()
+                        raise
+                    except BaseException:
+                        with make_ctx():
+                            response = gen.throw(*sys.exc_info())
+                    else:
+                        with make_ctx():
+                            response = gen.send(request)
+            except StopIteration as e:
+                return e.value
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with make_ctx():
+            return fn(*args, **kwargs)
+    return wrapper
 
 
 class _GradModeContext:
@@ -12,11 +48,7 @@ class _GradModeContext:
     _mode: bool = False
 
     def __call__(self, fn):
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return fn(*args, **kwargs)
-        return wrapper
+        return _decorate(self.clone, fn)
 
     def __enter__(self):
         self._prev = state.grad_enabled
@@ -55,12 +87,7 @@ class set_grad_enabled(_GradModeContext):
     def __call__(self, fn):
         state.grad_enabled = self._prev
         mode = self._mode
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with set_grad_enabled(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+        return _decorate(lambda: set_grad_enabled(mode), fn)
 
     def clone(self):
         return set_grad_enabled(self._mode)
@@ -87,12 +114,7 @@ class inference_mode(_GradModeContext):
 
     def __call__(self, fn):
         mode = self._inf
-
-        @functools.wraps(fn)
-        def wrapper(*args, **kwargs):
-            with inference_mode(mode):
-                return fn(*args, **kwargs)
-        return wrapper
+        return _decorate(lambda: inference_mode(mode), fn)
 
     def clone(self):
         return inference_mode(self._inf)
