@@ -132,7 +132,7 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
     elif n == 1:
         w = weight.reshape((1,) * input.ndim) if input.ndim else weight.reshape(())
     else:
-        c = input.shape[1] if input.ndim >= 2 else input.shape[0]
+        c = input.shape[1] if input.ndim >= 2 else 1
         if c != n:
             raise RuntimeError(f"Mismatch of parameter numbers and input channel size. Found "
                                f"parameter numbers = {n} and channel size = {c}.")
