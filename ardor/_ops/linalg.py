@@ -358,10 +358,29 @@ def baddbmm_(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
 
 def _scaled_add(input, prod, beta, alpha):
     r = prod * alpha if alpha != 1 else prod
-    if beta == 0:
-        _check_input_bcast(input, tuple(r.shape))
-        return r
-    return r + (input * beta if beta != 1 else input)
+    _check_input_bcast(input, tuple(r.shape))
+    return dispatch(add_scaled, (input, r), {"beta": beta})
+
+
+@register
+class add_scaled:
+    """beta * input + x, where beta == 0 ignores input's values (NaN/inf do not propagate)
+    but input still gets a (zero) gradient, as torch's add* ops."""
+    onnx = "decompose"
+
+    def sample(rng):
+        return [((rng.standard_normal(3), rng.standard_normal((2, 3))), {"beta": 0.5})]
+
+    def forward(xp, a, x, *, beta=1):
+        if beta == 0:
+            return xp.ascontiguousarray(xp.broadcast_to(x, np.broadcast_shapes(a.shape, x.shape)))
+        return x + (a * xp.asarray(beta, dtype=x.dtype) if beta != 1 else a)
+
+    def backward(ctx, g):
+        beta = ctx.attrs["beta"]
+        na, nx = ctx.needs_input_grad
+        ga = sum_to(g * beta, ctx.in_meta[0][0]) if na else None
+        return ga, (sum_to(g, ctx.in_meta[1][0]) if nx else None)
 
 
 @public("addmv")
@@ -444,7 +463,7 @@ def _einsum_parse(eq: str, shapes):
         for c, n in zip(s, shp):
             if c in seen and seen[c] != n:
                 raise RuntimeError(f"einsum(): subscript {c} is repeated for operand {i} but the "
-                                   f"sizes don't match, {seen[c]} != {n}")
+                                   f"sizes don't match, {n} != {seen[c]}")
             seen[c] = n
             if c in sizes and sizes[c] != n and n != 1 and sizes[c] != 1:
                 raise RuntimeError(f"einsum(): subscript {c} has size {n} for operand {i} which "
@@ -712,7 +731,8 @@ class linalg_inv:
         try:
             return xp.linalg.inv(a)
         except np.linalg.LinAlgError:
-            _singular("linalg.inv", a, "inv")
+            pass
+        _singular("linalg.inv", a, "inv")
 
     def backward(ctx, g):
         (inv,) = ctx.saved
@@ -829,7 +849,8 @@ class linalg_solve:
         try:
             return xp.linalg.solve(a, b)
         except np.linalg.LinAlgError:
-            _singular("linalg.solve", a, "solve")
+            pass
+        _singular("linalg.solve", a, "solve")
 
     def backward(ctx, g):
         a, x = ctx.saved
@@ -869,10 +890,14 @@ class linalg_cholesky:
         return [((_spd_sample(rng),), {}), ((_spd_sample(rng, 2, (2,)),), {})]
 
     def forward(xp, a):
+        # A is Hermitian by contract; reading (A + A^H) / 2 (exactly A for a symmetric A)
+        # makes the op's true derivative the symmetrized gradient torch returns.
+        a = (a + xp.conj(xp.swapaxes(a, -1, -2))) * 0.5
         try:
             return xp.linalg.cholesky(a)
         except np.linalg.LinAlgError:
-            _singular("linalg.cholesky", a, "cholesky")
+            pass
+        _singular("linalg.cholesky", a, "cholesky")
 
     def backward(ctx, g):
         # torch's cholesky_backward: gA = L^-H phi(L^H gL) L^-1, symmetrized
@@ -974,6 +999,8 @@ class linalg_eigh:
         return [(((a + a.T) + np.diag([0.0, 3.0, 6.0]),), {"UPLO": "L"})]
 
     def forward(xp, a, *, UPLO="L"):
+        # symmetrized as in linalg_cholesky (exactly A for a symmetric A)
+        a = (a + xp.conj(xp.swapaxes(a, -1, -2))) * 0.5
         w, v = xp.linalg.eigh(a, UPLO=UPLO)
         return w, v
 
