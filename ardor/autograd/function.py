@@ -69,6 +69,10 @@ class BackwardCFunction(Node, FunctionCtx):
     # `needs_input_grad` is a plain attribute here (Node defines it as a property).
     needs_input_grad = None
 
+    def __repr__(self) -> str:
+        # torch shows Python nodes with their module: <torch.autograd.function.XBackward ...>
+        return f"<ardor.autograd.function.{type(self).__name__} object at {hex(id(self))}>"
+
     # -- saved tensors -------------------------------------------------------------------
     @property
     def saved_tensors(self) -> tuple:
