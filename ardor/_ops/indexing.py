@@ -177,10 +177,13 @@ def _basic(self: Tensor, key, setting: bool = False):
         if k is None or isinstance(k, (bool, np.bool_)):
             kind = "none" if k is None else "bool"
         elif k is Ellipsis:
-            if ell:
-                raise IndexError("an index can only have a single ellipsis ('...')")
+            kind = "ell" if not ell else "ell0"  # torch: later ellipses stand for no dims
             ell = True
-            kind = "ell"
+        elif isinstance(k, (float, complex, np.floating)):
+            raise IndexError("only integers, slices (`:`), ellipsis (`...`), None and long or "
+                             f"byte Variables are valid indices (got {type(k).__name__})")
+        elif isinstance(k, (str, bytes, dict, set)) or k is NotImplemented:
+            raise TypeError(f"new(): invalid data type '{type(k).__name__}'")
         elif isinstance(k, slice):
             kind = "slice"
             consumed += 1
@@ -210,8 +213,11 @@ def _basic(self: Tensor, key, setting: bool = False):
         raise IndexError(f"too many indices for tensor of dimension {nd}")
     x = self
     d = 0
+    od = 0  # dims of ``self`` consumed so far (torch's error messages count these)
     adv = []
     for kind, k in items:
+        if kind == "ell0":
+            continue
         if kind == "slice":
             step = 1 if k.step is None else int(k.step)
             if step <= 0:
@@ -222,12 +228,14 @@ def _basic(self: Tensor, key, setting: bool = False):
                 x = _slice(x, d, start, stop, step)
             adv.append(None)
             d += 1
+            od += 1
         elif kind == "int":
             n = x._data.shape[d]
             i = int(k)
             if not -n <= i < n:
-                raise IndexError(f"index {i} is out of bounds for dimension {d} with size {n}")
+                raise IndexError(f"index {i} is out of bounds for dimension {od} with size {n}")
             x = dispatch(select, (x,), {"dim": d, "index": i + n if i < 0 else i})
+            od += 1
         elif kind == "none":
             x = dispatch(unsqueeze, (x,), {"dim": d})
             adv.append(None)
@@ -236,6 +244,7 @@ def _basic(self: Tensor, key, setting: bool = False):
             n = nd - consumed
             adv.extend([None] * n)
             d += n
+            od += n
         elif kind == "bool":
             x = dispatch(unsqueeze, (x,), {"dim": d})
             adv.append(_lt([0] if k else []))
@@ -243,6 +252,7 @@ def _basic(self: Tensor, key, setting: bool = False):
         elif kind == "tensor":
             adv.append(k)
             d += 1
+            od += 1
         else:  # mask: its nonzero coordinates index len(mask.shape) dims
             m = k._data.astype(bool, copy=False)
             xs = x._data.shape
@@ -254,6 +264,7 @@ def _basic(self: Tensor, key, setting: bool = False):
             for c in np.nonzero(m):
                 adv.append(_lt(c))
             d += m.ndim
+            od += m.ndim
     while adv and adv[-1] is None:
         adv.pop()
     if not adv:
@@ -294,21 +305,22 @@ def getitem(self: Tensor, key) -> Tensor:
 @method("__setitem__")
 def setitem(self: Tensor, key, value) -> None:
     """In-place assignment: copy_ into the view for basic keys, index_put_ for advanced."""
+    if not isinstance(value, (Tensor, numbers.Number)):
+        tname = type(value).__module__ + "." + type(value).__name__ \
+            if isinstance(value, np.ndarray) else type(value).__name__
+        raise TypeError(f"can't assign a {tname} to a {self.type()}")
     x, adv = _basic(self, key, setting=True)
-    if not isinstance(value, Tensor):
-        if isinstance(value, (list, tuple, np.ndarray)):
-            from .creation import tensor
-            value = tensor(value, dtype=self.dtype)
-        elif not isinstance(value, numbers.Number):
-            raise TypeError(f"can't assign a {type(value).__name__} to a "
-                            f"{self.type()}")
     if adv is None:
         if isinstance(value, Tensor):
             _check_expand(value, x.shape)
         dispatch_inplace(copy, x, (value,))
         return
     if isinstance(value, Tensor) and value.dtype is not x.dtype:
-        value = cast(value, x.dtype)
+        k = key[0] if type(key) is tuple and len(key) == 1 else key
+        if value.ndim == 0 and isinstance(k, Tensor) and k.dtype.is_bool:
+            value = cast(value, x.dtype)  # a bool mask with a 0-d value is masked_fill_
+        else:
+            _same_dtype_put(x, value)
     dispatch_inplace(index_put, x, (value,) + adv, {"accumulate": False})
 
 
@@ -400,14 +412,16 @@ class copy:
         return b.astype(a.dtype, copy=True)
 
     def backward(ctx, g):
+        # torch's CopyBackwards gives the overwritten input an explicit zero gradient
+        ga = _zeros(ctx.in_shape, g.dtype, g) if ctx.needs_input_grad[0] else None
         meta = ctx.in_meta[1]
         if meta is None or not ctx.needs_input_grad[1]:
-            return None, None
+            return ga, None
         shape, dt = meta
         gs = sum_to(g, shape)
         if gs.dtype is not dt:
             gs = gs.to(dt)
-        return None, gs
+        return ga, gs
 
     sample = lambda rng: [([_rn(rng, 2, 3), _rn(rng, 3)], {})]
 
@@ -432,11 +446,12 @@ class fill:
         return xp.full(a.shape, value, a.dtype)
 
     def backward(ctx, g):
+        ga = _zeros(ctx.in_shape, g.dtype, g) if ctx.needs_input_grad[0] else None
         meta = ctx.in_meta[1]
         if meta is None or not ctx.needs_input_grad[1]:
-            return None, None
+            return ga, None
         gv = g.sum()
-        return None, gv if gv.dtype is meta[1] else gv.to(meta[1])
+        return ga, gv if gv.dtype is meta[1] else gv.to(meta[1])
 
     sample = lambda rng: [([_rn(rng, 2, 3), _rn(rng)], {})]
 
@@ -450,7 +465,7 @@ class zero:
         return xp.zeros_like(a)
 
     def backward(ctx, g):
-        return None
+        return _zeros(ctx.in_shape, g.dtype, g)
 
     sample = lambda rng: [([_rn(rng, 2, 3)], {})]
 
@@ -612,8 +627,7 @@ class scatter:
     def backward(ctx, g):
         at = ctx.attrs
         if at.get("reduce") is not None:
-            raise NotImplementedError("the derivative of scatter with a reduce argument is "
-                                      "not implemented (use scatter_reduce)")
+            raise RuntimeError("derivative for aten::scatter is not implemented")
         idx, src = ctx.saved
         na, _, ns = ctx.needs_input_grad
         ga = dispatch(scatter, (g, idx, 0.0), {"dim": at["dim"]}) if na else None
@@ -677,6 +691,7 @@ def scatter_inplace(self: Tensor, dim: int, index: Tensor, src=None, value=None,
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     d = _scatter_args("scatter", self, dim, index, src)
     return dispatch_inplace(scatter, self, (index, src), {"dim": d, "reduce": reduce})
+
 
 
 @public("scatter_add")
@@ -938,7 +953,10 @@ class index_copy:
     def forward(xp, a, idx, src, *, dim):
         out = a.copy()
         n = a.shape[dim] if a.ndim else 1
-        _check_index_bounds(idx, n, dim, IndexError)
+        try:
+            _check_index_bounds(idx, n, dim, IndexError)
+        except IndexError as e:
+            raise IndexError(f"index_copy_(): {e}") from None
         if a.ndim == 0:
             out.reshape(1)[idx.reshape(-1)] = xp.reshape(src, -1)
             return out
@@ -947,7 +965,7 @@ class index_copy:
 
     def backward(ctx, g):
         (idx,) = ctx.saved
-        d = ctx.attrs["dim"]
+        d = ctx.attrs["dim"]  # (index_copy)
         na, _, ns = ctx.needs_input_grad
         ga = dispatch(index_fill, (g, idx, 0.0), {"dim": d}) if na else None
         gs = dispatch(index_select, (g, idx), {"dim": d}) if ns else None
@@ -1345,7 +1363,8 @@ def nonzero_(input: Tensor, *, out=None, as_tuple: bool = False):
         return r
     if input.ndim == 0:
         return (_lt(np.zeros(r.shape[0], np.int64)),)
-    return tuple(_make(np.ascontiguousarray(r._data[:, i])) for i in range(input.ndim))
+    from .shape import unbind_
+    return unbind_(r, 1)
 
 
 @public("argwhere")
@@ -1433,7 +1452,7 @@ class value_selecting_reduction_backward:
             return dispatch(gather, (gg, idx.unsqueeze(d)), {"dim": d}).squeeze(d), None
         return dispatch(gather, (gg, idx), {"dim": d}), None
 
-    sample = lambda rng: [([_rn(rng, 3, 2), np.array([[0, 3], [1, 2], [3, 3]])],
+    sample = lambda rng: [([_rn(rng, 3, 2), np.array([[0, 3], [1, 2], [3, 0]])],
                            {"dim": 1, "shape": (3, 4)})]
 
 
