@@ -90,7 +90,8 @@ def from_numpy_dtype(np_dtype) -> dtype:
             return _BY_NP[np.dtype(np_dtype)]
         except (KeyError, TypeError):
             raise TypeError(
-                f"can't convert np.ndarray of type {np.dtype(np_dtype)}. The only supported types "
+                f"can't convert np.ndarray of type numpy.{np.dtype(np_dtype).type.__name__}. "
+                "The only supported types "
                 "are: float64, float32, float16, complex64, complex128, int64, int32, int16, "
                 "int8, uint64, uint32, uint16, uint8, and bool.") from None
 
@@ -99,14 +100,14 @@ def as_dtype(d) -> dtype:
     """Accept an ardor dtype, a torch dtype, a numpy dtype or a Python type."""
     if isinstance(d, dtype):
         return d
-    if d is float:
-        return get_default_dtype()
+    if d is float:  # torch maps the Python types to fixed dtypes, not the default one
+        return float64
     if d is int:
         return int64
     if d is bool:
         return bool_
     if d is complex:
-        return get_default_dtype().to_complex()
+        return complex128
     name = getattr(d, "__module__", None)
     if name == "torch" or type(d).__name__ == "dtype" and str(d).startswith("torch."):
         return _BY_NAME[str(d)[len("torch."):]]

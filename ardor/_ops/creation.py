@@ -209,7 +209,8 @@ def _to_array(data, dt: D.dtype):
     """numpy array of ``dt`` from nested Python data, with torch's errors."""
     npdt = D.np_dtype(dt)
     try:
-        return np.array(data, dtype=npdt)
+        with np.errstate(over="ignore"):  # 1e39 -> float32 is inf in torch too, silently
+            return np.array(data, dtype=npdt)
     except OverflowError:
         if npdt.kind not in "iu":
             raise
@@ -244,10 +245,14 @@ def _leaves(x):
 
 
 def _check_np(arr: np.ndarray) -> None:
-    D.from_numpy_dtype(arr.dtype)
     if not arr.dtype.isnative:
         raise ValueError("given numpy array has byte order different from the native byte "
                          "order. Conversion between byte orders is currently not supported.")
+    D.from_numpy_dtype(arr.dtype)
+    if any(s < 0 for s in arr.strides):
+        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
+                         "with negative strides are not currently supported. (You can probably "
+                         "work around this by making a copy of your array  with array.copy().) ")
 
 
 def _infer_array(data, dtype: D.dtype | None) -> np.ndarray:
@@ -308,10 +313,6 @@ def from_numpy(ndarray: np.ndarray) -> Tensor:
         name = t.__name__ if t.__module__ == "builtins" else f"{t.__module__}.{t.__name__}"
         raise TypeError(f"expected np.ndarray (got {name})")
     _check_np(ndarray)
-    if any(s < 0 for s in ndarray.strides):
-        raise ValueError("At least one stride in the given numpy array is negative, and tensors "
-                         "with negative strides are not currently supported. (You can probably "
-                         "work around this by making a copy of your array  with array.copy().) ")
     if not ndarray.flags.writeable:
         warnings.warn("The given NumPy array is not writable, and ardor does not support "
                       "non-writable tensors. This means writing to this tensor will result in "
@@ -419,7 +420,10 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
          requires_grad: bool = False, pin_memory: bool = False) -> Tensor:
     """A tensor of ``size`` filled with ``fill_value`` (dtype inferred from it: bool, int64,
     default float or default complex)."""
-    sz = _size_args((size,) if not isinstance(size, (list, tuple)) else (tuple(size),), "full")
+    if not isinstance(size, (list, tuple)):
+        raise TypeError(f"full(): argument 'size' (position 1) must be tuple of ints, not "
+                        f"{type(size).__name__}")
+    sz = _size_args((tuple(size),), "full")
     dt = _fill_dtype(fill_value) if dtype is None else D.as_dtype(dtype)
     fill = _fill_scalar(fill_value)
     arr = np.empty(sz, D.np_dtype(dt))
@@ -579,9 +583,7 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
         if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
             raise RuntimeError("upper bound and lower bound inconsistent with step sign")
         n = math.ceil((float(end) - float(start)) / float(step))
-        # torch accumulates in double on CPU then casts: start + i * step
-        arr = (np.arange(n, dtype=np.float64) * float(step) + float(start))
-        arr = arr.astype(D.np_dtype(dt))
+        arr = _arange_values(float(start), float(step), n, dt)
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
@@ -624,26 +626,77 @@ def _steps_arg(steps, fname):
     return steps
 
 
-def _linspace_array(start, end, steps: int, dt: D.dtype) -> np.ndarray:
-    """torch's CPU linspace kernel: the first half counts up from start, the second half down
-    from end, in the output dtype's arithmetic (double for integral outputs)."""
+def _fma(a, b, c) -> np.ndarray:
+    """a * b + c rounded once (as the FMA instructions torch's kernels compile to), in float64
+    via an error-free product and sum (double-double)."""
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    c = np.asarray(c, np.float64)
+    p = a * b
+    split = 134217729.0  # 2**27 + 1 (Veltkamp)
+    t = split * a
+    ah = t - (t - a)
+    al = a - ah
+    t = split * b
+    bh = t - (t - b)
+    bl = b - bh
+    p_err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+    s = p + c
+    bb = s - p
+    s_err = (p - (s - bb)) + (c - bb)
+    return s + (p_err + s_err)
+
+
+def _arange_values(start: float, step: float, n: int, dt: D.dtype) -> np.ndarray:
+    """torch's CPU arange kernel for floating outputs: values ``start + step * i`` (FMA, in
+    double) computed per 32-byte vector from the vector's first index, the tail (past the last
+    pair of vectors) element by element; reduced floats accumulate in float."""
     npdt = D.np_dtype(dt)
-    if dt._category in (D._INT, D._BOOL):
-        wt = np.float64
-    elif dt is D.float16 or dt is D.bfloat16:
-        wt = np.float32  # torch's reduced-precision kernels compute in float
-    else:
-        wt = npdt
+    if dt.is_complex:
+        return (np.arange(n) * step + start).astype(npdt)
+    vsize = 32 // npdt.itemsize
+    i = np.arange(n)
+    i0 = (i // vsize) * vsize
+    base = _fma(step, i0, start)
+    if npdt.itemsize < 8:
+        base = base.astype(npdt).astype(np.float64)  # the vector's base is held in scalar_t
+    vec = _fma(step, i - i0, base)
+    n_vec = (n // (2 * vsize)) * 2 * vsize
+    out = np.where(i < n_vec, vec, _fma(step, i, start))
+    return out.astype(npdt)
+
+
+def _linspace_array(start, end, steps: int, dt: D.dtype) -> np.ndarray:
+    """torch's CPU linspace kernel: the first half ``start + step * i``, the second half
+    ``end - step * (steps - 1 - i)``, each one FMA in the output dtype (double for integer
+    outputs, per-operation rounding for float16/bfloat16)."""
+    npdt = D.np_dtype(dt)
     if steps == 0:
         return np.empty(0, npdt)
     if steps == 1:
-        return np.full(1, start, wt).astype(npdt)
-    s, e = np.asarray(start, wt), np.asarray(end, wt)
-    step = (e - s) / np.asarray(steps - 1, wt)
-    idx = np.arange(steps).astype(wt)
-    half = steps // 2
-    out = np.where(np.arange(steps) < half, s + step * idx,
-                   e - step * (np.asarray(steps - 1, wt) - idx))
+        return np.full(1, start, npdt if not dt._category == D._INT else np.float64).astype(npdt)
+    i = np.arange(steps)
+    first = i < steps // 2
+    if dt.is_complex:
+        s, e = complex(start), complex(end)
+        step = (e - s) / (steps - 1)
+        return np.where(first, s + step * i, e - step * (steps - 1 - i)).astype(npdt)
+    if dt._category in (D._INT, D._BOOL):
+        s, e = float(int(start)), float(int(end))
+        step = (e - s) / (steps - 1)
+        out = np.where(first, _fma(step, i, s), _fma(-step, steps - 1 - i, e))
+        return np.trunc(out).astype(npdt)
+    if dt is D.float16 or dt is D.bfloat16:
+        def r(x):  # c10::Half / BFloat16 round every operation's float result
+            return np.asarray(x, np.float32).astype(npdt).astype(np.float32)
+        s, e = r(start), r(end)
+        step = r(r(e - s) / r(steps - 1))
+        up = r(s + r(step * r(i)))
+        dn = r(e - r(step * r(steps - 1 - i)))
+        return np.where(first, up, dn).astype(npdt)
+    s, e = npdt.type(start), npdt.type(end)
+    step = (e - s) / npdt.type(steps - 1)
+    out = np.where(first, _fma(step, i, s), _fma(-np.float64(step), steps - 1 - i, e))
     return out.astype(npdt)
 
 
@@ -669,18 +722,30 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
 @public("logspace", method=False)
 def logspace(start, end, steps, base: float = 10.0, *, out=None, dtype=None, layout=None,
              device=None, requires_grad: bool = False) -> Tensor:
-    """``base ** linspace(start, end, steps)``."""
+    """``steps`` values ``base ** e`` for exponents evenly spaced from ``start`` to ``end``."""
     start, end = _num(start, "start"), _num(end, "end")
     steps = _steps_arg(steps, "logspace")
     dt = _range_dtype(dtype, start, end)
     npdt = D.np_dtype(dt)
-    if dt._category in (D._INT, D._BOOL):
-        exps = _linspace_array(start, end, steps, D.float64)
-        arr = np.power(float(base), exps).astype(npdt)
+    if steps <= 1 or dt.is_complex:
+        exps = _linspace_array(start, end, steps, dt if dt.is_complex else D.float64)
+        arr = np.power(complex(base) if dt.is_complex else float(base), exps).astype(npdt)
+    elif dt._category in (D._INT, D._BOOL):
+        # torch: pow(double base, start + step * i) in double, then truncated
+        s, e = float(int(start)), float(int(end))
+        step = (e - s) / (steps - 1)
+        i = np.arange(steps)
+        exps = np.where(i < steps // 2, _fma(step, i, s), _fma(-step, steps - 1 - i, e))
+        arr = np.trunc(np.power(float(base), exps)).astype(npdt)
     else:
-        wt = np.float32 if npdt.itemsize <= 2 and dt.is_floating_point else npdt
-        exps = _linspace_array(start, end, steps, D._BY_NP[np.dtype(wt)])
-        arr = np.power(np.asarray(base, wt), exps).astype(npdt)
+        # a serial loop in scalar_t: pow(scalar_t base, start + step * i)
+        wt = np.float32 if npdt.itemsize <= 4 else np.float64
+        s, e = wt(start), wt(end)
+        step = (e - s) / wt(steps - 1)
+        i = np.arange(steps)
+        exps = np.where(i < steps // 2, _fma(step, i, s), _fma(-np.float64(step),
+                                                              steps - 1 - i, e)).astype(wt)
+        arr = np.power(wt(base), exps).astype(npdt)
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
