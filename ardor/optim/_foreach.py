@@ -31,8 +31,19 @@ _lock = threading.Lock()
 _tls = threading.local()
 
 
+_threads_override = None
+
+
+def set_num_threads(n: int | None) -> None:
+    """Fix the number of threads of large optimizer steps (None: the default)."""
+    global _threads_override
+    _threads_override = None if n is None else max(1, int(n))
+
+
 def num_threads() -> int:
     """Threads used for large optimizer steps (at most 4, at most the CPU count)."""
+    if _threads_override is not None:
+        return _threads_override
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
