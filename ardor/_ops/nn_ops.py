@@ -969,7 +969,7 @@ class rnn_layer_backward:
         H = hid
         if mode == "lstm":
             dc = g_c.astype(dt, copy=True)
-            dhr_all = xp.empty((rows_total, H), dtype=dt) if w_hr is not None else None
+            dhr_all = xp.empty((rows_total, hout), dtype=dt) if w_hr is not None else None
         outr = out.reshape(rows_total, hout)
         for off, b in reversed(_steps(batch_sizes, t_len, b_full, reverse)):
             r = slice(off, off + b)
