@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from .._state import state
+from .._tensor import Tensor, _make
 from .engine import run_backward
 from .graph import AccumulateGrad, Node, accumulator_for
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
@@ -24,15 +27,12 @@ __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "in
 def _as_tuple(x):
     if x is None:
         return None
-    from .._tensor import Tensor
     if isinstance(x, Tensor):
         return (x,)
     return tuple(x)
 
 
 def _make_grads(outputs, grad_outputs, is_grads_batched=False):
-    from .._tensor import Tensor, _make
-    import numpy as np
     res = []
     for i, out in enumerate(outputs):
         g = grad_outputs[i] if grad_outputs is not None else None
@@ -59,14 +59,22 @@ def _make_grads(outputs, grad_outputs, is_grads_batched=False):
     return res
 
 
+def _edge(t):
+    """(node, output_nr) through which a gradient reaches ``t``."""
+    fn = t.grad_fn
+    if fn is not None:
+        return (fn, t._output_nr)
+    return (accumulator_for(t), 0)
+
+
 def _root_edges(outputs):
-    from .._ops.dispatch import _edge
     edges = []
     for i, t in enumerate(outputs):
         if not t._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not "
                                "have a grad_fn")
-        edges.append(_edge(t))
+        fn = t.grad_fn
+        edges.append((fn, t._output_nr) if fn is not None else (accumulator_for(t), 0))
     return edges
 
 
@@ -90,7 +98,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
              grad_variables=None, inputs=None) -> None:
     """Accumulate gradients of ``tensors`` into the ``.grad`` of graph leaves (only of
     ``inputs`` when given; a non-leaf input is made to retain its grad)."""
-    from .._tensor import Tensor
     tensors = _as_tuple(tensors)
     if grad_tensors is None:
         grad_tensors = grad_variables
@@ -125,7 +132,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
          only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
          materialize_grads: bool = False):
     """Gradients of ``outputs`` with respect to ``inputs`` (returned, not accumulated)."""
-    from .._ops.dispatch import _edge
     outputs = _as_tuple(outputs)
     inputs_t = _as_tuple(inputs)
     if materialize_grads and allow_unused is False:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import sys
 from heapq import heappop, heappush
 
+from .._dtype import _BY_NP
 from .._state import state
 from .graph import AccumulateGrad
 
@@ -221,25 +222,37 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
     return captured
 
 
+_sum_to = None
+
+
 def _fit_to_inputs(grads, in_meta):
     """Reduce broadcast gradients to each input's shape and cast to its dtype."""
-    from .._ops.core import sum_to
-    out = list(grads)
+    global _sum_to
+    out = None
+    n = len(grads)
     for i, meta in enumerate(in_meta):
-        if meta is None or i >= len(out):
+        if meta is None or i >= n:
             continue
-        g = out[i]
+        g = grads[i]
         if g is None:
             continue
         shape, dt = meta
-        if g.shape != shape:
-            g = sum_to(g, shape)
+        arr = g._data
+        if arr.shape == shape and _BY_NP[arr.dtype] is dt:
+            continue  # the common case: nothing to do
+        if arr.shape != shape:
+            if _sum_to is None:
+                from .._ops.core import sum_to as _st
+                _sum_to = _st
+            g = _sum_to(g, shape)
         if g.dtype is not dt and (dt.is_floating_point or dt.is_complex):
             if g.dtype.is_complex and not dt.is_complex:
                 g = g.real
             g = g.to(dt)
+        if out is None:
+            out = list(grads)
         out[i] = g
-    return out
+    return grads if out is None else out
 
 
 # References to a gradient tensor that the engine itself holds when it calls
