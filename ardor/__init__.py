@@ -50,6 +50,7 @@ from ._ops import reduction as _reduction, shape as _shape, linalg as _linalg  #
 from ._ops import _extra_modules  # noqa: E402,F401
 
 from . import autograd  # noqa: E402
+from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa
 from .autograd.grad_mode import (enable_grad, inference_mode, is_grad_enabled,  # noqa: E402
                                  is_inference_mode_enabled, no_grad, set_grad_enabled)
 
