@@ -34,7 +34,8 @@ class finfo:
     def __init__(self, type=None):
         d = _lookup(type, "finfo", "iinfo", lambda d: d.is_floating_point or d.is_complex)
         d = d.to_real()
-        info = np.finfo(D.np_dtype(d))
+        npdt = D.np_dtype(d)
+        info = D._ml_dtypes.finfo(npdt) if d is D.bfloat16 else np.finfo(npdt)
         self.bits = int(info.bits)
         self.eps = float(info.eps)
         self.max = float(info.max)
