@@ -190,7 +190,7 @@ class conv_input_grad:
         return r_g, r_w
 
     def sample(rng):
-        return [((_rand(rng, 2, 4, 3, 3), _rand(rng, 4, 1, 2, 3)),
+        return [((_rand(rng, 2, 4, 4, 3), _rand(rng, 4, 1, 2, 3)),
                  {"stride": (2, 1), "padding": ((1, 1), (0, 0)), "dilation": (1, 1),
                   "groups": 2, "input_size": (6, 5)})]
 
@@ -215,7 +215,7 @@ class conv_weight_grad:
         return r_x, r_g
 
     def sample(rng):
-        return [((_rand(rng, 2, 4, 5, 4), _rand(rng, 2, 2, 3, 2)),
+        return [((_rand(rng, 2, 4, 5, 4), _rand(rng, 2, 2, 3, 3)),
                  {"stride": (1, 2), "padding": ((0, 0), (1, 1)), "dilation": (1, 1),
                   "groups": 2, "kernel_size": (3, 2)})]
 
@@ -294,7 +294,7 @@ class col2im:
         return dispatch(im2col, (gg,), at)
 
     def sample(rng):
-        return [((_rand(rng, 2, 12, 6),), {"kernel_size": (2, 3), "stride": (1, 2),
+        return [((_rand(rng, 2, 12, 10),), {"kernel_size": (2, 3), "stride": (1, 2),
                                            "padding": ((1, 1), (0, 0)), "dilation": (1, 1),
                                            "output_size": (4, 5)})]
 
@@ -696,10 +696,9 @@ class batch_norm:
 
     def backward(ctx, g, _gm, _gi):
         x, w, _out, mean, invstd = ctx.saved
-        gx, gw, gb = dispatch(batch_norm_backward, (g, x, w, mean, invstd),
-                              {"training": ctx.attrs["training"]})
-        nx, nw, nb = ctx.needs_input_grad[:3]
-        return (gx if nx else None, gw if nw else None, gb if nb else None, None, None)
+        res = dispatch(batch_norm_backward, (g, x, w, mean, invstd),
+                       {"training": ctx.attrs["training"]})
+        return tuple(r if n else None for r, n in zip(res, ctx.needs_input_grad))
 
     def sample(rng):
         return [((_rand(rng, 4, 3, 2), _rand(rng, 3), _rand(rng, 3), None, None),
@@ -710,8 +709,9 @@ class batch_norm:
 
 @register
 class batch_norm_backward:
-    """(grad_input, grad_weight, grad_bias) of batch_norm."""
-    nout = 3
+    """(grad_input, grad_weight, grad_bias, grad_running_mean, grad_running_var) of
+    batch_norm (the running stats only matter in eval mode)."""
+    nout = 5
     differentiable = False
     onnx = "decompose"
 
@@ -726,9 +726,12 @@ class batch_norm_backward:
         if training:
             m = x.size // c
             gx = (g - (gb / m).reshape(bs) - xhat * (gw / m).reshape(bs)) * scale.reshape(bs)
+            grm = grv = xp.zeros((c,), dtype=g.dtype)
         else:
             gx = g * scale.reshape(bs)
-        return gx, gw, gb
+            grm = -gb * scale
+            grv = -0.5 * gw * scale * invstd
+        return gx, gw, gb, grm, grv
 
 
 @register
@@ -1123,7 +1126,8 @@ class cross_entropy_idx:
         return gx, None, None
 
     def sample(rng):
-        return [((_rand(rng, 4, 3), rng.integers(0, 3, 4), rng.random(3) + 0.5),
+        # class weights are not differentiable (as torch): float32 keeps gradcheck off them
+        return [((_rand(rng, 4, 3), rng.integers(0, 3, 4), (rng.random(3) + 0.5).astype(np.float32)),
                  {"reduction": "mean", "ignore_index": 1, "label_smoothing": 0.2}),
                 ((_rand(rng, 2, 3, 2), rng.integers(0, 3, (2, 2)), None),
                  {"reduction": "none", "ignore_index": -100, "label_smoothing": 0.1})]
@@ -1202,7 +1206,8 @@ class nll_loss_nd:
         return gx, None, None
 
     def sample(rng):
-        return [((_rand(rng, 4, 3), rng.integers(0, 3, 4), rng.random(3) + 0.5),
+        return [((_rand(rng, 4, 3), rng.integers(0, 3, 4),
+                  (rng.random(3) + 0.5).astype(np.float32)),
                  {"reduction": "mean", "ignore_index": 2})]
 
 
