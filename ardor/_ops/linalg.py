@@ -26,11 +26,13 @@ class LinAlgError(RuntimeError):
 
 LinAlgError.__module__ = "ardor.linalg"
 
-slogdet_t = _nt("slogdet", "sign logabsdet")
-qr_t = _nt("qr", "Q R")
-svd_t = _nt("svd", "U S Vh")
+slogdet_t = _nt("linalg_slogdet", "sign logabsdet")
+slogdet_old_t = _nt("slogdet", "sign logabsdet")
+qr_t = _nt("linalg_qr", "Q R")
+qr_old_t = _nt("qr", "Q R")
+svd_t = _nt("linalg_svd", "U S Vh")
 svd_old_t = _nt("svd", "U S V")
-eigh_t = _nt("eigh", "eigenvalues eigenvectors")
+eigh_t = _nt("linalg_eigh", "eigenvalues eigenvectors")
 
 
 def _tn(t: Tensor) -> str:
@@ -502,7 +504,9 @@ class einsum:
         sizes = _label_sizes(ins, ops)
         ops = [a if all(n == sizes[c] for c, n in zip(s, a.shape))
                else xp.broadcast_to(a, tuple(sizes[c] for c in s)) for s, a in zip(ins, ops)]
-        r = xp.einsum(equation, *ops, optimize=len(ops) > 1)
+        # the contraction-path search costs ~10us: worth it for 3+ operands or big ones
+        big = len(ops) > 2 or (len(ops) == 2 and ops[0].size * ops[1].size > 1 << 16)
+        r = xp.einsum(equation, *ops, optimize=big)
         return xp.asarray(r, dtype=xp.result_type(*ops)) if r.dtype != ops[0].dtype else r
 
     def backward(ctx, g):
@@ -810,7 +814,7 @@ def slogdet(A: Tensor, *, out=None):
 @public("slogdet")
 def slogdet_(input: Tensor):
     """(sign, logabsdet) of a square matrix (or batch)."""
-    return slogdet(input)
+    return slogdet_old_t(*slogdet(input))
 
 
 @public("logdet")
@@ -878,6 +882,87 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     _bcast(A.shape[:-2], B2.shape[:-2])
     X = dispatch(linalg_solve, (A, B2))
     return X.squeeze(-1) if vector else X
+
+
+def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
+                     unitriangular: bool = False, out=None) -> Tensor:
+    """torch.linalg.solve_triangular: only the triangle of A named by ``upper`` is read."""
+    _check_mat("linalg.solve_triangular", A)
+    if B.ndim < 2:
+        raise RuntimeError("linalg.solve_triangular: The input tensor B must have at least 2 "
+                           "dimensions.")
+    _check_float("linalg.solve_triangular", B)
+    if A.dtype is not B.dtype:
+        raise RuntimeError(f"linalg.solve_triangular: Expected A and B to have the same dtype, "
+                           f"but found A of type {_tn(A)} and B of type {_tn(B)} instead")
+    if unitriangular:
+        T = A * _mask("triu" if upper else "tril", A, k=1 if upper else -1) + _mask("eye", A)
+    else:
+        T = A * _mask("triu" if upper else "tril", A)
+    return solve(T, B, left=left)
+
+
+triangular_solve_t = _nt("triangular_solve", "solution cloned_coefficient")
+
+
+@public("triangular_solve")
+def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
+                     unitriangular: bool = False, *, out=None):
+    """(solution, cloned_coefficient) of A X = b (torch.triangular_solve, deprecated)."""
+    T = A.mT if transpose else A
+    X = solve_triangular(T, b, upper=upper != transpose, unitriangular=unitriangular)
+    return triangular_solve_t(X, A.clone())
+
+
+def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
+    """torch.linalg.matrix_power: A^n by repeated squaring (inverse first for n < 0)."""
+    if A.ndim < 2:
+        raise RuntimeError("linalg.matrix_power: The input tensor A must have at least 2 "
+                           "dimensions.")
+    if A.shape[-1] != A.shape[-2]:
+        raise RuntimeError(f"linalg.matrix_power: A must be batches of square matrices, but "
+                           f"they are {A.shape[-2]} by {A.shape[-1]} matrices")
+    if n == 0:  # the identity; A gets a zero gradient as in torch
+        return dispatch(add_scaled, (A, _mask("eye", A).expand(*A.shape)), {"beta": 0})
+    if n < 0:
+        A, n = inv(A), -n
+    result, base = None, A
+    while n:
+        if n & 1:
+            result = base if result is None else result @ base
+        n >>= 1
+        if n:
+            base = base @ base
+    return result
+
+
+@public("matrix_power")
+def matrix_power_(input: Tensor, n: int) -> Tensor:
+    """input^n for a square matrix (or batch)."""
+    return matrix_power(input, n)
+
+
+lstsq_t = _nt("linalg_lstsq", "solution residuals rank singular_values")
+
+
+def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
+    """torch.linalg.lstsq (CPU default driver 'gelsy': residuals and singular values are
+    empty); the solution is the minimum-norm least-squares one, via the pseudo-inverse."""
+    _check_mat("linalg.lstsq", A, square=False)
+    if A.dtype is not B.dtype:
+        raise RuntimeError(f"torch.linalg.lstsq: Expected input and other to have the same "
+                           f"dtype, but got input's dtype {_tn(A)} and other's dtype "
+                           f"{_tn(B)}")
+    vector = B.ndim == A.ndim - 1
+    B2 = B.unsqueeze(-1) if vector else B
+    if B2.shape[-2] != A.shape[-2]:
+        raise RuntimeError(f"torch.linalg.lstsq: input.size(-2) should match other.size(-2)")
+    P = pinv(A, rtol=rcond)
+    X = P @ B2
+    import ardor
+    rank = matrix_rank(A, rtol=rcond)
+    empty = ardor.zeros((0,), dtype=A.dtype)
+    return lstsq_t(X.squeeze(-1) if vector else X, empty, rank, empty)
 
 
 @register
@@ -984,7 +1069,7 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
 @public("qr")
 def qr_(input: Tensor, some: bool = True, *, out=None):
     """(Q, R) (torch.qr, deprecated in torch)."""
-    return qr(input, "reduced" if some else "complete")
+    return qr_old_t(*qr(input, "reduced" if some else "complete"))
 
 
 @register

@@ -26,9 +26,13 @@ _bmax, _bmin, _babs, _bany, _ball = builtins.max, builtins.min, builtins.abs, bu
 # ---------------------------------------------------------------- helpers
 def _nt(name: str, fields: str):
     """A torch.return_types-like named tuple type (unpacks as a plain tuple)."""
-    cls = collections.namedtuple(name, fields)
-    cls.__module__ = "ardor.return_types"
-    cls.__qualname__ = name
+    base = collections.namedtuple(name, fields)
+
+    def __repr__(self):
+        body = ",\n".join(f"{f}={v!r}" for f, v in zip(self._fields, self))
+        return f"ardor.return_types.{name}(\n{body})"
+    cls = type(name, (base,), {"__slots__": (), "__repr__": __repr__, "__str__": __repr__,
+                               "__module__": "ardor.return_types", "__qualname__": name})
     return cls
 
 
@@ -63,9 +67,9 @@ def _reduced_count(shape, dims) -> int:
 def _expand_grad(g, in_shape, dims, keepdim):
     """Broadcast a reduced gradient back over the reduced dims."""
     if not keepdim and len(in_shape) and g.ndim != len(in_shape):
-        for d in (range(len(in_shape)) if dims is None else dims):
-            g = g.unsqueeze(d)
-    return g.expand(in_shape)
+        red = range(len(in_shape)) if dims is None else dims
+        g = g.reshape(tuple(1 if i in red else n for i, n in enumerate(in_shape)))
+    return g.expand(tuple(in_shape))
 
 
 def _keep(out, in_ndim, dims, keepdim):
@@ -131,11 +135,11 @@ class reduction_mask:
     modes: "ties" (1/count on the elements of ``a`` equal to the reduced ``b``),
     "onehot" (1 where the position along ``dim`` equals the index ``a``; ``shape``),
     "notnan", "nonzero", "sign", "eye" (identity over the last two dims of ``a``),
-    "tril_half" (lower triangle, 0.5 on the diagonal)."""
+    "tril_half" (lower triangle, 0.5 on the diagonal), "tril"/"triu" (offset ``k``)."""
     differentiable = False
     onnx = "decompose"
 
-    def forward(xp, a, b=None, *, mode, dims=None, dim=None, shape=None, dtype=None):
+    def forward(xp, a, b=None, *, mode, dims=None, dim=None, shape=None, dtype=None, k=0):
         if mode == "ties":
             m = a == _np_keep(xp, b, a.ndim, dims)
             m = m.astype(a.dtype)
@@ -154,6 +158,9 @@ class reduction_mask:
         if mode == "eye":
             n, m = a.shape[-2], a.shape[-1]
             return xp.eye(n, m, dtype=a.dtype)
+        if mode in ("tril", "triu"):
+            n, m = a.shape[-2], a.shape[-1]
+            return getattr(xp, mode)(xp.ones((n, m), dtype=a.dtype), k)
         if mode == "tril_half":
             n = a.shape[-1]
             return (xp.tril(xp.ones((n, n), dtype=a.dtype)) - 0.5 * xp.eye(n, dtype=a.dtype))

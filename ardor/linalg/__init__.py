@@ -6,14 +6,16 @@ module is the public namespace, mirroring ``torch.linalg``.
 from __future__ import annotations
 
 from .._ops.linalg import (LinAlgError, cholesky, cross, det, eigh, eigvalsh, inv, linalg_norm
-                           as norm, matmul_ as matmul, matrix_norm, matrix_rank, pinv, qr,
-                           slogdet, solve, svd, svdvals)
+                           as norm, lstsq, matmul_ as matmul, matrix_norm, matrix_power,
+                           matrix_rank, pinv, qr, slogdet, solve, solve_triangular, svd,
+                           svdvals)
 from .._ops.linalg import einsum_ as _einsum  # noqa: F401
 from .._ops.reduction import vector_norm
 from .._tensor import Tensor
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh",
-           "eigvalsh", "inv", "inv_ex", "matmul", "matrix_norm", "matrix_rank", "multi_dot",
+           "eigvalsh", "inv", "inv_ex", "lstsq", "matmul", "matrix_norm", "matrix_power",
+           "matrix_rank", "multi_dot", "solve_triangular",
            "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "svd", "svdvals", "vecdot",
            "vector_norm"]
 

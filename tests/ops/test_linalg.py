@@ -435,3 +435,55 @@ def test_sample_gradcheck(op):
 def test_every_op_has_onnx():
     for op in _MINE:
         assert op.onnx, op.name
+
+
+@pytest.mark.parametrize("upper", [False, True])
+@pytest.mark.parametrize("left", [True, False])
+@pytest.mark.parametrize("unit", [False, True])
+def test_solve_triangular(upper, left, unit):
+    A = wc(2, 3, 3)
+    B = r((2, 3, 2)) if left else r((2, 2, 3))
+    run(lambda L, a, b: lib_linalg(L).solve_triangular(a, b, upper=upper, left=left,
+                                                       unitriangular=unit), A, B)
+
+
+def test_triangular_solve_and_errors():
+    run(lambda L, b, a: tuple(L.triangular_solve(b, a, upper=False)), r((3, 2)), wc(3, 3))
+    run(lambda L, b, a: L.triangular_solve(b, a, transpose=True).solution, r((3, 2)),
+        wc(3, 3))
+    raises_like(lambda L, a: lib_linalg(L).solve_triangular(a, a[0], upper=True), wc(3, 3))
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5, -1, -2])
+def test_matrix_power(n):
+    run(lambda L, a: lib_linalg(L).matrix_power(a, n), wc(2, 3, 3) / 3)
+    run(lambda L, a: L.matrix_power(a, n), wc(3, 3) / 3)
+
+
+def test_matrix_power_errors():
+    raises_like(lambda L, a: lib_linalg(L).matrix_power(a, 2), r((2, 3)))
+    raises_like(lambda L, a: lib_linalg(L).matrix_power(a, 2), r(3))
+
+
+@pytest.mark.parametrize("bshape", [(5, 2), (5,)])
+def test_lstsq(bshape):
+    ra, rt = run(lambda L, a, b: lib_linalg(L).lstsq(a, b).solution, r((5, 3)), r(bshape))
+    ra = AL.lstsq(ardor.tensor(r((5, 3))), ardor.tensor(r(bshape)))
+    rt = torch.linalg.lstsq(torch.tensor(r((5, 3))), torch.tensor(r(bshape)))
+    check(ra.rank, rt.rank)
+    check(ra.residuals, rt.residuals)
+    check(ra.singular_values, rt.singular_values)
+
+
+def test_return_type_names():
+    A = wc(3, 3)
+    for fn in (lambda L, a: lib_linalg(L).slogdet(a), lambda L, a: L.slogdet(a),
+               lambda L, a: lib_linalg(L).qr(a), lambda L, a: L.qr(a),
+               lambda L, a: lib_linalg(L).svd(a), lambda L, a: L.svd(a),
+               lambda L, a: lib_linalg(L).eigh(a + a.mT), lambda L, a: lib_linalg(L).lstsq(a, a),
+               lambda L, a: L.triangular_solve(a, a)):
+        ra, rt = fn(ardor, ardor.tensor(A)), fn(torch, torch.tensor(A))
+        assert type(ra).__name__ == type(rt).__name__
+        assert repr(ra).split("(")[0].split(".")[-1] == repr(rt).split("(")[0].split(".")[-1]
+        for f in type(ra)._fields:
+            assert hasattr(rt, f)
