@@ -694,7 +694,10 @@ def _hook_identity_op(n: int):
 def backward_hook_identity(tensors):
     """The tensors passed through one BackwardHookFunctionBackward node (a list back)."""
     out = dispatch(_hook_identity_op(len(tensors)), tuple(tensors))
-    return list(out) if len(tensors) > 1 else [out]
+    out = list(out) if len(tensors) > 1 else [out]
+    # tensors that did not require grad stay constants (torch marks them non-differentiable:
+    # the hooks then see zeros for them)
+    return [o if t.requires_grad else o.detach() for t, o in zip(tensors, out)]
 
 
 _hook_identity_op(1)

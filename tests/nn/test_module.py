@@ -422,3 +422,31 @@ def test_repr_nested_and_extra_repr():
     assert repr(nn.Module()) == "Module()"
     with pytest.raises(NotImplementedError):
         nn.Module()(1)
+
+
+def test_full_backward_hooks_tuple_outputs_and_non_grad_inputs():
+    import warnings
+
+    def run(L):
+        class M(L.nn.Module):
+            def forward(self, a, b, c=None):
+                return a * 2, (a * b).sum(1), 3
+        m, rec = M(), []
+        m.register_full_backward_pre_hook(lambda mod, go: rec.append(
+            [None if g is None else g.detach().numpy().copy() for g in go]))
+        m.register_full_backward_hook(lambda mod, gi, go: rec.append(
+            [None if g is None else g.detach().numpy().copy() for g in gi + go]))
+        x = np.arange(6.0).reshape(2, 3)
+        a, b = L.tensor(x, requires_grad=True), L.tensor(x + 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            o1, o2, _ = m(a, b, 5)
+            (o1.sum() + o2.sum() * 3).backward()
+        return rec
+    ra, rt = run(ardor), run(torch)
+    assert len(ra) == len(rt) == 2
+    for la, lt in zip(ra, rt):
+        assert [g is None for g in la] == [g is None for g in lt]
+        for ga, gt in zip(la, lt):
+            if gt is not None:
+                np.testing.assert_allclose(ga, gt)
