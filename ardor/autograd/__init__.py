@@ -131,9 +131,15 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
          only_inputs: bool = True, allow_unused=None, is_grads_batched: bool = False,
          materialize_grads: bool = False):
-    """Gradients of ``outputs`` with respect to ``inputs`` (returned, not accumulated)."""
+    """Gradients of ``outputs`` with respect to ``inputs`` (returned, not accumulated).
+
+    ``is_grads_batched``: the first dimension of each grad_output is a batch of vectors;
+    each result gets the same leading dimension (computed one vector at a time)."""
     outputs = _as_tuple(outputs)
     inputs_t = _as_tuple(inputs)
+    if is_grads_batched:
+        return _batched_grad(outputs, inputs_t, _as_tuple(grad_outputs), retain_graph,
+                             create_graph, allow_unused, materialize_grads)
     if materialize_grads and allow_unused is False:
         raise ValueError("Expected allow_unused to be True or not passed when "
                          "materialize_grads=True, but got: allow_unused=False.")
@@ -173,6 +179,25 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
             g = g.detach()
         result.append(g)
     return tuple(result)
+
+
+def _batched_grad(outputs, inputs, grad_outputs, retain_graph, create_graph, allow_unused,
+                  materialize_grads):
+    import ardor
+    if grad_outputs is None:
+        raise RuntimeError("is_grads_batched=True requires grad_outputs")
+    n = None
+    for g in grad_outputs:
+        if g is not None:
+            n = g.shape[0] if n is None else n
+    per = []
+    for i in range(n):
+        gos = tuple(None if g is None else g[i] for g in grad_outputs)
+        per.append(grad(outputs, inputs, gos, retain_graph=True if i < n - 1 else retain_graph,
+                        create_graph=create_graph, allow_unused=allow_unused,
+                        materialize_grads=materialize_grads))
+    return tuple(None if per[0][k] is None else ardor.stack([p[k] for p in per], 0)
+                 for k in range(len(inputs)))
 
 
 def Variable(data, requires_grad: bool = False):
