@@ -131,26 +131,6 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
         return _normal(tensor, mean, std, generator)
 
 
-def _erfinv_np(y):
-    try:
-        from scipy.special import erfinv
-        return erfinv(y)
-    except Exception:  # pragma: no cover - Giles' single-precision approximation
-        w = -np.log((1.0 - y) * (1.0 + y))
-        small = w < 5.0
-        ws = w - 2.5
-        wl = np.sqrt(np.maximum(w, 5.0)) - 3.0
-        ps = 2.81022636e-08
-        for c in (3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
-                  -0.00125372503, -0.00417768164, 0.246640727, 1.50140941):
-            ps = c + ps * ws
-        pl = -0.000200214257
-        for c in (0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
-                  -0.0076224613, 0.00943887047, 1.00167406, 2.83297682):
-            pl = c + pl * wl
-        return np.where(small, ps, pl) * y
-
-
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,
                   b: float = 2.0, generator=None) -> Tensor:
     """Fill with N(mean, std^2) truncated to [a, b] (inverse-CDF sampling)."""
@@ -164,9 +144,11 @@ def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float 
         lo = norm_cdf((a - mean) / std)
         hi = norm_cdf((b - mean) / std)
         _uniform(tensor, 2 * lo - 1, 2 * hi - 1, generator)
-        u = np.asarray(tensor._data, dtype=np.float64)
-        vals = _erfinv_np(u) * (std * math.sqrt(2.0)) + mean
-        _write(tensor, np.clip(vals, a, b))
+        # inverse CDF of the standard normal, then scale/shift and clamp (torch's sequence)
+        tensor.erfinv_()
+        tensor.mul_(std * math.sqrt(2.0))
+        tensor.add_(mean)
+        tensor.clamp_(min=a, max=b)
         return tensor
 
 
