@@ -362,3 +362,58 @@ def test_odd_layouts_and_large_params(name, kw):
         res.append([p.detach().numpy().copy() for p in ps])
     for a, t in zip(*res[::-1]):
         np.testing.assert_allclose(a, t, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name,kw", [("Adam", dict(lr=0.1, amsgrad=True)),
+                                     ("SGD", dict(lr=0.1, momentum=0.9)),
+                                     ("RMSprop", dict(lr=0.01, centered=True)),
+                                     ("Adagrad", {}), ("NAdam", {}), ("RAdam", {}),
+                                     ("Adamax", {}), ("Adadelta", {}), ("ASGD", {}),
+                                     ("Rprop", {})])
+def test_complex_params(name, kw):
+    """Complex parameters are updated as (real, imag) pairs, like torch's view_as_real."""
+    rng = np.random.default_rng(3)
+    shape = (3, 4)
+    p0 = (rng.standard_normal(shape) + 1j * rng.standard_normal(shape)).astype(np.complex64)
+    grads = [(rng.standard_normal(shape) + 1j * rng.standard_normal(shape))
+             .astype(np.complex64) for _ in range(5)]
+    out = []
+    for lib in (torch, ardor):
+        p = lib.tensor(p0.copy(), requires_grad=True)
+        opt = getattr(lib.optim, name)([p], **kw)
+        for g in grads:
+            p.grad = lib.tensor(g)
+            opt.step()
+        out.append(p.detach().numpy().copy())
+    assert out[1].dtype == np.complex64
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-5, atol=1e-6)
+
+
+def test_user_defined_optimizer_subclass():
+    """A user's Optimizer subclass (torch's documented pattern) works with hooks and
+    schedulers."""
+    res = []
+    for lib in (torch, ardor):
+        class MySGD(lib.optim.Optimizer):
+            def __init__(self, params, lr=0.1):
+                super().__init__(params, dict(lr=lr))
+
+            @lib.no_grad()
+            def step(self, closure=None):
+                for g in self.param_groups:
+                    for q in g["params"]:
+                        if q.grad is not None:
+                            q.add_(q.grad, alpha=-g["lr"])
+
+        p = lib.tensor(np.ones(3, np.float32), requires_grad=True)
+        opt = MySGD([p])
+        calls = []
+        opt.register_step_post_hook(lambda o, a, k: calls.append(1))
+        sched = lib.optim.lr_scheduler.StepLR(opt, 2, gamma=0.5)
+        for _ in range(5):
+            p.grad = lib.tensor(np.full(3, 2.0, np.float32))
+            opt.step()
+            sched.step()
+        res.append((p.detach().numpy().copy(), len(calls), sched.get_last_lr()))
+    np.testing.assert_allclose(res[1][0], res[0][0], rtol=1e-6)
+    assert res[1][1:] == res[0][1:]
