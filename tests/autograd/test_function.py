@@ -366,3 +366,29 @@ def test_ctx_attributes_on_grad_fn():
     assert isinstance(out.grad_fn, ardor.autograd.function.BackwardCFunction)
     assert type(out.grad_fn).__name__ == "ScaleAddBackward"
     assert norm(out.grad_fn.saved_tensors[0]) == norm(x)
+
+
+def test_reentrant_backward_checkpoint_style():
+    def sc(lib):
+        class Checkpoint(lib.autograd.Function):
+            @staticmethod
+            def forward(ctx, x):
+                ctx.save_for_backward(x)
+                return (x.exp() * x).sin()
+
+            @staticmethod
+            def backward(ctx, g):
+                (x,) = ctx.saved_tensors
+                with lib.enable_grad():  # recompute, then a nested backward
+                    xd = x.detach().requires_grad_()
+                    y = (xd.exp() * xd).sin()
+                    (gx,) = lib.autograd.grad(y, xd, g)
+                return gx
+        x = lib.tensor(X, requires_grad=True)
+        (Checkpoint.apply(x) * 2).sum().backward()
+        g1 = x.grad
+        x.grad = None
+        ((x.exp() * x).sin() * 2).sum().backward()
+        return g1, x.grad
+    got = same(sc)
+    assert got[0] == got[1]
