@@ -5,6 +5,7 @@ standard matrix-calculus formulas written over Tensors (so they are differentiab
 """
 from __future__ import annotations
 
+import functools
 import math
 import string
 
@@ -408,6 +409,7 @@ def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1, out=None
 _LETTERS = string.ascii_uppercase + string.ascii_lowercase
 
 
+@functools.lru_cache(maxsize=1024)
 def _einsum_parse(eq: str, shapes):
     """Equation + operand shapes -> (explicit input subscripts, output subscripts) with the
     ellipsis expanded into letters; torch's errors."""
@@ -486,7 +488,7 @@ def _label_sizes(ins, arrays):
 @register
 class einsum:
     """Einstein summation over an explicit equation (ellipses already expanded)."""
-    save = tuple(range(32))   # every operand (einsum is variadic)
+    save = tuple(range(16))   # every operand (einsum is variadic; up to 16 differentiable)
     onnx = "Einsum"
 
     def sample(rng):
@@ -557,7 +559,7 @@ def einsum_(equation: str, *operands) -> Tensor:
     """Einstein summation: ``einsum('ij,jk->ik', a, b)`` or ``einsum('ij,jk', [a, b])``."""
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
-    ins, out, _ = _einsum_parse(equation, [tuple(t.shape) for t in operands])
+    ins, out, _ = _einsum_parse(equation, tuple([t._data.shape for t in operands]))
     dt = operands[0].dtype
     for t in operands[1:]:
         if t.dtype is not dt:

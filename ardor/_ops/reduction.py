@@ -109,6 +109,14 @@ def _int_result(a):
     return D.int64.np if a.dtype.kind in "biu" else a.dtype
 
 
+_HALF = (np.dtype(np.float16), D.bfloat16.np)
+
+
+def _acc(out_dt):
+    """Accumulation dtype: float32 for half types (torch accumulates them in float32)."""
+    return np.float32 if out_dt in _HALF else out_dt
+
+
 def _dt(dtype):
     return None if dtype is None else D.as_dtype(dtype)
 
@@ -184,7 +192,8 @@ class sum:
 
     def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
         out_dt = dtype.np if dtype is not None else _int_result(a)
-        return xp.sum(a, axis=dim, keepdims=keepdim, dtype=out_dt)
+        r = xp.sum(a, axis=dim, keepdims=keepdim, dtype=_acc(out_dt))
+        return r.astype(out_dt) if r.dtype != out_dt else r
 
     def backward(ctx, g):
         at = ctx.attrs
@@ -235,9 +244,10 @@ class mean:
 
     def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
         n = _reduced_count(a.shape, dim)
-        s = xp.sum(a, axis=dim, keepdims=keepdim, dtype=None if dtype is None else dtype.np)
+        out_dt = a.dtype if dtype is None else dtype.np
+        s = xp.sum(a, axis=dim, keepdims=keepdim, dtype=_acc(out_dt))
         with np.errstate(invalid="ignore", divide="ignore"):
-            return xp.true_divide(s, n if n else s.dtype.type(0)).astype(s.dtype, copy=False)
+            return xp.true_divide(s, n if n else s.dtype.type(0)).astype(out_dt, copy=False)
 
     def backward(ctx, g):
         at = ctx.attrs
@@ -693,6 +703,8 @@ def _sample_var(rng):
 
 
 def _var_np(xp, a, dim, correction, keepdim):
+    if a.dtype in _HALF:
+        return _var_np(xp, a.astype(np.float32), dim, correction, keepdim).astype(a.dtype)
     n = _reduced_count(a.shape, dim)
     with np.errstate(invalid="ignore", divide="ignore"):
         mu = xp.sum(a, axis=dim, keepdims=True) / (n if n else a.dtype.type(0))
@@ -1070,6 +1082,9 @@ class linalg_vector_norm:
                                 (1.5, (1,), False), (0.5, None, False))]
 
     def forward(xp, a, *, ord=2.0, dim=None, keepdim=False):
+        if a.dtype in _HALF:
+            return linalg_vector_norm.forward(xp, a.astype(np.float32), ord=ord, dim=dim,
+                                              keepdim=keepdim).astype(a.dtype)
         x = xp.abs(a)
         if ord == 2:
             return xp.sqrt(xp.sum(x * x, axis=dim, keepdims=keepdim))

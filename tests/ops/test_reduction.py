@@ -378,3 +378,10 @@ def test_sample_gradcheck(op):
 def test_every_op_has_onnx():
     for op in _MINE:
         assert op.onnx, op.name
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "var", "std", "amax", "norm"])
+def test_half_precision_accumulates_in_float32(name):
+    x = (rng.standard_normal(2000) + 3).astype(np.float16)
+    a, t = getattr(ardor.tensor(x), name)(), getattr(torch.tensor(x), name)()
+    check(a, t, rtol=2e-3, atol=1e-3)
