@@ -150,3 +150,10 @@ def test_format_of_0d():
 def test_size_repr():
     assert repr(ardor.zeros(2, 3).shape) == "ardor.Size([2, 3])"
     assert repr(ardor.zeros(2, 3).shape).replace("ardor", "torch") == repr(torch.zeros(2, 3).shape)
+
+
+def test_parameter_and_subclass_repr():
+    a = ardor.nn.Parameter(ardor.tensor(CASES["2d"]))
+    t = torch.nn.Parameter(torch.tensor(CASES["2d"]))
+    _same(a, t)
+    _same(a * 2, t * 2)

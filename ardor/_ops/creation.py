@@ -797,6 +797,8 @@ def legacy_new(cls, *args, **kwargs):
     data -> float tensor)."""
     if cls is not Tensor and not args and not kwargs:
         return object.__new__(cls)
+    if not args:
+        return zeros(0, dtype=D.get_default_dtype())
     if len(args) == 1 and not isinstance(args[0], numbers.Integral):
         data = args[0]
         if isinstance(data, Tensor):
