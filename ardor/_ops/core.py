@@ -163,9 +163,7 @@ class CopySlices(Node):
         region = gb
         for op, attrs in self.view_ops:
             region = dispatch(op, (region,), attrs)
-        from ..autograd.grad_mode import no_grad
-        with no_grad():
-            region._data[...] = 0
+        region.zero_()  # an in-place op on a view: recorded when create_graph=True
         gv = g
         for op, attrs in self.view_ops:
             gv = dispatch(op, (gv,), attrs)

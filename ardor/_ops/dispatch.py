@@ -79,6 +79,8 @@ def _edge(t):
         return (None, 0)
     fn = t.grad_fn
     if fn is not None:
+        if t._base is not None and t._vver != t._version[0]:
+            fn = view_grad_fn(t)
         return (fn, t._output_nr)
     return (accumulator_for(t), 0)
 
@@ -147,20 +149,49 @@ MULTI_VIEW: dict = {}
 
 
 def _mark_view(outs, base, op, attrs):
+    # A view records its root base, the ops replaying it from the root, the shared version
+    # counter, and (_vver) the version its grad_fn was made at: when an in-place op anywhere
+    # on the storage moves the counter on, view_grad_fn() re-derives grad_fn from the root.
     root = base._base if base._base is not None else base
+    ver = base._version
     if op.nout == 1:
         ops = base._view_ops + ((op, attrs),)
         for o in outs:
             o._base = root
-            o._version = base._version
+            o._version = ver
             o._view_ops = ops
-        return
-    one = MULTI_VIEW[op.name]
-    for i, o in enumerate(outs):
-        o._base = root
-        o._version = base._version
-        o._view_ops = base._view_ops + (one(attrs, i),)
-        o._multi_view = op  # in-place on these is an error under autograd, as in torch
+            o._vver = ver[0]
+    else:
+        one = MULTI_VIEW[op.name]
+        for i, o in enumerate(outs):
+            o._base = root
+            o._version = ver
+            o._view_ops = base._view_ops + (one(attrs, i),)
+            o._vver = ver[0]
+            o._multi_view = (op, i)  # in-place on these is an error under autograd (torch)
+    if not state.grad_enabled:
+        for o in outs:
+            o._nograd_view = True
+
+
+def view_grad_fn(view: Tensor):
+    """The view's grad_fn, re-derived from its root base when the storage was modified in
+    place since it was made (torch regenerates a view's grad_fn the same way)."""
+    ver = view._version[0]
+    if view._vver == ver:
+        return view.grad_fn
+    view._vver = ver
+    root = view._base
+    if not root._requires_grad or view.__dict__.get("_nograd_view"):
+        return view.grad_fn
+    v = root
+    with _enable_grad():
+        for op, attrs in view._view_ops:
+            v = dispatch(op, (v,), attrs)
+    view._requires_grad = True
+    view.grad_fn = v.grad_fn
+    view._output_nr = v._output_nr
+    return v.grad_fn
 
 
 def _record(op, args, attrs, outs):
@@ -200,16 +231,15 @@ def dispatch_inplace(op, self: Tensor, args: tuple, attrs: dict = _EMPTY) -> Ten
     full = (self,) + tuple(args)
     needs_grad = state.grad_enabled and op.differentiable and any(
         isinstance(a, Tensor) and a._requires_grad for a in full)
-    if needs_grad and self._requires_grad and self.grad_fn is None:
+    if self._requires_grad and self.grad_fn is None and state.grad_enabled:  # any op, as torch
         if self._base is not None:
             raise RuntimeError("a view of a leaf Variable that requires grad is being used in "
                                "an in-place operation.")
         raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
                            "operation.")
-    if self._base is not None and self._base._requires_grad and self._base.grad_fn is None \
-            and needs_grad:
-        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
-                           "in-place operation.")
+    base = self._base
+    if base is not None and state.grad_enabled and (needs_grad or base._requires_grad):
+        _check_view_inplace(self, base, needs_grad)
     if not needs_grad:
         with _no_grad():
             r = dispatch(op, full, attrs)
@@ -219,6 +249,8 @@ def dispatch_inplace(op, self: Tensor, args: tuple, attrs: dict = _EMPTY) -> Ten
             state.tracer.record_inplace(self, r)
         return self
     # Autograd: compute out of place from a snapshot of self, then rebase self's history.
+    if base is not None and self._vver != self._version[0]:
+        view_grad_fn(self)
     snap = _make(self._data.copy() if 0 in op.save else self._data)
     snap._requires_grad = self._requires_grad
     snap.grad_fn = self.grad_fn
@@ -230,13 +262,38 @@ def dispatch_inplace(op, self: Tensor, args: tuple, attrs: dict = _EMPTY) -> Ten
     if r.dtype is not self.dtype:
         r = r.to(self.dtype)
     _write(self, r._data)
-    if self._base is not None:
+    if base is not None:
         _rebase_view(self, r)
     else:
         self._requires_grad = True
         self.grad_fn = r.grad_fn
         self._output_nr = r._output_nr
     return self
+
+
+def _check_view_inplace(view: Tensor, base: Tensor, needs_grad: bool) -> None:
+    """torch's refusals for in-place ops on views under autograd."""
+    d = view.__dict__
+    if d.get("_nograd_view"):
+        raise RuntimeError(
+            "A view was created in no_grad mode and is being modified inplace with grad mode "
+            "enabled. Given that this use case is ambiguous and error-prone, it is forbidden. "
+            "You can clarify your code by moving both the view and the inplace either both "
+            "inside the no_grad block (if you don't want the inplace to be tracked) or both "
+            "outside (if you want the inplace to be tracked).")
+    mv = d.get("_multi_view")
+    if mv is not None:
+        op, i = mv
+        name = op.node_name[:-len("Backward0")] if op.node_name.endswith("Backward0") \
+            else op.node_name
+        raise RuntimeError(
+            f"Output {i} of {name} is a view and is being modified inplace. This view is the "
+            "output of a function that returns multiple views. Such functions do not allow the "
+            "output views to be modified inplace. You should replace the inplace operation by "
+            "an out-of-place one.")
+    if needs_grad and base._requires_grad and base.grad_fn is None:
+        raise RuntimeError("a view of a leaf Variable that requires grad is being used in an "
+                           "in-place operation.")
 
 
 class _no_grad:
@@ -262,8 +319,9 @@ def _write(self: Tensor, arr) -> None:
                 f"output with shape {list(dst.shape)} doesn't match the broadcast shape "
                 f"{list(np.broadcast_shapes(dst.shape, arr.shape))}")
         if not dst.flags.writeable:
-            raise RuntimeError("unsupported operation: the tensor's memory is read-only (an "
-                               "expanded or broadcast view); clone() it first")
+            raise RuntimeError("unsupported operation: more than one element of the written-to "
+                               "tensor refers to a single memory location. Please clone() the "
+                               "tensor before performing the operation.")
         np.copyto(dst, arr, casting="unsafe")
     self._version[0] += 1
 
@@ -281,6 +339,7 @@ def _rebase_view(view: Tensor, new_value: Tensor) -> None:
     view._requires_grad = True
     view.grad_fn = v.grad_fn
     view._output_nr = v._output_nr
+    view._vver = view._version[0]
 
 
 class _enable_grad:

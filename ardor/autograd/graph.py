@@ -173,6 +173,8 @@ class Node:
 def _short_name(node) -> str:
     """torch 2.13 names a node in this message without its ``Backward<N>`` suffix."""
     n = type(node).__name__
+    if n == "CopySlices":  # a C++ node in torch, named with its namespace
+        return "torch::autograd::CopySlices"
     i = n.rfind("Backward")
     return n[:i] if i > 0 and n[i + 8:].isdigit() or n.endswith("Backward") and i > 0 else n
 
