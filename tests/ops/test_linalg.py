@@ -487,3 +487,32 @@ def test_return_type_names():
         assert repr(ra).split("(")[0].split(".")[-1] == repr(rt).split("(")[0].split(".")[-1]
         for f in type(ra)._fields:
             assert hasattr(rt, f)
+
+
+@pytest.mark.parametrize("fn,shapes", [
+    (lambda L, a, b: a @ b, [(3, 0), (0, 4)]),
+    (lambda L, a, b: a @ b, [(0, 3), (3, 4)]),
+    (lambda L, a, b: L.bmm(a, b), [(0, 3, 4), (0, 4, 2)]),
+    (lambda L, a, b: L.einsum("ij,jk->ik", a, b), [(3, 0), (0, 4)]),
+    (lambda L, a, b: L.addmm(b, a, a.mT), [(3, 0), (3, 3)]),
+    (lambda L, a, b: L.dot(a, b), [(0,), (0,)]),
+    (lambda L, a, b: lib_linalg(L).inv(a), [(0, 3, 3), (1,)]),
+    (lambda L, a, b: lib_linalg(L).det(a), [(0, 0), (1,)]),
+    (lambda L, a, b: lib_linalg(L).det(a), [(0, 2, 2), (1,)]),
+    (lambda L, a, b: lib_linalg(L).vector_norm(a), [(0, 3), (1,)]),
+    (lambda L, a, b: lib_linalg(L).matrix_norm(a), [(0, 3), (1,)]),
+])
+def test_empty(fn, shapes):
+    run(fn, *[r(s) for s in shapes])
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, a, b: lib_linalg(L).inv(a.mT), lambda L, a, b: lib_linalg(L).det(a.mT),
+    lambda L, a, b: lib_linalg(L).solve(a.mT, b[..., ::2, :]),
+    lambda L, a, b: lib_linalg(L).cholesky(a @ a.mT + 3 * L.eye(3, dtype=L.float64)),
+    lambda L, a, b: L.einsum("bij,bjk->bik", a.mT, b[..., ::2, :]),
+    lambda L, a, b: L.addmm(b[0, 0, :3], a[0].mT, a[1]),
+    lambda L, a, b: L.baddbmm(b[..., ::2, :], a.mT, a),
+])
+def test_noncontiguous_inputs(fn):
+    run(fn, wc(2, 3, 3), r((2, 6, 3)))
