@@ -96,13 +96,19 @@ def test_swalr_matches_torch(kw):
             lib.optim.swa_utils.SWALR(opt, 0.1, anneal_strategy="exp")
 
 
-@pytest.mark.skipif(not hasattr(ardor.nn, "BatchNorm1d"), reason="ardor.nn.BatchNorm1d not yet")
+def _bn1d(lib):
+    if hasattr(lib.nn, "BatchNorm1d"):
+        return lib.nn.BatchNorm1d
+    from ardor.nn.modules import batchnorm  # not yet exported from ardor.nn
+    return batchnorm.BatchNorm1d
+
+
 def test_update_bn_matches_torch():
     rng = np.random.default_rng(0)
     batches = [rng.standard_normal((6, 3)).astype(np.float32) for _ in range(4)]
     stats = []
     for lib in (torch, ardor):
-        model = lib.nn.Sequential(lib.nn.Linear(3, 3), lib.nn.BatchNorm1d(3))
+        model = lib.nn.Sequential(lib.nn.Linear(3, 3), _bn1d(lib)(3))
         with lib.no_grad():
             model[0].weight.data = lib.tensor(np.eye(3, dtype=np.float32))
             model[0].bias.data = lib.tensor(np.zeros(3, np.float32))
@@ -115,3 +121,27 @@ def test_update_bn_matches_torch():
     np.testing.assert_allclose(stats[1][0], stats[0][0], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(stats[1][1], stats[0][1], rtol=1e-5, atol=1e-6)
     assert stats[1][2] == stats[0][2]
+
+
+@pytest.mark.parametrize("use_buffers", [False, True])
+def test_averaged_model_buffers(use_buffers):
+    rng = np.random.default_rng(4)
+    xs = [rng.standard_normal((6, 3)).astype(np.float32) for _ in range(5)]
+    res = []
+    for lib in (torch, ardor):
+        model = lib.nn.Sequential(lib.nn.Linear(3, 3), _bn1d(lib)(3))
+        with lib.no_grad():
+            model[0].weight.data = lib.tensor(np.eye(3, dtype=np.float32) * 0.5)
+            model[0].bias.data = lib.tensor(np.ones(3, np.float32))
+        avg = lib.optim.swa_utils.AveragedModel(model, use_buffers=use_buffers)
+        opt = lib.optim.SGD(model.parameters(), lr=0.1)
+        for x in xs:
+            opt.zero_grad()
+            y = model(lib.tensor(x))
+            (y * y).mean().backward()
+            opt.step()
+            avg.update_parameters(model)
+        res.append([t.detach().numpy().copy() for t in
+                    list(avg.module.parameters()) + list(avg.module.buffers())])
+    for a, t in zip(res[1], res[0]):
+        np.testing.assert_allclose(a, t, rtol=1e-5, atol=1e-6)
