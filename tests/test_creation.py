@@ -468,3 +468,38 @@ def test_bfloat16_creation_round_trip():
     assert a.tolist() == t.tolist()
     assert repr(a).replace("ardor.", "torch.") == repr(t)
     assert ardor.arange(4, dtype=ardor.bfloat16).tolist() == torch.arange(4, dtype=torch.bfloat16).tolist()
+
+
+# ------------------------------------------------------------------ complex / polar
+@pytest.mark.parametrize("fn", ["complex", "polar"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_complex_polar_values_and_grads(fn, dtype):
+    rng = np.random.default_rng(3)
+    a_np = rng.standard_normal((2, 3)).astype(dtype)
+    b_np = rng.standard_normal((3,)).astype(dtype)
+    w1 = rng.standard_normal((2, 3))
+    w2 = rng.standard_normal((2, 3))
+    res = []
+    for lib in (torch, ardor):
+        a = lib.tensor(a_np, requires_grad=True)
+        b = lib.tensor(b_np, requires_grad=True)
+        z = getattr(lib, fn)(a, b)
+        loss = (lib.real(z) * lib.tensor(w1.astype(dtype)) + lib.imag(z) * lib.tensor(w2.astype(dtype))).sum()
+        loss.backward()
+        res.append((z, a.grad, b.grad, type(z.grad_fn).__name__))
+    (zt, gat, gbt, nt), (za, gaa, gba, na) = res
+    check(za, zt)
+    check(gaa, gat, rtol=1e-5, atol=1e-5)
+    check(gba, gbt, rtol=1e-5, atol=1e-5)
+    assert na == nt
+
+
+@pytest.mark.parametrize("call", [
+    lambda L: L.complex(L.tensor([1]), L.tensor([2])),
+    lambda L: L.complex(L.tensor([1.0]), L.tensor([2.0], dtype=L.float64)),
+    lambda L: L.complex(L.ones(2), L.ones(3)),
+    lambda L: L.polar(L.ones(2), L.ones(3)),
+    lambda L: L.complex(L.tensor([1.0, float("inf")]), L.tensor([float("inf"), 0.0])),
+])
+def test_complex_polar_errors_and_specials(call):
+    same(call)

@@ -15,7 +15,8 @@ import numpy as np
 from .. import _dtype as D
 from .._device import as_device
 from .._tensor import Tensor, _make
-from .registry import method, public
+from .dispatch import dispatch
+from .registry import method, public, register
 
 _PY_SCALARS = (bool, int, float, complex)
 
@@ -789,6 +790,99 @@ def triu_indices(row: int, col: int, offset: int = 0, *, dtype=None, device=None
                  layout=None) -> Tensor:
     """The (2, N) indices of the upper triangle of a row x col matrix."""
     return _tri_indices(row, col, offset, dtype, device, False, "triu_indices")
+
+
+# ---------------------------------------------------------------------------- complex / polar
+def _complex_parts_sample(rng):
+    return [((rng.standard_normal((2, 3)), rng.standard_normal((3,))), {})]
+
+
+def _part(name: str, g: Tensor) -> Tensor:
+    from .registry import FUNCTIONS
+    return FUNCTIONS[name](g)
+
+
+@register
+class complex_op:
+    """complex(real, imag): real + i * imag (same floating dtype, broadcast)."""
+    name = "complex"
+    node_name = "ComplexBackward0"
+    promote = "binary"  # a no-op cast (dtypes are checked equal); reduces broadcast grads
+    onnx = "decompose"
+    sample = _complex_parts_sample
+
+    def forward(xp, re, im):
+        out = xp.empty(xp.broadcast_shapes(re.shape, im.shape),
+                       xp.complex128 if re.dtype == xp.float64 else xp.complex64)
+        out.real = re  # set the parts directly: re + 1j * im turns inf parts into nan
+        out.imag = im
+        return out
+
+    def backward(ctx, g):
+        nr, ni = ctx.needs_input_grad
+        return (_part("real", g) if nr else None), (_part("imag", g) if ni else None)
+
+
+@register
+class polar_op:
+    """polar(abs, angle): abs * (cos(angle) + i sin(angle))."""
+    name = "polar"
+    node_name = "PolarBackward0"
+    promote = "binary"
+    onnx = "decompose"
+    save = (0, 1)
+    sample = _complex_parts_sample
+
+    def forward(xp, r, theta):
+        out = xp.empty(xp.broadcast_shapes(r.shape, theta.shape),
+                       xp.complex128 if r.dtype == xp.float64 else xp.complex64)
+        out.real = r * xp.cos(theta)
+        out.imag = r * xp.sin(theta)
+        return out
+
+    def backward(ctx, g):
+        # grad wrt a real input x of z(x): Re(conj(dz/dx) * g)
+        r, theta = ctx.saved
+        gr, gi = _part("real", g), _part("imag", g)
+        c, s_ = theta.cos(), theta.sin()
+        nr, nt = ctx.needs_input_grad
+        return ((gr * c + gi * s_) if nr else None), ((r * (gi * c - gr * s_)) if nt else None)
+
+
+def _check_parts(a, b, fname: str):
+    for x in (a, b):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{fname}(): argument must be Tensor, not {type(x).__name__}")
+    ok = (D.float16, D.float32, D.float64)
+    if a.dtype not in ok or b.dtype not in ok:
+        raise RuntimeError(f"Expected both inputs to be Half, Float or Double tensors but got "
+                           f"{a.dtype._torch_name} and {b.dtype._torch_name}")
+    if a.dtype is not b.dtype:
+        raise RuntimeError(f"Expected object of scalar type {a.dtype._torch_name} but got scalar "
+                           f"type {b.dtype._torch_name} for second argument")
+    if a.dtype is D.float16:
+        raise RuntimeError(f"{fname}: complex32 (from float16 parts) is not supported by ardor")
+    try:
+        np.broadcast_shapes(a.shape, b.shape)
+    except ValueError:
+        raise RuntimeError(f"The size of tensor a ({a.shape[-1] if a.ndim else 1}) must match "
+                           f"the size of tensor b ({b.shape[-1] if b.ndim else 1}) at "
+                           "non-singleton dimension") from None
+
+
+@public("complex", method=False)
+def complex_(real: Tensor, imag: Tensor, *, out=None) -> Tensor:
+    """A complex tensor from real and imaginary parts (float32 -> complex64, float64 ->
+    complex128)."""
+    _check_parts(real, imag, "complex")
+    return _write_out(out, dispatch(complex_op, (real, imag)))
+
+
+@public("polar", method=False)
+def polar(abs: Tensor, angle: Tensor, *, out=None) -> Tensor:
+    """A complex tensor from magnitude and phase: abs * (cos(angle) + i sin(angle))."""
+    _check_parts(abs, angle, "polar")
+    return _write_out(out, dispatch(polar_op, (abs, angle)))
 
 
 # ---------------------------------------------------------------------------- legacy
