@@ -61,10 +61,16 @@ def _make_grads(outputs, grad_outputs, is_grads_batched=False):
 
 def _edge(t):
     """(node, output_nr) through which a gradient reaches ``t``."""
-    fn = t.grad_fn
+    fn = t.grad_fn if t._base is None else _view_grad_fn(t)
     if fn is not None:
         return (fn, t._output_nr)
     return (accumulator_for(t), 0)
+
+
+def _view_grad_fn(t):
+    # a view whose storage was modified in place since it was made re-derives its grad_fn
+    from .._ops.dispatch import view_grad_fn
+    return view_grad_fn(t)
 
 
 def _root_edges(outputs):
@@ -73,7 +79,7 @@ def _root_edges(outputs):
         if not t._requires_grad:
             raise RuntimeError(f"element {i} of tensors does not require grad and does not "
                                "have a grad_fn")
-        fn = t.grad_fn
+        fn = t.grad_fn if t._base is None else _view_grad_fn(t)
         edges.append((fn, t._output_nr) if fn is not None else (accumulator_for(t), 0))
     return edges
 
