@@ -831,7 +831,10 @@ class polar_op:
     promote = "binary"
     onnx = "decompose"
     save = (0, 1)
-    sample = _complex_parts_sample
+
+    def sample(rng):
+        # positive magnitudes: torch's gradient uses sgn(result), the true one only there
+        return [((np.abs(rng.standard_normal((2, 3))) + 0.5, rng.standard_normal((3,))), {})]
 
     def forward(xp, r, theta):
         out = xp.empty(xp.broadcast_shapes(r.shape, theta.shape),
@@ -841,12 +844,14 @@ class polar_op:
         return out
 
     def backward(ctx, g):
-        # grad wrt a real input x of z(x): Re(conj(dz/dx) * g)
+        # torch's polar_backward: grad_abs = Re(conj(g) * sgn(result)) (so the sign of a
+        # negative magnitude flips it), grad_angle = Re(conj(g) * i * result)
         r, theta = ctx.saved
         gr, gi = _part("real", g), _part("imag", g)
         c, s_ = theta.cos(), theta.sin()
         nr, nt = ctx.needs_input_grad
-        return ((gr * c + gi * s_) if nr else None), ((r * (gi * c - gr * s_)) if nt else None)
+        return (((gr * c + gi * s_) * r.sign()) if nr else None), \
+            ((r * (gi * c - gr * s_)) if nt else None)
 
 
 def _check_parts(a, b, fname: str):
