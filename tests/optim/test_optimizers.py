@@ -417,3 +417,19 @@ def test_user_defined_optimizer_subclass():
         res.append((p.detach().numpy().copy(), len(calls), sched.get_last_lr()))
     np.testing.assert_allclose(res[1][0], res[0][0], rtol=1e-6)
     assert res[1][1:] == res[0][1:]
+
+
+def test_sparse_adam_refuses_dense_grads_like_torch():
+    msgs = []
+    for lib in (torch, ardor):
+        p = lib.tensor(np.ones(3, np.float32), requires_grad=True)
+        with pytest.raises(ValueError) as e:
+            lib.optim.SparseAdam([p], lr=0.0)
+        msgs.append(str(e.value))
+        opt = lib.optim.SparseAdam([p])
+        p.grad = lib.tensor(np.ones(3, np.float32))
+        with pytest.raises(RuntimeError) as e:
+            opt.step()
+        msgs.append(str(e.value))
+        msgs.append(list(opt.state_dict()["param_groups"][0].keys()))
+    assert msgs[:3] == msgs[3:]
