@@ -157,3 +157,52 @@ def test_parameter_and_subclass_repr():
     t = torch.nn.Parameter(torch.tensor(CASES["2d"]))
     _same(a, t)
     _same(a * 2, t * 2)
+
+
+def _fuzz_case(rng):
+    nd = int(rng.integers(0, 5))
+    shape = tuple(int(x) for x in rng.integers(0, 6 if nd > 2 else 40, nd))
+    if rng.random() < 0.05:
+        shape = (int(rng.integers(900, 1500)),)
+    kind = str(rng.choice(["f32", "f64", "f16", "bf16", "i64", "i32", "u8", "bool", "c64"]))
+    mag = 10.0 ** int(rng.integers(-8, 12))
+    x = rng.standard_normal(shape) * mag
+    if rng.random() < 0.3:
+        x = np.round(x)
+    if rng.random() < 0.1 and x.size:
+        x.flat[rng.integers(0, x.size)] = rng.choice([np.nan, np.inf, -np.inf, 0.0, -0.0])
+    if kind in ("i64", "i32", "u8", "bool"):
+        x = np.nan_to_num(x, posinf=0, neginf=0)
+    with np.errstate(over="ignore"):
+        arr = {"bool": lambda: x > 0,
+               "u8": lambda: (np.abs(x).astype(np.int64) % 256).astype(np.uint8),
+               "i32": lambda: np.clip(x, -2 ** 31, 2 ** 31 - 1).astype(np.int32),
+               "i64": lambda: np.clip(x, -2 ** 62, 2 ** 62).astype(np.int64),
+               "f32": lambda: x.astype(np.float32), "f64": lambda: x,
+               "f16": lambda: x.astype(np.float16), "bf16": lambda: x.astype(np.float32),
+               "c64": lambda: (x + 1j * rng.standard_normal(shape) * mag).astype(np.complex64),
+               }[kind]()
+    opts = {}
+    if rng.random() < 0.3:
+        opts = dict(precision=int(rng.integers(0, 9)), linewidth=int(rng.integers(20, 150)),
+                    edgeitems=int(rng.integers(1, 5)), threshold=int(rng.integers(5, 2000)))
+        if rng.random() < 0.3:
+            opts["sci_mode"] = bool(rng.random() < 0.5)
+    return arr, kind == "bf16", opts
+
+
+def test_fuzzed_reprs_match_torch():
+    """Random shapes, dtypes, magnitudes, specials and print options (fixed seed)."""
+    rng = np.random.default_rng(123)
+    for _ in range(250):
+        arr, bf16, opts = _fuzz_case(rng)
+        a, t = ardor.tensor(arr), torch.tensor(arr)
+        if bf16:
+            a, t = a.bfloat16(), t.bfloat16()
+        torch.set_printoptions(**opts)
+        ardor.set_printoptions(**opts)
+        try:
+            assert repr(a).replace("ardor.", "torch.") == repr(t), (arr.dtype, arr.shape, opts)
+        finally:
+            torch.set_printoptions(profile="default")
+            ardor.set_printoptions(profile="default")

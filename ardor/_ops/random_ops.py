@@ -610,8 +610,11 @@ def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
     _continuous(self, "Cauchy")
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_g(sigma)}")
-    u = _rng(generator).random(self.shape)
-    return _fill(_CAUCHY, self, median + sigma * np.tan(np.pi * (u - 0.5)))
+    wt = _work_dtype(self.dtype)
+    u = _rng(generator).random(self.shape, dtype=wt)
+    u -= wt(0.5)
+    u *= wt(np.pi)
+    return _fill(_CAUCHY, self, np.tan(u, out=u) * wt(sigma) + wt(median))
 
 
 @method("log_normal_")
@@ -621,8 +624,11 @@ def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
     _continuous(self, "LogNormal")
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_g(std)}")
-    z = _rng(generator).standard_normal(self.shape)
-    return _fill(_LOG_NORMAL, self, np.exp(z * std + mean))
+    wt = _work_dtype(self.dtype)
+    z = _rng(generator).standard_normal(self.shape, dtype=wt)
+    z *= wt(std)
+    z += wt(mean)
+    return _fill(_LOG_NORMAL, self, np.exp(z, out=z))
 
 
 @method("geometric_")
