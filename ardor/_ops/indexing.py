@@ -1524,26 +1524,41 @@ def topk_(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bo
     return return_types.topk(v, i)
 
 
+@register
+class kthvalue:
+    """The k-th smallest value along ``dim`` and its index."""
+    nout = 2
+    save_out = True
+    onnx = "decompose"
+
+    def forward(xp, a, *, k, dim, keepdim):
+        if a.ndim == 0:
+            return a.copy(), xp.zeros((), np.int64)
+        src = a.astype(np.uint8) if a.dtype == np.bool_ else a
+        i = xp.take(xp.argsort(src, axis=dim, kind="stable"), [k - 1], axis=dim)
+        v = xp.take_along_axis(a, i, axis=dim)
+        if not keepdim:
+            v, i = xp.squeeze(v, dim), xp.squeeze(i, dim)
+        return v, i.astype(np.int64)
+
+    def backward(ctx, gv, gi):
+        _, idx = ctx.saved
+        return dispatch(value_selecting_reduction_backward, (gv, idx),
+                        {"dim": ctx.attrs["dim"], "shape": ctx.in_shape})
+
+    sample = lambda rng: [([_rn(rng, 3, 5)], {"k": 2, "dim": 1, "keepdim": False}),
+                          ([_rn(rng, 4, 3)], {"k": 4, "dim": 0, "keepdim": True})]
+
+
 @public("kthvalue")
-def kthvalue(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out=None):
+def kthvalue_(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out=None):
     """(values, indices) of the k-th smallest element along ``dim``."""
     d = wrap_dim(dim, input.ndim)
     n = input.shape[d] if input.ndim else 1
     if not 1 <= k <= n:
         raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {d}")
-    v, i = sort_(input, d)
-    if input.ndim == 0:
-        return return_types.kthvalue(v, i)
-    v = select_(v, d, k - 1)
-    i = select_(i, d, k - 1)
-    if keepdim:
-        v, i = v.unsqueeze(d), i.unsqueeze(d)
-    return return_types.kthvalue(v.clone() if v._base is not None else v,
-                                 i.clone() if i._base is not None else i)
-
-
-def select_(t, d, i):
-    return dispatch(select, (t,), {"dim": d, "index": i})
+    v, i = dispatch(kthvalue, (input,), {"k": int(k), "dim": d, "keepdim": bool(keepdim)})
+    return return_types.kthvalue(v, i)
 
 
 # ---------------------------------------------------------------- unique

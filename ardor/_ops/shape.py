@@ -10,6 +10,10 @@ from .dispatch import MULTI_VIEW, dispatch, dispatch_inplace
 from .registry import method, public, register
 
 
+def _rn(rng, *shape):
+    return rng.standard_normal(shape)
+
+
 def _infer_shape(shape, numel):
     shape = list(shape)
     neg = [i for i, s in enumerate(shape) if s == -1]
@@ -52,7 +56,7 @@ class view:
 @register
 class reshape_copy:
     """A reshape that had to copy (non-viewable strides)."""
-    node_name = "ReshapeAliasBackward0"
+    node_name = "UnsafeViewBackward0"  # torch: clone, then _unsafe_view
     onnx = "Reshape"
 
     def forward(xp, a, *, shape):
@@ -172,6 +176,36 @@ def permute_(input: Tensor, *dims) -> Tensor:
     return dispatch(permute, (input,), {"dims": dims})
 
 
+def _transpose_forward(xp, a, *, dims):
+    return xp.transpose(a, dims)
+
+
+def _transpose_backward(ctx, g):
+    return g.permute(tuple(np.argsort(ctx.attrs["dims"]).tolist()))
+
+
+@register
+class transpose_op:
+    """Swap two dimensions (a view; permute's kernel under torch's node name)."""
+    name = "transpose"
+    view = True
+    onnx = "Transpose"
+    forward = _transpose_forward
+    backward = _transpose_backward
+    sample = lambda rng: [([_rn(rng, 2, 3, 4)], {"dims": (2, 1, 0)})]
+
+
+@register
+class t_op:
+    """Transpose of a 2-D tensor (a view)."""
+    name = "t"
+    view = True
+    onnx = "Transpose"
+    forward = _transpose_forward
+    backward = _transpose_backward
+    sample = lambda rng: [([_rn(rng, 2, 3)], {"dims": (1, 0)})]
+
+
 @public("transpose", "swapaxes", "swapdims")
 def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     """Swap two dimensions (a view)."""
@@ -179,7 +213,7 @@ def transpose(input: Tensor, dim0: int, dim1: int) -> Tensor:
     d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
     dims = list(range(nd))
     dims[d0], dims[d1] = dims[d1], dims[d0]
-    return dispatch(permute, (input,), {"dims": tuple(dims)})
+    return dispatch(transpose_op, (input,), {"dims": tuple(dims)})
 
 
 @public("t")
@@ -189,9 +223,8 @@ def t(input: Tensor) -> Tensor:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
                            f"{input.ndim}D")
     if input.ndim < 2:
-        from .core import alias
-        return dispatch(alias, (input,))
-    return transpose(input, 0, 1)
+        return dispatch(t_op, (input,), {"dims": tuple(range(input.ndim))})
+    return dispatch(t_op, (input,), {"dims": (1, 0)})
 
 
 @register
@@ -243,8 +276,6 @@ def squeeze_(input: Tensor, dim=None) -> Tensor:
 
 
 # ---------------------------------------------------------------- samples of the ops above
-def _rn(rng, *shape):
-    return rng.standard_normal(shape)
 
 
 view.sample = lambda rng: [([_rn(rng, 2, 6)], {"shape": (3, 4)}), ([_rn(rng, 4)], {"shape": (2, 1, 2)})]

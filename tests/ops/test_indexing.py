@@ -573,3 +573,38 @@ def test_indexing_property(sk, setting):
         y[tk(L)] = v
         return y
     run(fn, x, vals, view=False)
+
+
+IDX_NAMES = {
+    "gather": lambda L, x: x.gather(0, L.tensor([[0]])),
+    "index_select": lambda L, x: x.index_select(0, L.tensor([0])),
+    "masked_fill": lambda L, x: x.masked_fill(x > 0.5, 0.0), "sort": lambda L, x: x.sort()[0],
+    "topk": lambda L, x: x.topk(2)[0], "kthvalue": lambda L, x: x.kthvalue(2)[0],
+    "take": lambda L, x: x.take(L.tensor([1])),
+    "scatter_add": lambda L, x: x.scatter_add(0, L.tensor([[0]]), x),
+    "index_add": lambda L, x: x.index_add(0, L.tensor([0]), x[:1]),
+    "index_put": lambda L, x: x.index_put((L.tensor([0]),), x[0]),
+    "masked_select": lambda L, x: x.masked_select(x > 0.5),
+    "masked_scatter": lambda L, x: x.masked_scatter(x > 0.5, x),
+    "index_fill": lambda L, x: x.index_fill(0, L.tensor([0]), 1.0),
+    "index_copy": lambda L, x: x.index_copy(0, L.tensor([0]), x[:1]),
+    "copy_": lambda L, x: (x * 1).copy_(x), "zero_": lambda L, x: (x * 1).zero_(),
+    "scatter_reduce": lambda L, x: x.scatter_reduce(0, L.tensor([[0]]), x, "amax"),
+    "put": lambda L, x: x.put(L.tensor([0]), x[0, :1]), "index": lambda L, x: x[[0, 1]],
+    "copyslices": lambda L, x: (lambda a: (a[0].mul_(2), a)[1])(x * 1),
+}
+
+
+@pytest.mark.parametrize("name", list(IDX_NAMES))
+def test_index_grad_fn_names_as_torch(name):
+    names = []
+    for lib in (ardor, torch):
+        x = lib.ones(3, 4, requires_grad=True)
+        names.append(type(IDX_NAMES[name](lib, x).grad_fn).__name__)
+    assert names[0] == names[1]
+
+
+def test_unbind_partial_use_and_iter_grads():
+    run(lambda L, x: x.unbind(1)[2] * 2, rn(3, 4))
+    run(lambda L, x: [r * i for i, r in enumerate(x)], rn(3, 4))
+    run(lambda L, x: x.split(3, 1)[1], rn(3, 4))

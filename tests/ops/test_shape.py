@@ -270,3 +270,31 @@ def test_broadcasting_property(shape, ones, data):
     assert tuple(ardor.broadcast_shapes(shape, other)) == tuple(torch.broadcast_shapes(shape,
                                                                                        other))
     run(lambda L, x, y: x.expand_as(L.broadcast_tensors(x, y)[1]) + 0 * y.sum(), x, y)
+
+
+NODE_NAMES = {
+    "unbind": lambda L, x: x.unbind()[0], "split": lambda L, x: x.split(2)[0],
+    "split_sizes": lambda L, x: x.split([1, 2])[0], "chunk": lambda L, x: x.chunk(2)[0],
+    "tensor_split": lambda L, x: x.tensor_split(2)[0], "narrow": lambda L, x: x.narrow(0, 1, 1),
+    "diagonal": lambda L, x: x.diagonal(), "cat": lambda L, x: L.cat([x, x]),
+    "stack": lambda L, x: L.stack([x, x]), "repeat": lambda L, x: x.repeat(2, 1),
+    "flip": lambda L, x: x.flip(0), "roll": lambda L, x: x.roll(1, 0), "tril": lambda L, x: x.tril(),
+    "diag_embed": lambda L, x: L.diag_embed(x), "expand": lambda L, x: x[0].expand(2, 4),
+    "movedim": lambda L, x: x.movedim(0, 1), "flatten": lambda L, x: x.flatten(),
+    "unflatten": lambda L, x: x.unflatten(1, (2, 2)), "t": lambda L, x: x.t(),
+    "T": lambda L, x: x.T, "transpose": lambda L, x: x.transpose(0, 1),
+    "permute": lambda L, x: x.permute(1, 0), "view": lambda L, x: x.view(12),
+    "reshape_copy": lambda L, x: x.t().reshape(12), "unsqueeze": lambda L, x: x.unsqueeze(0),
+    "select": lambda L, x: x.select(0, 1), "alias": lambda L, x: x[...],
+    "meshgrid": lambda L, x: L.meshgrid(x[0], x[1], indexing="ij")[0],
+    "tile": lambda L, x: x.tile(2), "clone": lambda L, x: x.clone(),
+}
+
+
+@pytest.mark.parametrize("name", list(NODE_NAMES))
+def test_grad_fn_names_as_torch(name):
+    names = []
+    for lib in (ardor, torch):
+        x = lib.ones(3, 4, requires_grad=True)
+        names.append(type(NODE_NAMES[name](lib, x).grad_fn).__name__)
+    assert names[0] == names[1]
