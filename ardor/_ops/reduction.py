@@ -1154,3 +1154,234 @@ def norm(input: Tensor, p="fro", dim=None, keepdim: bool = False, out=None, dtyp
         return matrix_norm(input, p, tuple(range(input.ndim)) if dim is None else dim,
                            keepdim, dtype=dtype)
     return vector_norm(input, 2.0 if p is None else p, dim, keepdim, dtype=dtype)
+
+
+# ---------------------------------------------------------------- more reductions
+@register
+class logcumsumexp:
+    """log(cumsum(exp(x))) along ``dim``, computed exactly with logaddexp."""
+    promote = "float"
+    onnx = "decompose"
+    save = (0,)
+    save_out = True
+
+    def sample(rng):
+        x = rng.standard_normal((3, 4))
+        return [((x,), {"dim": 1, "reverse": False}), ((x,), {"dim": 0, "reverse": True})]
+
+    def forward(xp, a, *, dim, reverse=False):
+        if a.ndim == 0 or a.size == 0:
+            return a.copy()
+        if reverse:
+            return xp.flip(xp.logaddexp.accumulate(xp.flip(a, dim), axis=dim), dim)
+        return xp.logaddexp.accumulate(a, axis=dim)
+
+    def backward(ctx, g):
+        # torch's logcumsumexp_backward: split the gradient by sign so that only logs of
+        # positive numbers are taken, and accumulate in log space (no overflow).
+        import ardor
+        a, out = ctx.saved
+        d, rev = ctx.attrs["dim"], ctx.attrs["reverse"]
+        if a.ndim == 0:
+            return g
+        low = float(np.finfo(a.dtype.np).min)
+        sgn = _mask("sign", g)
+        pos, neg = sgn * (sgn + 1) * 0.5, sgn * (sgn - 1) * 0.5   # 1 where g>0 / g<0
+        log_abs = (g * sgn + (1 - pos - neg)).log()                  # log|g| (0 where g==0)
+        lp = log_abs * pos + low * (1 - pos)
+        ln = log_abs * neg + low * (1 - neg)
+
+        def acc(x):
+            return dispatch(logcumsumexp, (x,), {"dim": d, "reverse": not rev})
+        return (acc(lp - out) + a).exp() - (acc(ln - out) + a).exp()
+
+
+@public("logcumsumexp")
+def logcumsumexp_(input: Tensor, dim: int) -> Tensor:
+    """log(cumsum(exp(input))) along ``dim``."""
+    return dispatch(logcumsumexp, (input,), {"dim": _cum_dim("logcumsumexp", input, dim),
+                                             "reverse": False})
+
+
+@register
+class nanmedian_all:
+    """Lower median of the non-NaN elements (NaN when there are none)."""
+    name = "nanmedian"
+    onnx = "decompose"
+    save = (0,)
+    save_out = True
+    sample = lambda rng: _sample_vals(rng)[:1]  # noqa: E731
+    backward = _tie_backward
+
+    def forward(xp, a, *, dim=None, keepdim=False):
+        f = a.reshape(-1)
+        f = f[~xp.isnan(f)]
+        if f.size == 0:
+            return xp.asarray(xp.nan, dtype=a.dtype)
+        k = (f.size - 1) // 2
+        return xp.partition(f, k)[k].copy()
+
+
+@register
+class nanmedian_dim:
+    """(values, indices) of the lower median of the non-NaN elements along one dim."""
+    nout = 2
+    node_name = "NanmedianBackward1"
+    onnx = "decompose"
+    save_out = True
+    sample = _sample_dim
+    backward = _index_backward
+
+    def forward(xp, a, *, dim, keepdim=False):
+        if a.ndim == 0:
+            return a.copy(), xp.zeros((), dtype=np.int64)
+        order = xp.argsort(a, axis=dim, kind="stable")          # NaN sort last
+        k = xp.sum(~xp.isnan(a), axis=dim, keepdims=True)
+        pos = xp.maximum((k - 1) // 2, 0)
+        idx = xp.take_along_axis(order, pos, axis=dim)
+        vals = xp.take_along_axis(a, idx, axis=dim)
+        if not keepdim:
+            vals, idx = vals.squeeze(dim), idx.squeeze(dim)
+        return vals, idx.astype(np.int64, copy=False)
+
+
+nanmedian_t = _nt("nanmedian", "values indices")
+
+
+@public("nanmedian")
+def nanmedian(input: Tensor, dim=None, keepdim: bool = False):
+    """Lower median ignoring NaN: of all elements (0-d), or (values, indices) along dim."""
+    if dim is None:
+        if input.numel() == 0:
+            return dispatch(_nan_scalar, (input,))
+        return dispatch(nanmedian_all, (input,), {"dim": None, "keepdim": False})
+    d = wrap_dim(int(dim), input.ndim)
+    _check_nonempty("nanmedian", input, (d,))
+    return nanmedian_t(*dispatch(nanmedian_dim, (input,), {"dim": d, "keepdim": bool(keepdim)}))
+
+
+_INTERP = ("linear", "lower", "higher", "midpoint", "nearest")
+
+
+@register
+class quantile_index:
+    """Positions in a sorted last dim for quantiles ``q``: (lo, hi, weight), where NaN
+    slices (quantile) / all-NaN slices (nanquantile) point at the last (NaN) element."""
+    nout = 3
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, s, *, q, interpolation, ignore_nan):
+        n = s.shape[-1]
+        qs = xp.asarray(q, dtype=np.float64)
+        nan = xp.isnan(s)
+        if ignore_nan:
+            k = xp.sum(~nan, axis=-1, keepdims=True)
+        else:
+            k = xp.full(s.shape[:-1] + (1,), n)
+        pos = qs * (k - 1)                                        # (..., Q)
+        lo = xp.floor(pos)
+        hi = xp.ceil(pos)
+        w = pos - lo
+        if interpolation == "lower":
+            hi, w = lo, xp.zeros_like(w)
+        elif interpolation == "higher":
+            lo, w = hi, xp.zeros_like(w)
+        elif interpolation == "nearest":
+            lo = hi = xp.round(pos)                              # half to even, as torch
+            w = xp.zeros_like(w)
+        elif interpolation == "midpoint":
+            w = xp.where(hi != lo, 0.5, 0.0)
+        bad = (k == 0) if ignore_nan else nan.any(-1, keepdims=True)
+        lo = xp.where(bad, n - 1, lo).astype(np.int64)
+        hi = xp.where(bad, n - 1, hi).astype(np.int64)
+        return lo, hi, w.astype(s.dtype)
+
+
+def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
+    if input.dtype not in (D.float32, D.float64):
+        raise RuntimeError(f"{name}() input tensor must be either float or double dtype")
+    if interpolation not in _INTERP:
+        raise RuntimeError(f"{name}() interpolation must be one of linear, lower, higher, "
+                           f"midpoint or nearest, but got {interpolation}")
+    scalar = not isinstance(q, (Tensor, list, tuple))
+    qs = [float(q)] if scalar else [float(v) for v in (q.tolist() if isinstance(q, Tensor)
+                                                       else q)]
+    if isinstance(q, Tensor):
+        if q.ndim > 1:
+            raise RuntimeError(f"{name}() q must be a scalar or 1D tensor")
+        scalar = q.ndim == 0
+        if q.dtype is not input.dtype:
+            raise RuntimeError(f"{name}() q tensor must be same dtype as the input tensor")
+    for v in qs:
+        if not 0 <= v <= 1:
+            raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {v:g}")
+    if input.numel() == 0 and dim is None:
+        raise RuntimeError(f"{name}() input tensor must be non-empty")
+    if dim is None:
+        x, d = input.reshape(-1), 0
+    else:
+        x, d = input, wrap_dim(int(dim), input.ndim)
+    if x.ndim == 0:
+        x, d = x.reshape(1), 0
+    s = x.sort(d).values.movedim(d, -1)
+    lo, hi, w = dispatch(quantile_index, (s,), {"q": tuple(qs), "interpolation": interpolation,
+                                                "ignore_nan": ignore_nan})
+    vlo, vhi = s.gather(-1, lo), s.gather(-1, hi)
+    r = vlo + w * (vhi - vlo)                    # (..., Q)
+    r = r.movedim(-1, 0)
+    if keepdim:
+        if dim is None:
+            r = r.reshape((len(qs),) + (1,) * input.ndim)
+        elif input.ndim:
+            r = r.unsqueeze(d + 1)
+    return r.squeeze(0) if scalar else r
+
+
+@public("quantile")
+def quantile(input: Tensor, q, dim=None, keepdim: bool = False, *,
+             interpolation: str = "linear") -> Tensor:
+    """q-th quantiles (q a float or 1-D tensor) over ``dim`` (flattened when None)."""
+    return _quantile("quantile", input, q, dim, keepdim, interpolation, False)
+
+
+@public("nanquantile")
+def nanquantile(input: Tensor, q, dim=None, keepdim: bool = False, *,
+                interpolation: str = "linear") -> Tensor:
+    """Like quantile, ignoring NaN values."""
+    return _quantile("nanquantile", input, q, dim, keepdim, interpolation, True)
+
+
+@public("dist")
+def dist(input: Tensor, other: Tensor, p: float = 2) -> Tensor:
+    """p-norm of input - other."""
+    return vector_norm(input - other, p)
+
+
+@public("cov")
+def cov(input: Tensor, *, correction: int = 1, fweights=None, aweights=None) -> Tensor:
+    """Covariance of the rows (variables) of a 2-D input (observations in columns)."""
+    if input.ndim > 2:
+        raise RuntimeError(f"cov(): expected input to have two or fewer dimensions but got an "
+                           f"input with {input.ndim} dimensions")
+    if fweights is not None or aweights is not None:
+        raise NotImplementedError("cov(): fweights/aweights are not supported by ardor yet")
+    x = input if input.ndim == 2 else input.reshape(1, -1)
+    if not (x.dtype.is_floating_point or x.dtype.is_complex):
+        x = x.to(D.get_default_dtype())
+    n = x.shape[1]
+    xm = x - x.mean(1, keepdim=True)
+    c = (xm @ (xm.conj() if xm.is_complex() else xm).mT) / max(0, n - correction)
+    return c.squeeze() if input.ndim < 2 else c
+
+
+@public("corrcoef")
+def corrcoef(input: Tensor) -> Tensor:
+    """Pearson correlation coefficients of the rows of a 2-D input."""
+    import ardor
+    c = cov(input)
+    if c.ndim == 0:
+        return c / c
+    d = ardor.diagonal(c).sqrt()
+    c = c / d.unsqueeze(1) / d.unsqueeze(0)
+    return c.clamp(-1, 1) if not c.is_complex() else c

@@ -385,3 +385,51 @@ def test_half_precision_accumulates_in_float32(name):
     x = (rng.standard_normal(2000) + 3).astype(np.float16)
     a, t = getattr(ardor.tensor(x), name)(), getattr(torch.tensor(x), name)()
     check(a, t, rtol=2e-3, atol=1e-3)
+
+
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_logcumsumexp(dim):
+    run(lambda L, a: L.logcumsumexp(a, dim), X)
+    x = X * 300  # extreme values: still finite, no overflow in the gradient
+    run(lambda L, a: a.logcumsumexp(dim), x, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("q,interp", [(q, "linear") for q in (0.3, 1.0, 0.0)] + [
+    ([0.1, 0.5, 0.9], i) for i in ("linear", "lower", "higher", "midpoint", "nearest")])
+@pytest.mark.parametrize("dim,keepdim", [(None, False), (None, True), (1, False), (-1, True)])
+def test_quantile(q, dim, keepdim, interp):
+    def fn(L, a):
+        qq = L.tensor(q, dtype=a.dtype) if isinstance(q, list) else q
+        return L.quantile(a, qq, dim, keepdim, interpolation=interp)
+    run(fn, X)
+
+
+def test_nanquantile_and_nanmedian():
+    x = X.copy()
+    x[0, 0, :2] = np.nan
+    x[1, 2, :] = np.nan
+    for fn in (lambda L, a: L.nanquantile(a, 0.4, 2), lambda L, a: L.quantile(a, 0.4, 2),
+               lambda L, a: L.nanquantile(a, 0.7), lambda L, a: L.nanmedian(a[:, :2], 2),
+               lambda L, a: L.nanmedian(a[0]), lambda L, a: L.nanmedian(a, 2).values):
+        run(fn, x, grad=False)  # (the index of an all-NaN slice is unspecified in torch)
+    run(lambda L, a: L.nanmedian(a, 1, True), X)
+    run(lambda L, a: L.nanmedian(a), X)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, a: L.quantile(a, 1.5), lambda L, a: L.quantile(a.int(), 0.5),
+    lambda L, a: L.quantile(a, 0.5, interpolation="foo"),
+    lambda L, a: L.quantile(a, L.tensor([0.5], dtype=L.float64)),
+    lambda L, a: L.quantile(a, 0.5, 3),
+])
+def test_quantile_errors(fn):
+    raises_like(fn, X.astype(np.float32))
+
+
+def test_dist_cov_corrcoef():
+    run(lambda L, a, b: L.dist(a, b), X, X[0])
+    run(lambda L, a, b: L.dist(a, b, 1), X, X[1])
+    run(lambda L, a: L.cov(a[0]), X)
+    run(lambda L, a: L.cov(a[0], correction=0), X)
+    run(lambda L, a: L.cov(a[0, 0]), X)
+    run(lambda L, a: L.corrcoef(a[1]), X)
