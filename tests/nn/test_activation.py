@@ -57,13 +57,20 @@ def test_functional_float64_and_node_names(name):
     np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-7, atol=1e-12)
 
 
-@pytest.mark.parametrize("name", ["gelu", "silu", "elu", "softplus", "logsigmoid", "mish"])
+@pytest.mark.parametrize("name", ["gelu", "silu", "elu", "softplus", "logsigmoid", "mish",
+                                  "softmax", "log_softmax", "tanhshrink"])
 def test_double_backward(name):
     x = rng.standard_normal(7)
     a, t = ardor.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
-    (ga,) = ardor.autograd.grad(getattr(F, name)(a).sum(), a, create_graph=True)
-    (gt,) = torch.autograd.grad(getattr(torch.nn.functional, name)(t).sum(), t,
-                                create_graph=True)
+    extra = (0,) if "softmax" in name else ()
+    w = rng.standard_normal(7)
+    ya = (getattr(F, name)(a, *extra) * ardor.tensor(w)).sum()
+    yt = (getattr(torch.nn.functional, name)(t, *extra) * torch.tensor(w)).sum()
+    (ga,) = ardor.autograd.grad(ya, a, create_graph=True)
+    (gt,) = torch.autograd.grad(yt, t, create_graph=True)
+    np.testing.assert_allclose(ga.detach().numpy(), gt.detach().numpy(), rtol=1e-7)
+    ga = ga * ga
+    gt = gt * gt
     ga.sum().backward(), gt.sum().backward()
     np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-6, atol=1e-10)
 
