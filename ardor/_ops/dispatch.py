@@ -104,7 +104,10 @@ def dispatch(op, args: tuple, attrs: dict = _EMPTY):
         arrays = _promote(op.promote, args, arrays, has_scalars)
     xp = np if type(arrays[0]) is _ndarray or not has_scalars and _all_numpy(arrays) \
         else _array_module(arrays)
-    out = op.forward(xp, *arrays, **attrs)
+    try:
+        out = op.forward(xp, *arrays, **attrs)
+    except ValueError as e:  # numpy's broadcast error -> torch's RuntimeError
+        raise _broadcast_error(e, arrays) from None
     if op.nout == 1:
         res = _wrap(out)
         outs = (res,)
@@ -121,6 +124,28 @@ def dispatch(op, args: tuple, attrs: dict = _EMPTY):
     if state.tracer is not None:
         state.tracer.record(op, args, attrs, outs)
     return res
+
+
+def _broadcast_error(e: ValueError, arrays) -> Exception:
+    """torch's message for operands whose shapes do not broadcast (else ``e`` unchanged)."""
+    if "broadcast" not in str(e):
+        return e
+    shape = None
+    for arr in arrays:
+        s = getattr(arr, "shape", None)
+        if s is None:
+            continue
+        if shape is None:
+            shape = tuple(s)
+            continue
+        n = max(len(shape), len(s))
+        a, b = (1,) * (n - len(shape)) + shape, (1,) * (n - len(s)) + tuple(s)
+        for i in range(n - 1, -1, -1):
+            if a[i] != b[i] and a[i] != 1 and b[i] != 1:
+                return RuntimeError(f"The size of tensor a ({a[i]}) must match the size of "
+                                    f"tensor b ({b[i]}) at non-singleton dimension {i}")
+        shape = tuple(x if x != 1 else y for x, y in zip(a, b))
+    return e
 
 
 def _all_numpy(arrays) -> bool:
@@ -146,6 +171,7 @@ def _array_module(arrays):
 # op name -> fn(attrs, i) giving the single-output (op, attrs) that replays output i of a
 # multi-output view op (unbind -> select, split -> slice), filled by the op modules.
 MULTI_VIEW: dict = {}
+Tensor._vver = -1  # version a view's grad_fn was derived at (set by _mark_view on views)
 
 
 def _mark_view(outs, base, op, attrs):

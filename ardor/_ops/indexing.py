@@ -1571,7 +1571,9 @@ class unique:
 
     def forward(xp, a, *, dim):
         if dim is None:
-            u, inv, cnt = xp.unique(a.reshape(-1), return_inverse=True, return_counts=True)
+            # torch keeps NaNs distinct
+            u, inv, cnt = xp.unique(a.reshape(-1), return_inverse=True, return_counts=True,
+                                    equal_nan=False)
             return u, inv.reshape(a.shape).astype(np.int64), cnt.astype(np.int64)
         if a.shape[dim] == 0:
             return a.copy(), xp.zeros(0, np.int64), xp.zeros(0, np.int64)

@@ -388,6 +388,12 @@ def test_sort_nan_and_ties_as_torch():
     run(lambda L, x: x.topk(2, largest=False), x)
 
 
+def test_unique_nan_and_unsorted_flag():
+    x = np.array([3.0, np.nan, 1.0, np.nan, 3.0])
+    run(lambda L, x: L.unique(x, sorted=False, return_counts=True), x, grad=False)
+    run(lambda L, x: L.unique(x, return_inverse=True), x, grad=False)
+
+
 def test_empty_index_ops():
     run(lambda L, x: x.gather(1, T(L, np.zeros((2, 0), np.int64))), rn(2, 3))
     run(lambda L, x: x.index_select(0, T(L, np.zeros(0, np.int64))), rn(2, 3))
