@@ -1113,8 +1113,8 @@ class cross_entropy_idx:
                     sm = smooth.sum()
                 elif weight is not None:
                     sm = smooth.sum() / wt.sum()
-                else:
-                    sm = smooth.mean()
+                else:   # torch divides by the number of non-ignored targets
+                    sm = smooth.sum() / valid.sum()
                 loss = (1 - eps) * loss + sm * (eps / c)
         if reduction == "none":
             loss = loss.reshape(target.shape)
@@ -1162,7 +1162,7 @@ class cross_entropy_idx_backward:
             gx[rows, ts] -= coef
             if eps > 0:
                 if reduction == "mean" and weight is None:
-                    bsc = gl / t.shape[0]
+                    bsc = gl / valid.sum()
                 else:
                     bsc = a
                 bsc = xp.broadcast_to(xp.asarray(bsc * (eps / c), dtype=lp.dtype), wt.shape)

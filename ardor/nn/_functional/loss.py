@@ -22,9 +22,10 @@ def _legacy(size_average, reduce, reduction: str) -> str:
         return reduction
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
-    if size_average and reduce:
-        return "mean"
-    return "sum" if reduce else "none"
+    ret = "mean" if size_average and reduce else ("sum" if reduce else "none")
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}'"
+                  f" instead.", stacklevel=3)
+    return ret
 
 
 def _check_reduction(reduction: str) -> str:
@@ -126,8 +127,8 @@ def _class_checks(input: Tensor, target: Tensor, weight, name: str):
             if input.ndim == 2:
                 raise RuntimeError("0D or 1D target tensor expected, multi-target not "
                                    "supported")
-            raise RuntimeError(f"size mismatch (got input: {list(input.shape)} , target: "
-                               f"{list(target.shape)}")
+            raise RuntimeError(f"Expected target size {[input.shape[0]] + list(input.shape[2:])}"
+                               f", got {list(target.shape)}")
     if weight is not None and (weight.ndim != 1 or weight.numel() != c):
         raise RuntimeError(f"weight tensor should be defined either for all {c} classes or no "
                            f"classes but got weight tensor of shape: {list(weight.shape)}")

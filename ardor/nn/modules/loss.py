@@ -1,6 +1,8 @@
 """nn loss modules: thin wrappers over nn.functional's losses (reduction as torch)."""
 from __future__ import annotations
 
+import warnings
+
 from ..._tensor import Tensor
 from .. import functional as F
 from .module import Module
@@ -15,9 +17,10 @@ __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "CrossEntropyLoss",
 def _legacy(size_average, reduce) -> str:
     size_average = True if size_average is None else size_average
     reduce = True if reduce is None else reduce
-    if size_average and reduce:
-        return "mean"
-    return "sum" if reduce else "none"
+    ret = "mean" if size_average and reduce else ("sum" if reduce else "none")
+    warnings.warn(f"size_average and reduce args will be deprecated, please use reduction='{ret}'"
+                  f" instead.", stacklevel=3)
+    return ret
 
 
 class _Loss(Module):
