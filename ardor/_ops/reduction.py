@@ -17,10 +17,9 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ._util import dims_arg, wrap_dim
 from .dispatch import dispatch
-from .registry import method, public, register
+from .registry import public, register
 
-_bmax, _bmin, _babs, _bany, _ball = builtins.max, builtins.min, builtins.abs, builtins.any, \
-    builtins.all
+_bmax = builtins.max  # this module defines its own max/min/all/any
 
 
 # ---------------------------------------------------------------- helpers

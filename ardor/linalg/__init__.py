@@ -5,12 +5,11 @@ module is the public namespace, mirroring ``torch.linalg``.
 """
 from __future__ import annotations
 
-from .._ops.linalg import (LinAlgError, cholesky, cross, det, eigh, eigvalsh, inv, linalg_norm
-                           as norm, lstsq, matmul_ as matmul, matrix_norm, matrix_power,
-                           matrix_rank, pinv, qr, slogdet, solve, solve_triangular, svd,
-                           svdvals)
-from .._ops.linalg import einsum_ as _einsum  # noqa: F401
-from .._ops.reduction import vector_norm
+from .._ops.linalg import (  # noqa: F401  (the public names, re-exported)
+    LinAlgError, cholesky, cross, det, eigh, eigvalsh, inv, linalg_norm as norm, lstsq,
+    matmul_ as matmul, matrix_norm, matrix_power, matrix_rank, pinv, qr, slogdet, solve,
+    solve_triangular, svd, svdvals)
+from .._ops.reduction import vector_norm  # noqa: F401
 from .._tensor import Tensor
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cross", "det", "diagonal", "eigh",

@@ -1,5 +1,4 @@
 """Linear algebra against torch 2.13: matmul family, add*, einsum, tensordot, torch.linalg."""
-import math
 
 import numpy as np
 import pytest

@@ -1,6 +1,4 @@
 """Reductions against torch 2.13: values, dtypes, gradients, dim/keepdim forms, errors."""
-import math
-import warnings
 
 import numpy as np
 import pytest
