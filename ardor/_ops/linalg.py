@@ -554,9 +554,24 @@ class einsum:
         return tuple(grads)
 
 
+def _sublist_equation(args):
+    """torch's sublist form einsum(a, [0, 1], b, [1, 2], [0, 2]) -> (equation, operands)."""
+    def sub(lst):
+        return "".join("..." if v is Ellipsis else _LETTERS[v] for v in lst)
+    out = None
+    if len(args) % 2:             # a trailing output sublist
+        args, out = args[:-1], args[-1]
+    ops, subs = list(args[0::2]), list(args[1::2])
+    eq = ",".join(sub(x) for x in subs)
+    return (eq if out is None else eq + "->" + sub(out)), ops
+
+
 @public("einsum", method=False)
-def einsum_(equation: str, *operands) -> Tensor:
-    """Einstein summation: ``einsum('ij,jk->ik', a, b)`` or ``einsum('ij,jk', [a, b])``."""
+def einsum_(equation, *operands) -> Tensor:
+    """Einstein summation: ``einsum('ij,jk->ik', a, b)``, ``einsum('ij,jk', [a, b])`` or the
+    sublist form ``einsum(a, [0, 1], b, [1, 2], [0, 2])``."""
+    if isinstance(equation, Tensor):
+        equation, operands = _sublist_equation((equation,) + operands)
     if len(operands) == 1 and isinstance(operands[0], (list, tuple)):
         operands = tuple(operands[0])
     ins, out, _ = _einsum_parse(equation, tuple([t._data.shape for t in operands]))
@@ -599,6 +614,36 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
         "".join(c for i, c in enumerate(lb) if i not in db_w)
     _same_dtype(a, b, "expected scalar type {a} but found {b}")
     return dispatch(einsum, (a, b), {"equation": f"{la},{lb}->{out_s}"})
+
+
+@public("chain_matmul", method=False)
+def chain_matmul(*matrices, out=None) -> Tensor:
+    """Product of a chain of 2-D matrices (deprecated in torch for linalg.multi_dot)."""
+    if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
+        matrices = tuple(matrices[0])
+    r = matrices[0]
+    for m in matrices[1:]:
+        r = mm_(r, m)
+    return r
+
+
+@public("cdist", method=False)
+def cdist(x1: Tensor, x2: Tensor, p: float = 2.0,
+          compute_mode: str = "use_mm_for_euclid_dist_if_necessary") -> Tensor:
+    """p-norm distances between the rows of x1 (..., P, M) and x2 (..., R, M)."""
+    from .reduction import vector_norm
+    if x1.ndim < 2 or x2.ndim < 2:
+        raise RuntimeError(f"cdist only supports at least 2D tensors, X1 got: {x1.ndim}D")
+    if x1.shape[-1] != x2.shape[-1]:
+        raise RuntimeError(f"X1 and X2 must have the same number of columns. X1: "
+                           f"{x1.shape[-1]} X2: {x2.shape[-1]}")
+    if p < 0:
+        raise RuntimeError(f"cdist only supports non-negative p values")
+    diff = x1.unsqueeze(-2) - x2.unsqueeze(-3)          # (..., P, R, M)
+    if p == 0:  # a count: torch gives the inputs zero (not undefined) gradients
+        return dispatch(add_scaled, (diff.sum(-1), vector_norm(diff.detach(), 0, -1)),
+                        {"beta": 0})
+    return vector_norm(diff, p, -1)
 
 
 @public("kron")
@@ -772,8 +817,12 @@ class linalg_det:
         return xp.asarray(xp.linalg.det(a), dtype=a.dtype)
 
     def backward(ctx, g):
+        # cofactor matrix det(A) A^-T; an exactly singular matrix (det == 0) gets a zero
+        # gradient, as torch's LU-based backward gives (pinv keeps the formula finite)
+        from .reduction import _has_zero
         a, d = ctx.saved
-        return (g * d).unsqueeze(-1).unsqueeze(-1) * dispatch(linalg_inv, (a,)).mT
+        ainv = pinv(a) if _has_zero(d) else dispatch(linalg_inv, (a,))
+        return (g * d).unsqueeze(-1).unsqueeze(-1) * ainv.mT
 
 
 def det(A: Tensor, *, out=None) -> Tensor:

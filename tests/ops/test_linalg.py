@@ -515,3 +515,29 @@ def test_empty(fn, shapes):
 ])
 def test_noncontiguous_inputs(fn):
     run(fn, wc(2, 3, 3), r((2, 6, 3)))
+
+
+def test_det_singular_gradient_is_zero_like_torch():
+    for A in (np.array([[1.0, 2.0], [2.0, 4.0]]), np.zeros((3, 3)),
+              np.stack([np.array([[1.0, 2.0], [2.0, 4.0]]), np.eye(2) * 2])):
+        run(lambda L, a: lib_linalg(L).det(a), A)
+
+
+def test_einsum_sublist_and_chain_matmul():
+    run(lambda L, a, b: L.einsum(a, [0, 1], b, [1, 2], [0, 2]), r((2, 3)), r((3, 4)))
+    run(lambda L, a, b: L.einsum(a, [Ellipsis, 1], b, [1, 2]), r((2, 3)), r((3, 4)))
+    run(lambda L, a, b: L.chain_matmul(a, b, a.T), r((2, 3)), r((3, 3)))
+
+
+@pytest.mark.parametrize("p", [2.0, 1.0, 0.5, 3.0, float("inf"), 0.0])
+@pytest.mark.parametrize("shapes", [[(4, 3), (5, 3)], [(2, 4, 3), (2, 5, 3)], [(2, 4, 3),
+                                                                                (5, 3)]])
+def test_cdist(p, shapes):
+    x1, x2 = r(shapes[0]), r(shapes[1])
+    x2[..., 0, :] = x1.reshape(-1, 3)[0]   # a zero distance: finite gradient as torch
+    run(lambda L, a, b: L.cdist(a, b, p), x1, x2)
+
+
+def test_cdist_errors():
+    raises_like(lambda L, a, b: L.cdist(a, b), r((4, 3)), r((5, 2)))
+    raises_like(lambda L, a, b: L.cdist(a, b), r(3), r((5, 3)))
