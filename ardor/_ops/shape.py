@@ -1329,6 +1329,360 @@ def _new_factory(kind):
 for _k in ("zeros", "ones", "full", "empty", "tensor"):
     method("new_" + _k)(_new_factory(_k))
 
+# ---------------------------------------------------------------- as_strided / unfold
+def _positions(xp, shape, stride, offset):
+    """Storage index of every element of a strided geometry."""
+    pos = xp.full(tuple(shape), offset, np.int64)
+    for d, (n, s) in enumerate(zip(shape, stride)):
+        sh = [1] * len(shape)
+        sh[d] = n
+        pos = pos + xp.arange(n, dtype=np.int64).reshape(sh) * s
+    return pos
+
+
+def _root(a):
+    r = a
+    while isinstance(r.base, np.ndarray):
+        r = r.base
+    return r
+
+
+@register
+class as_strided:
+    """A view of the input's storage with the given sizes, strides (elements) and offset."""
+    view = True
+    onnx = "decompose"
+
+    def forward(xp, a, *, size, stride, storage_offset, in_stride=None, in_offset=None):
+        if xp is not np:
+            return xp.lib.stride_tricks.as_strided(
+                a, size, tuple(s * a.itemsize for s in stride))
+        root = _root(a)
+        return np.ndarray(size, a.dtype, buffer=root, offset=storage_offset * a.itemsize,
+                          strides=tuple(s * a.itemsize for s in stride))
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        return dispatch(strided_transfer, (g,), {
+            "src": (tuple(at["size"]), tuple(at["stride"]), at["storage_offset"]),
+            "dst": (tuple(ctx.in_shape), tuple(at["in_stride"]), at["in_offset"])})
+
+    sample = lambda rng: [([_rn(rng, 3, 4)], {"size": (2, 2), "stride": (1, 4),
+                                              "storage_offset": 1, "in_stride": (4, 1),
+                                              "in_offset": 0})]
+
+
+@register
+class strided_transfer:
+    """Gradient plumbing of as_strided: scatter-add ``g`` from the ``src`` geometry into a
+    zero storage, then read the ``dst`` geometry."""
+    onnx = "decompose"
+
+    def forward(xp, g, *, src, dst):
+        sp = _positions(xp, *src)
+        dp = _positions(xp, *dst)
+        n = 1 + max(int(sp.max()) if sp.size else 0, int(dp.max()) if dp.size else 0)
+        storage = xp.zeros(n, g.dtype)
+        xp.add.at(storage, sp.reshape(-1), g.reshape(-1))
+        return storage[dp]
+
+    def backward(ctx, gg):
+        at = ctx.attrs
+        return dispatch(strided_transfer, (gg,), {"src": at["dst"], "dst": at["src"]})
+
+    sample = lambda rng: [([_rn(rng, 2, 2)], {"src": ((2, 2), (1, 4), 1),
+                                              "dst": ((3, 4), (4, 1), 0)})]
+
+
+@public("as_strided")
+def as_strided_(input: Tensor, size, stride, storage_offset: int | None = None) -> Tensor:
+    """A view of ``input``'s storage with explicit sizes, strides and storage offset."""
+    size = tuple(int(s) for s in size)
+    stride = tuple(int(s) for s in stride)
+    if len(size) != len(stride):
+        raise RuntimeError(f"mismatch in length of strides and shape")
+    off = input.storage_offset() if storage_offset is None else int(storage_offset)
+    if any(s < 0 for s in stride):
+        raise RuntimeError("as_strided: Negative strides are not supported at the moment, got "
+                           f"strides: {list(stride)}")
+    total = _root(input._data).size if type(input._data) is np.ndarray else input.numel()
+    need = 0 if 0 in size else off + 1 + sum((n - 1) * s for n, s in zip(size, stride))
+    if need > total:
+        it = input.element_size()
+        raise RuntimeError(f"setStorage: sizes {list(size)}, strides {list(stride)}, storage "
+                           f"offset {off}, and itemsize {it} requiring a storage size of "
+                           f"{need * it} are out of bounds for storage of size {total * it}")
+    return dispatch(as_strided, (input,), {"size": size, "stride": stride,
+                                           "storage_offset": off,
+                                           "in_stride": tuple(input.stride()),
+                                           "in_offset": input.storage_offset()})
+
+
+@register
+class unfold:
+    """All windows of ``size`` elements, ``step`` apart, along ``dimension`` (a view; the
+    window is a new last dimension)."""
+    view = True
+    onnx = "decompose"
+
+    def forward(xp, a, *, dimension, size, step):
+        if a.ndim == 0:
+            return a.reshape(1)
+        n = (a.shape[dimension] - size) // step + 1
+        shape = a.shape[:dimension] + (n,) + a.shape[dimension + 1:] + (size,)
+        st = a.strides
+        strides = st[:dimension] + (st[dimension] * step,) + st[dimension + 1:] + \
+            (st[dimension],)
+        return xp.lib.stride_tricks.as_strided(a, shape, strides)
+
+    def backward(ctx, g):
+        return dispatch(unfold_backward, (g,), dict(ctx.attrs, shape=ctx.in_shape))
+
+    sample = lambda rng: [([_rn(rng, 3, 5)], {"dimension": 1, "size": 2, "step": 2}),
+                          ([_rn(rng, 4, 2)], {"dimension": 0, "size": 3, "step": 1})]
+
+
+@register
+class unfold_backward:
+    """Sum the windows of ``g`` back into a tensor of ``shape`` (unfold's gradient)."""
+    onnx = "decompose"
+
+    def forward(xp, g, *, shape, dimension, size, step):
+        out = xp.zeros(shape, g.dtype)
+        if len(shape) == 0:
+            out[...] = g.reshape(())
+            return out
+        n = g.shape[dimension]
+        for j in range(size):  # one strided add per window offset
+            out[_key(dimension, slice(j, j + step * (n - 1) + 1, step))] += g[..., j]
+        return out
+
+    def backward(ctx, gg):
+        at = dict(ctx.attrs)
+        del at["shape"]
+        return dispatch(unfold, (gg,), at)
+
+    sample = lambda rng: [([_rn(rng, 3, 2, 2)], {"shape": (3, 5), "dimension": 1, "size": 2,
+                                                 "step": 2})]
+
+
+@method("unfold")
+def unfold_(self: Tensor, dimension: int, size: int, step: int) -> Tensor:
+    """Sliding windows of ``size`` with ``step`` along ``dimension`` (a view)."""
+    d = wrap_dim(dimension, self.ndim)
+    n = self.shape[d] if self.ndim else 1
+    if size > n:
+        raise RuntimeError(f"maximum size for tensor at dimension {d} is {n} but size is "
+                           f"{size}")
+    if step <= 0:
+        raise RuntimeError(f"step is {step} but must be > 0")
+    if size < 0:
+        raise RuntimeError(f"size is {size} but must be >= 0")
+    return dispatch(unfold, (self,), {"dimension": d, "size": int(size), "step": int(step)})
+
+
+# ---------------------------------------------------------------- *_scatter, rot90, ravel...
+def _scatter_region(kind):
+    def key_of(attrs):
+        if kind == "select":
+            return _key(attrs["dim"], attrs["index"])
+        return _key(attrs["dim"], slice(attrs["start"], attrs["stop"], attrs["step"]))
+    return key_of
+
+
+def _region_view(xp, a, kind, attrs):
+    if kind == "diagonal":
+        return _diag_view(xp, a, attrs["offset"], attrs["dim1"], attrs["dim2"])
+    return a[_scatter_region(kind)(attrs)]
+
+
+def _make_scatter(kind, view_op):
+    def forward(xp, a, src, **attrs):
+        out = a.copy()
+        _region_view(xp, out, kind, attrs)[...] = src
+        return out
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        na, ns = ctx.needs_input_grad
+        ga = gs = None
+        if na:
+            z = g.new_zeros(tuple(ctx.in_meta[1][0]))
+            ga = dispatch(ctx.op, (g, z), at)
+        if ns:
+            gs = dispatch(view_op, (g,), at)
+        return ga, gs
+    return forward, backward
+
+
+_ss_f, _ss_b = _make_scatter("select", select)
+_sl_f, _sl_b = _make_scatter("slice", slice_op)
+_ds_f, _ds_b = _make_scatter("diagonal", diagonal)
+
+
+@register
+class select_scatter:
+    """A copy of input with ``src`` embedded at ``index`` of ``dim``."""
+    onnx = "decompose"
+    forward = _ss_f
+    backward = _ss_b
+    sample = lambda rng: [([_rn(rng, 3, 4), _rn(rng, 3)], {"dim": 1, "index": 2})]
+
+
+@register
+class slice_scatter:
+    """A copy of input with ``src`` embedded into a slice of ``dim``."""
+    onnx = "decompose"
+    forward = _sl_f
+    backward = _sl_b
+    sample = lambda rng: [([_rn(rng, 5, 2), _rn(rng, 2, 2)],
+                           {"dim": 0, "start": 1, "stop": 5, "step": 2})]
+
+
+@register
+class diagonal_scatter:
+    """A copy of input with ``src`` embedded on a diagonal."""
+    onnx = "decompose"
+    forward = _ds_f
+    backward = _ds_b
+    sample = lambda rng: [([_rn(rng, 3, 4), _rn(rng, 3)], {"offset": 1, "dim1": 0,
+                                                           "dim2": 1})]
+
+
+def _embed_check(name, region: Tensor, src: Tensor):
+    if tuple(region.shape) != tuple(src.shape):
+        raise RuntimeError(f"expected src to have a size equal to the slice of self. src size "
+                           f"= {list(src.shape)}, slice size = {list(region.shape)}")
+
+
+@public("select_scatter")
+def select_scatter_(input: Tensor, src: Tensor, dim: int, index: int) -> Tensor:
+    """``input`` with ``src`` embedded at ``index`` along ``dim`` (a copy)."""
+    v = select_(input, dim, index)
+    _embed_check("select_scatter", v, src)
+    return dispatch(select_scatter, (input, src), {"dim": v._view_ops[-1][1]["dim"],
+                                                   "index": v._view_ops[-1][1]["index"]})
+
+
+@public("slice_scatter")
+def slice_scatter_(input: Tensor, src: Tensor, dim: int = 0, start=None, end=None,
+                   step: int = 1) -> Tensor:
+    """``input`` with ``src`` embedded into input[start:end:step] along ``dim`` (a copy)."""
+    d = wrap_dim(dim, input.ndim)
+    a, b, s = slice(start, end, step).indices(input.shape[d])
+    v = _slice(input, d, a, b, s)
+    _embed_check("slice_scatter", v, src)
+    at = v._view_ops[-1][1]
+    return dispatch(slice_scatter, (input, src), dict(at))
+
+
+@public("diagonal_scatter")
+def diagonal_scatter_(input: Tensor, src: Tensor, offset: int = 0, dim1: int = 0,
+                      dim2: int = 1) -> Tensor:
+    """``input`` with ``src`` embedded on a diagonal (a copy)."""
+    v = diagonal_(input, offset, dim1, dim2)
+    _embed_check("diagonal_scatter", v, src)
+    return dispatch(diagonal_scatter, (input, src), dict(v._view_ops[-1][1]))
+
+
+@register
+class rot90:
+    """Rotate by 90 degrees ``k`` times in the plane of ``dims`` (a copy)."""
+    onnx = "decompose"
+
+    def forward(xp, a, *, k, dims):
+        return xp.ascontiguousarray(xp.rot90(a, k, axes=dims))
+
+    def backward(ctx, g):
+        at = ctx.attrs
+        return dispatch(rot90, (g,), {"k": -at["k"], "dims": at["dims"]})
+
+    sample = lambda rng: [([_rn(rng, 2, 3)], {"k": 1, "dims": (0, 1)}),
+                          ([_rn(rng, 2, 3, 2)], {"k": 3, "dims": (2, 0)})]
+
+
+@public("rot90")
+def rot90_(input: Tensor, k: int = 1, dims=(0, 1)) -> Tensor:
+    """Rotate by 90 degrees ``k`` times, from the first towards the second of ``dims``."""
+    dims = tuple(dims)
+    if len(dims) != 2:
+        raise RuntimeError(f"expected total rotation dims == 2, but got dims = {len(dims)}")
+    if input.ndim < 2:
+        raise RuntimeError(f"expected total dims >= 2, but got total dims = {input.ndim}")
+    d0, d1 = wrap_dim(dims[0], input.ndim), wrap_dim(dims[1], input.ndim)
+    if d0 == d1:
+        raise RuntimeError(f"expected rotation dims to be different, but got dim0 = {d0} and "
+                           f"dim1 = {d1}")
+    return dispatch(rot90, (input,), {"k": int(k) % 4, "dims": (d0, d1)})
+
+
+@public("ravel")
+def ravel(input: Tensor) -> Tensor:
+    """The elements as a 1-D tensor (a view when contiguous)."""
+    from .core import contiguous
+    return view_(contiguous(input), -1)
+
+
+@public("narrow_copy")
+def narrow_copy(input: Tensor, dim: int, start: int, length: int) -> Tensor:
+    """narrow, as a copy."""
+    return dispatch(clone_op, (narrow(input, dim, start, length),))
+
+
+@register
+class block_diag:
+    """A block-diagonal matrix of the (0-, 1- or 2-D) inputs."""
+    promote = "binary"
+    onnx = "decompose"
+
+    def forward(xp, *arrays):
+        mats = [a.reshape(1, -1) if a.ndim < 2 else a for a in arrays]
+        if not mats:
+            return xp.zeros((1, 0))
+        r = sum(m.shape[0] for m in mats)
+        c = sum(m.shape[1] for m in mats)
+        out = xp.zeros((r, c), mats[0].dtype)
+        i = j = 0
+        for m in mats:
+            out[i:i + m.shape[0], j:j + m.shape[1]] = m
+            i += m.shape[0]
+            j += m.shape[1]
+        return out
+
+    def backward(ctx, g):
+        out, i, j = [], 0, 0
+        for shape, dt in ctx.in_meta:
+            r, c = (1, int(np.prod(shape))) if len(shape) < 2 else shape
+            out.append(g[i:i + r, j:j + c].reshape(shape))
+            i += r
+            j += c
+        return tuple(out)
+
+    sample = lambda rng: [([_rn(rng, 2, 2), _rn(rng, 3), _rn(rng)], {})]
+
+
+@public("block_diag", method=False)
+def block_diag_(*tensors) -> Tensor:
+    """A block-diagonal matrix of the inputs (0-D/1-D inputs as a single row)."""
+    for i, t_ in enumerate(tensors):
+        if t_.ndim > 2:
+            raise RuntimeError(f"torch.block_diag: Input tensors must have 2 or fewer "
+                               f"dimensions. Input {i} has {t_.ndim} dimensions")
+    return dispatch(block_diag, tuple(tensors))
+
+
+@public("cartesian_prod", method=False)
+def cartesian_prod(*tensors) -> Tensor:
+    """All combinations of the elements of the 1-D inputs (rows of a 2-D tensor)."""
+    for t_ in tensors:
+        if t_.ndim != 1:
+            raise RuntimeError(f"Expect a 1D vector, but got shape {list(t_.shape)}")
+    if len(tensors) == 1:
+        return tensors[0]
+    grids = meshgrid(*tensors, indexing="ij")
+    return stack_([reshape(g, (-1,)) for g in grids], 1)
+
+
 def _install():
     Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
     Tensor.mT = property(lambda self: self.transpose(-2, -1))

