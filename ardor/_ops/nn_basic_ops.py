@@ -384,11 +384,15 @@ class glu_backward:
 
 # ---------------------------------------------------------------- softmax family
 def _softmax_np(xp, a, dim):
-    m = xp.max(a, axis=dim, keepdims=True) if a.size else a
-    if a.size:
+    if not a.size:
+        return xp.exp(a)
+    m = xp.max(a, axis=dim, keepdims=True)
+    if not bool(xp.isfinite(m).all()):   # rows of -inf (or inf/nan): shift by 0 there
         m = xp.where(xp.isfinite(m), m, 0)
-    e = xp.exp(a - m)
-    return e / xp.sum(e, axis=dim, keepdims=True)
+    e = a - m                            # one temporary, then in place
+    xp.exp(e, out=e)
+    e /= xp.sum(e, axis=dim, keepdims=True)
+    return e
 
 
 @register
@@ -428,9 +432,12 @@ class log_softmax:
         if a.size == 0:
             return a.copy()
         m = xp.max(a, axis=dim, keepdims=True)
-        m = xp.where(xp.isfinite(m), m, 0)
+        if not bool(xp.isfinite(m).all()):
+            m = xp.where(xp.isfinite(m), m, 0)
         s = a - m
-        return _c(s - xp.log(xp.sum(xp.exp(s), axis=dim, keepdims=True)), a)
+        lse = xp.log(xp.sum(xp.exp(s), axis=dim, keepdims=True))
+        s -= lse
+        return _c(s, a)
 
     def backward(ctx, g):
         y = ctx.out
