@@ -256,6 +256,7 @@ class Tensor:
         node = self.grad_fn
         if node._retained is None:
             node._retained = {}
+        node._any_hooks = True
         node._retained[self._output_nr] = weakref.ref(self)
         self._retains_grad = True
 
@@ -499,6 +500,27 @@ def _wrap_dim(dim: int, ndim: int) -> int:
 class Size(tuple):
     """torch.Size: a tuple of dimension lengths."""
 
+    __slots__ = ()
+
+    def __new__(cls, sizes=()):
+        if type(sizes) is tuple:  # the hot path: numpy shapes are tuples of ints
+            for x in sizes:
+                if type(x) is not int:
+                    break
+            else:
+                return tuple.__new__(cls, sizes)
+        out = []
+        for i, x in enumerate(sizes):
+            if not isinstance(x, float) and hasattr(x, "__index__"):
+                try:
+                    out.append(x.__index__())
+                    continue
+                except TypeError:
+                    pass
+            raise TypeError(f"ardor.Size() takes an iterable of 'int' (item {i} is "
+                            f"'{type(x).__name__}')")
+        return tuple.__new__(cls, out)
+
     def __repr__(self) -> str:
         return f"ardor.Size({list(self)})"
 
@@ -517,6 +539,14 @@ class Size(tuple):
 
     def __radd__(self, other):
         return Size(tuple(other) + tuple(self))
+
+    def __mul__(self, n):
+        return Size(tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
 
 
 class _Storage:

@@ -156,14 +156,15 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
             node = heappop(ready)[2]
             grads = buffers.pop(node, None) or [None] * node.nout
             is_acc = type(node) is AccumulateGrad
-            if node._tensor_hooks or node._retained or is_acc:
+            hooked = node._any_hooks  # one flag for the rarely-set hook dicts
+            if hooked or is_acc:
                 grads = _tensor_hooks(node, grads)
             if capture:
                 for i, g in enumerate(grads):
                     slot = capture.get((node, i))
                     if slot is not None:
                         captured[slot] = _add(captured[slot], g)
-            if node._pre_hooks:
+            if hooked and node._pre_hooks:
                 for hook in list(node._pre_hooks.values()):
                     r = hook(tuple(grads))
                     if r is not None:
@@ -187,7 +188,7 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                         in_grads = run_with_anomaly_check(node, grads)
                     else:
                         in_grads = node.apply(grads)
-                    if node._hooks:
+                    if hooked and node._hooks:
                         for hook in list(node._hooks.values()):
                             r = hook(tuple(in_grads), tuple(grads))
                             if r is not None:

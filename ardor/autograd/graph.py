@@ -37,6 +37,7 @@ class Node:
     _hooks = None
     _retained = None
     _tensor_hooks = None
+    _any_hooks = False  # set when any hook dict above (or _retained) is filled
     _trace = None
     _metadata = None
     out_meta = None
@@ -141,6 +142,7 @@ class Node:
         from ..utils.hooks import RemovableHandle
         if self._hooks is None:
             self._hooks = {}
+        self._any_hooks = True
         h = RemovableHandle(self._hooks)
         self._hooks[h.id] = fn
         return h
@@ -150,6 +152,7 @@ class Node:
         from ..utils.hooks import RemovableHandle
         if self._tensor_hooks is None:
             self._tensor_hooks = {}
+        self._any_hooks = True
         h = RemovableHandle(self._tensor_hooks)
         self._tensor_hooks[h.id] = (output_nr, fn)
         return h
@@ -159,6 +162,7 @@ class Node:
         from ..utils.hooks import RemovableHandle
         if self._pre_hooks is None:
             self._pre_hooks = {}
+        self._any_hooks = True
         h = RemovableHandle(self._pre_hooks)
         self._pre_hooks[h.id] = fn
         return h
