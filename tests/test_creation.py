@@ -503,3 +503,33 @@ def test_complex_polar_values_and_grads(fn, dtype):
 ])
 def test_complex_polar_errors_and_specials(call):
     same(call)
+
+
+# ------------------------------------------------------------------ Size
+SIZE_CASES = [
+    lambda L: L.Size([2, 3, 4])[1:], lambda L: L.Size([2, 3]) + (5,),
+    lambda L: (1,) + L.Size([2, 3]), lambda L: L.Size([2, 3]) * 2, lambda L: 2 * L.Size([2]),
+    lambda L: L.Size([2, 3, 4]).numel(), lambda L: L.Size([2, 3]) == (2, 3),
+    lambda L: L.Size([2, 3]) == [2, 3], lambda L: L.Size(), lambda L: L.Size([2.5]),
+    lambda L: L.Size([L.tensor(3)]), lambda L: L.Size([True]), lambda L: L.Size(x for x in [1, 2]),
+    lambda L: L.Size([2, 3])[::-1], lambda L: L.Size([2, 3])[0], lambda L: L.zeros(2, 3).shape,
+    lambda L: L.zeros(2, 3).size(), lambda L: L.zeros(2, 3).size(-1),
+]
+
+
+@pytest.mark.parametrize("i", range(len(SIZE_CASES)))
+def test_size_behaviour_matches_torch(i):
+    t = outcome(SIZE_CASES[i], torch)
+    a = outcome(SIZE_CASES[i], ardor)
+    if t[0] == "err":
+        assert a[0] == "err" and a[1] is t[1] and a[2].replace("ardor", "torch") == t[2]
+    else:
+        assert a[0] == "ok" and repr(a[1]).replace("ardor", "torch") == repr(t[1])
+        assert type(a[1]).__name__ == type(t[1]).__name__
+
+
+def test_size_pickles():
+    import pickle
+    s = ardor.Size([2, 3])
+    r = pickle.loads(pickle.dumps(s))
+    assert r == s and type(r) is ardor.Size
