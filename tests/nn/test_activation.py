@@ -153,6 +153,8 @@ def test_activation_errors():
     dict(kw={"batch_first": True}, call={"mask": "float", "kpm": True}),
     dict(kw={}, call={"mask": "bool", "need_weights": False}),
     dict(kw={}, call={"unbatched": True}),
+    dict(kw={"add_bias_kv": True, "add_zero_attn": True},
+         call={"mask": "bool", "kpm": True, "need_weights": False}),
 ])
 def test_multihead_attention(cfg):
     torch.manual_seed(0)
