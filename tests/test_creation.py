@@ -393,6 +393,25 @@ def test_arange_float32_exact_like_torch():
         check(ardor.arange(*args), torch.arange(*args), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_logspace_exact_like_torch(dtype):
+    for args in [(0, 1, 11), (-2.5, 3.7, 1001), (0.3, -2.2, 333)]:
+        for base in (10.0, 2.0, 3.3):
+            a = ardor.logspace(*args, base=base, dtype=getattr(ardor, dtype))
+            t = torch.logspace(*args, base=base, dtype=getattr(torch, dtype))
+            check(a, t, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float16", "bfloat16"])
+def test_arange_linspace_exact_like_torch_other_floats(dtype):
+    for args in [(0, 1, 0.1), (-5.5, 7.25, 0.37), (0, 100, 0.7)]:
+        check(ardor.arange(*args, dtype=getattr(ardor, dtype)),
+              torch.arange(*args, dtype=getattr(torch, dtype)), rtol=0, atol=0)
+    for args in [(0, 1, 11), (-3.7, 11.3, 101), (5, -5, 9)]:
+        check(ardor.linspace(*args, dtype=getattr(ardor, dtype)),
+              torch.linspace(*args, dtype=getattr(torch, dtype)), rtol=0, atol=0)
+
+
 def test_linspace_float32_exact_like_torch():
     for args in [(0, 1, 11), (-3.7, 11.3, 1001), (1e-3, 7.0, 13), (5, -5, 9)]:
         check(ardor.linspace(*args), torch.linspace(*args), rtol=0, atol=0)

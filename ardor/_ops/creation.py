@@ -266,6 +266,10 @@ def _infer_array(data, dtype: D.dtype | None) -> np.ndarray:
         return np.array(data, dtype=None if dtype is None else D.np_dtype(dtype), copy=True)
     if isinstance(data, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
+    if not isinstance(data, (list, tuple)) and (hasattr(data, "__array_interface__")
+                                                or hasattr(data, "__array__")):
+        # the array protocols (other libraries' arrays and tensors): through numpy
+        return _infer_array(np.asarray(data), dtype)
     found = _Found()
     inferred = _scalar_dtype(data, found)
     if dtype is None:
@@ -739,14 +743,17 @@ def logspace(start, end, steps, base: float = 10.0, *, out=None, dtype=None, lay
         exps = np.where(i < steps // 2, _fma(step, i, s), _fma(-step, steps - 1 - i, e))
         arr = np.trunc(np.power(float(base), exps)).astype(npdt)
     else:
-        # a serial loop in scalar_t: pow(scalar_t base, start + step * i)
-        wt = np.float32 if npdt.itemsize <= 4 else np.float64
-        s, e = wt(start), wt(end)
-        step = (e - s) / wt(steps - 1)
+        # torch's serial loop: start/end held in scalar_t, the step and the exponents
+        # (start + step * i, an FMA) in double, pow(double base, exponent), then cast
+        s = np.asarray(start, npdt)
+        e = np.asarray(end, npdt)
+        diff = (e.astype(np.float32) - s.astype(np.float32)).astype(npdt) \
+            if npdt.itemsize == 2 else e - s
+        step = np.float64(diff) / (steps - 1)
         i = np.arange(steps)
-        exps = np.where(i < steps // 2, _fma(step, i, s), _fma(-np.float64(step),
-                                                              steps - 1 - i, e)).astype(wt)
-        arr = np.power(wt(base), exps).astype(npdt)
+        exps = np.where(i < steps // 2, _fma(step, i, np.float64(s)),
+                        _fma(-step, steps - 1 - i, np.float64(e)))
+        arr = np.power(float(base), exps).astype(npdt)
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
