@@ -6,6 +6,7 @@ wrap it with ``_make``; every floating default reads ``get_default_dtype()`` at 
 """
 from __future__ import annotations
 
+import itertools
 import math
 import numbers
 import warnings
@@ -724,6 +725,11 @@ def linspace(start, end, steps, *, out=None, dtype=None, layout=None, device=Non
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
+def _libm_pow(base: float, exps: np.ndarray) -> np.ndarray:
+    return np.fromiter(map(math.pow, itertools.repeat(base, exps.size), exps.tolist()),
+                       np.float64, exps.size)
+
+
 @public("logspace", method=False)
 def logspace(start, end, steps, base: float = 10.0, *, out=None, dtype=None, layout=None,
              device=None, requires_grad: bool = False) -> Tensor:
@@ -740,20 +746,21 @@ def logspace(start, end, steps, base: float = 10.0, *, out=None, dtype=None, lay
         s, e = float(int(start)), float(int(end))
         step = (e - s) / (steps - 1)
         i = np.arange(steps)
-        exps = np.where(i < steps // 2, _fma(step, i, s), _fma(-step, steps - 1 - i, e))
-        arr = np.trunc(np.power(float(base), exps)).astype(npdt)
+        exps = np.where(i < steps // 2, s + step * i, e - step * (steps - 1 - i))
+        arr = np.trunc(_libm_pow(float(base), exps)).astype(npdt)
     else:
-        # torch's serial loop: start/end held in scalar_t, the step and the exponents
-        # (start + step * i, an FMA) in double, pow(double base, exponent), then cast
+        # torch's serial loop (compiled without FMA): start/end held in scalar_t, the step
+        # and the exponents start + step * i in double, libm's pow(double, double), then
+        # cast. math.pow is libm's pow; numpy's vectorized power can differ in the last ulp.
         s = np.asarray(start, npdt)
         e = np.asarray(end, npdt)
         diff = (e.astype(np.float32) - s.astype(np.float32)).astype(npdt) \
             if npdt.itemsize == 2 else e - s
         step = np.float64(diff) / (steps - 1)
         i = np.arange(steps)
-        exps = np.where(i < steps // 2, _fma(step, i, np.float64(s)),
-                        _fma(-step, steps - 1 - i, np.float64(e)))
-        arr = np.power(float(base), exps).astype(npdt)
+        exps = np.where(i < steps // 2, np.float64(s) + step * i,
+                        np.float64(e) - step * (steps - 1 - i))
+        arr = _libm_pow(float(base), exps).astype(npdt)
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
