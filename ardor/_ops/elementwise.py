@@ -199,6 +199,25 @@ class sub:
 
 
 @register
+class rsub_op:
+    """scalar - tensor (torch's rsub: RsubBackward1)."""
+    name = "rsub"
+    promote = "binary"
+    expr = "sub(b, a)"
+    onnx = "Sub"
+    node_name = "RsubBackward1"
+
+    def forward(xp, a, b):
+        return _sub_forward(xp, b, a)
+
+    def backward(ctx, g):
+        return -g, None
+
+    def sample(rng):
+        return [((rng.standard_normal((3, 4)), 1.5), {})]
+
+
+@register
 class mul:
     """a * b"""
     promote = "binary"
@@ -616,12 +635,11 @@ atanh = _unary_float("atanh", lambda xp, a: xp.arctanh(a),
 
 
 def _sigmoid_forward(xp, a):
-    # exp(-|a|) never overflows; both branches are accurate for their half-line
     if a.dtype.kind == "c":
         return 1 / (1 + xp.exp(-a))
-    e = xp.exp(-xp.abs(a))
-    r = 1 / (1 + e)
-    return xp.where(a >= 0, r, e * r)
+    # exp(min(a, 0)) / (1 + exp(-|a|)): never overflows, accurate on both half-lines, and
+    # branch-free (numpy's where() is slow on unpredictable masks)
+    return xp.exp(xp.minimum(a, 0)) / (1 + xp.exp(-xp.abs(a)))
 
 
 sigmoid = _unary_float("sigmoid", _sigmoid_forward,
@@ -678,66 +696,129 @@ _ERF_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1
 _SQRPI = 5.6418958354775628695e-1  # 1 / sqrt(pi)
 
 
-def _erf_parts(xp, x):
-    """(erf(x) for |x| <= 0.46875 else nan, erfc(|x|) for |x| > 0.46875) in float64."""
-    y = xp.abs(x)
-    # small |x|: erf directly
-    ysq = y * y
+def _erf_small(x):
+    """erf(x) for |x| <= 0.46875 (Cody's first approximation)."""
+    ysq = x * x
     xnum = _ERF_A[4] * ysq
-    xden = ysq
+    xden = ysq.copy()
     for i in range(3):
-        xnum = (xnum + _ERF_A[i]) * ysq
-        xden = (xden + _ERF_B[i]) * ysq
-    small = x * (xnum + _ERF_A[3]) / (xden + _ERF_B[3])
-    # 0.46875 < |x| <= 4: erfc
+        xnum += _ERF_A[i]
+        xnum *= ysq
+        xden += _ERF_B[i]
+        xden *= ysq
+    xnum += _ERF_A[3]
+    xden += _ERF_B[3]
+    return x * xnum / xden
+
+
+def _erfc_mid(y):
+    """erfc(y) for 0.46875 < y <= 4, without the exp(-y^2) factor."""
     xnum = _ERF_C[8] * y
-    xden = y
+    xden = y.copy()
     for i in range(7):
-        xnum = (xnum + _ERF_C[i]) * y
-        xden = (xden + _ERF_D[i]) * y
-    mid = (xnum + _ERF_C[7]) / (xden + _ERF_D[7])
-    # |x| > 4: erfc via an asymptotic rational form in 1/x^2
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        xnum += _ERF_C[i]
+        xnum *= y
+        xden += _ERF_D[i]
+        xden *= y
+    xnum += _ERF_C[7]
+    xden += _ERF_D[7]
+    return xnum / xden
+
+
+def _erfc_big(y):
+    """erfc(y) for y > 4, without the exp(-y^2) factor."""
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         z = 1.0 / (y * y)
         xnum = _ERF_P[5] * z
-        xden = z
+        xden = z.copy()
         for i in range(4):
-            xnum = (xnum + _ERF_P[i]) * z
-            xden = (xden + _ERF_Q[i]) * z
-        big = z * (xnum + _ERF_P[4]) / (xden + _ERF_Q[4])
-        big = (_SQRPI - big) / y
-        erfc_y = xp.where(y <= 4.0, mid, big)
-        # exp(-y^2) split to keep accuracy: y = ysq16 + rest
+            xnum += _ERF_P[i]
+            xnum *= z
+            xden += _ERF_Q[i]
+            xden *= z
+        xnum += _ERF_P[4]
+        xden += _ERF_Q[4]
+        r = (_SQRPI - z * xnum / xden) / y
+    return r
+
+
+def _erfc_pos(xp, y):
+    """erfc(y) for y = |x| > 0.46875 (any dtype float; NaN passes through)."""
+    mid = y <= 4.0
+    if mid.all():
+        r = _erfc_mid(y)
+    else:
+        r = xp.empty_like(y)
+        r[mid] = _erfc_mid(y[mid])
+        big = ~mid
+        r[big] = _erfc_big(y[big])
+    # exp(-y^2) as exp(-y16^2) exp(-(y - y16)(y + y16)) keeps its accuracy (Cody)
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
         y16 = xp.trunc(y * 16.0) / 16.0
-        dl = (y - y16) * (y + y16)
-        erfc_y = xp.exp(-y16 * y16) * xp.exp(-dl) * erfc_y
-    erfc_y = xp.where(xp.isinf(y), 0.0, erfc_y)
-    return small, erfc_y, y <= 0.46875
+        r *= xp.exp(-y16 * y16) * xp.exp(-(y - y16) * (y + y16))
+    inf = xp.isinf(y)
+    if inf.any():
+        r[inf] = 0.0
+    return r
 
 
-def _as64(xp, a):
-    return a.astype(np.float64) if a.dtype != np.float64 else a
+def _erf_dtype(a):
+    """Compute float32 in float32 (the approximations are accurate beyond its precision),
+    everything else in float64."""
+    return a if a.dtype == np.float32 or a.dtype == np.float64 else a.astype(np.float64)
 
 
+def _one_d(fn):
+    """Run fn on a 1-element view of 0-d inputs (numpy turns 0-d results into scalars,
+    which the masked assignments below cannot write into)."""
+    def wrapper(xp, a):
+        if a.ndim == 0:
+            return fn(xp, a.reshape(1)).reshape(())
+        return fn(xp, a)
+    return wrapper
+
+
+@_one_d
 def _erf_np(xp, a):
-    x = _as64(xp, a)
-    small, erfc_y, is_small = _erf_parts(xp, x)
-    big = xp.where(x < 0, erfc_y - 1.0, 1.0 - erfc_y)
-    return xp.where(is_small, small, big).astype(a.dtype, copy=False)
+    x = _erf_dtype(a)
+    ax = xp.abs(x)
+    small = ax <= 0.46875
+    if small.all():
+        out = _erf_small(x)
+    else:
+        out = xp.empty_like(x)
+        if small.any():
+            out[small] = _erf_small(x[small])
+            big = ~small
+            out[big] = xp.copysign(1.0 - _erfc_pos(xp, ax[big]), x[big])
+        else:
+            out = xp.copysign(1.0 - _erfc_pos(xp, ax), x)
+    return out.astype(a.dtype, copy=False)
 
 
+@_one_d
 def _erfc_np(xp, a):
-    x = _as64(xp, a)
-    small, erfc_y, is_small = _erf_parts(xp, x)
-    big = xp.where(x < 0, 2.0 - erfc_y, erfc_y)
-    return xp.where(is_small, 1.0 - small, big).astype(a.dtype, copy=False)
+    x = _erf_dtype(a)
+    ax = xp.abs(x)
+    small = ax <= 0.46875
+    if small.all():
+        out = 1.0 - _erf_small(x)
+    else:
+        out = xp.empty_like(x)
+        big = ~small
+        if small.any():
+            out[small] = 1.0 - _erf_small(x[small])
+        xb, e = x[big], _erfc_pos(xp, ax[big])
+        out[big] = e + (xb < 0) * (2.0 - 2.0 * e)  # 2 - e for negative x, branch-free
+    return out.astype(a.dtype, copy=False)
 
 
+@_one_d
 def _erfinv_np(xp, a):
-    x = _as64(xp, a)
+    x = a.astype(np.float64) if a.dtype != np.float64 else a
     ax = xp.abs(x)
     # M. Giles' single-precision approximation as the starting point ...
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         w = -xp.log((1.0 - x) * (1.0 + x))
         w1 = w - 2.5
         p1 = 2.81022636e-08
@@ -750,21 +831,33 @@ def _erfinv_np(xp, a):
                   -0.0076224613, 0.00943887047, 1.00167406, 2.83297682):
             p2 = c + p2 * w2
         y = xp.where(w < 5.0, p1, p2) * x
-        y = xp.where(ax < 1.0, y, 0.0)
+        ok = ax < 1.0
+        y[~ok] = 0.0
         # ... refined by Newton steps: on erf(y) - x near 0, and on
         # log(erfc(|y|)) - log(1 - |x|) in the tails, where 1 - |x| keeps its precision and
-        # the logarithm makes the Gaussian tail nearly linear (fast convergence)
-        sgn_x = xp.sign(x)
+        # the logarithm makes the Gaussian tail nearly linear (fast convergence, even from
+        # the poor start Giles' float32 fit gives for |x| within 1e-8 of 1)
+        far = w > 16.0
+        steps = 2 if a.dtype == np.float32 else 3
+        if far.any():
+            steps += 3
         log_c = xp.log1p(-ax)
-        for _ in range(4):
-            small, erfc_y, is_small = _erf_parts(xp, y)
+        sgn_x = xp.sign(x)
+        for _ in range(steps):
+            ay = xp.abs(y)
+            small = ay <= 0.46875
             dens = _2_SQRTPI * xp.exp(-y * y)
-            step_small = (small - x) / dens
-            step_big = sgn_x * (xp.log(erfc_y) - log_c) / (-dens / erfc_y)
-            y = y - xp.where(is_small, step_small, step_big)
-        y = xp.where(ax == 1.0, sgn_x * xp.inf, y)
-        y = xp.where((ax > 1.0) | xp.isnan(x), xp.nan, y)
-        y = xp.where(x == 0, x, y)  # keeps the sign of zero
+            step = xp.empty_like(y)
+            if small.any():
+                step[small] = (_erf_small(y[small]) - x[small]) / dens[small]
+            big = ~small
+            if big.any():
+                e = _erfc_pos(xp, ay[big])
+                step[big] = sgn_x[big] * (xp.log(e) - log_c[big]) * e / (-dens[big])
+            y -= step
+        y[ax == 1.0] = (sgn_x * xp.inf)[ax == 1.0]
+        y[(ax > 1.0) | xp.isnan(x)] = xp.nan
+        y[x == 0] = x[x == 0]  # keeps the sign of zero
     return y.astype(a.dtype, copy=False)
 
 
@@ -1730,7 +1823,10 @@ def sub_(input, other, *, alpha=1, out=None) -> Tensor:
 @public("rsub", method=False)
 def rsub(input, other, *, alpha=1) -> Tensor:
     """other - alpha * input"""
-    return sub_(other, input, alpha=alpha)
+    if isinstance(other, Tensor) or alpha != 1:
+        return sub_(other, input, alpha=alpha)
+    _check_bool_sub(input, other)
+    return dispatch(rsub_op, (input, _pyscalar(other)))
 
 
 @public("mul", "multiply")
@@ -2146,8 +2242,7 @@ def _install_operators():
     T.__add__ = lambda self, other: dispatch(add, (self, other))
     T.__radd__ = lambda self, other: dispatch(add, (other, self))
     T.__sub__ = lambda self, other: dispatch(sub, (self, other))
-    T.__rsub__ = lambda self, other: (_check_bool_sub(other, self),
-                                      dispatch(sub, (other, self)))[1]
+    T.__rsub__ = _rsub_operator
     T.__mul__ = lambda self, other: dispatch(mul, (self, other))
     T.__rmul__ = lambda self, other: dispatch(mul, (other, self))
     T.__truediv__ = lambda self, other: dispatch(div, (self, other))
@@ -2215,6 +2310,13 @@ def _install_operators():
     T.copysign_ = copysign_inplace
     T.heaviside_ = lambda self, values: (_need_tensor("heaviside_", values, "values", 1),
                                          dispatch_inplace(heaviside, self, (values,)))[1]
+
+
+def _rsub_operator(self, other):
+    _check_bool_sub(other, self)
+    if isinstance(other, Tensor):
+        return dispatch(sub, (other, self))
+    return dispatch(rsub_op, (self, _pyscalar(other)))
 
 
 def _set_part(getter):
