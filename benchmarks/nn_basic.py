@@ -1,0 +1,82 @@
+"""nn basics beside torch: Module call overhead, an MLP step, MultiheadAttention at seq 128.
+
+    python benchmarks/nn_basic.py [--rounds 5]
+
+Rounds alternate between the libraries; each cell is the median over rounds of the best-of-3
+mean time per call. Gradients are fed as dense random tensors (not ``.sum()``) so both
+libraries run the same backward kernels. Threads are pinned to 2 for numpy and torch.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import timeit
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "2")
+
+import numpy as np  # noqa: E402
+
+import ardor  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+    torch.set_num_threads(2)
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+def _cases(lib):
+    nn = lib.nn
+    rng = np.random.default_rng(0)
+    lib.manual_seed(0)
+    cases = {}
+    lin = nn.Linear(64, 32)
+    x = lib.tensor(rng.standard_normal((16, 64)).astype(np.float32))
+    cases["Linear(64,32) call, batch 16"] = (lambda: lin(x), 2000)
+    mlp = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 256), nn.GELU(),
+                        nn.Linear(256, 10))
+    xm = lib.tensor(rng.standard_normal((128, 256)).astype(np.float32))
+    gm = lib.tensor(rng.standard_normal((128, 10)).astype(np.float32))
+
+    def mlp_step():
+        mlp(xm).backward(gm)
+    cases["MLP 256-256-256-10 fwd+bwd, batch 128"] = (mlp_step, 50)
+    for need in (True, False):
+        mha = nn.MultiheadAttention(64, 4, batch_first=True)
+        q = lib.tensor(rng.standard_normal((8, 128, 64)).astype(np.float32),
+                       requires_grad=True)
+        g = lib.tensor(rng.standard_normal((8, 128, 64)).astype(np.float32))
+
+        def fwd(mha=mha, q=q, need=need):
+            mha(q, q, q, need_weights=need)
+
+        def step(mha=mha, q=q, g=g, need=need):
+            mha(q, q, q, need_weights=need)[0].backward(g)
+        cases[f"MHA(64, 4 heads) N=8 L=128 need_weights={need} fwd"] = (fwd, 10)
+        cases[f"MHA(64, 4 heads) N=8 L=128 need_weights={need} fwd+bwd"] = (step, 5)
+    return cases
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=5)
+    args = ap.parse_args()
+    libs = [("ardor", ardor)] + ([("torch", torch)] if torch is not None else [])
+    cases = {name: _cases(lib) for name, lib in libs}
+    times = {name: {k: [] for k in cases[name]} for name, _ in libs}
+    for _ in range(args.rounds):
+        for name, _lib in libs:
+            for k, (fn, n) in cases[name].items():
+                fn()
+                times[name][k].append(min(timeit.repeat(fn, number=n, repeat=3)) / n)
+    print(f"{'case':58s} {'ardor':>10s} {'torch':>10s} {'ratio':>6s}")
+    for k in cases["ardor"]:
+        ta = statistics.median(times["ardor"][k])
+        tt = statistics.median(times["torch"][k]) if torch is not None else float("nan")
+        print(f"{k:58s} {ta * 1e3:9.3f}ms {tt * 1e3:9.3f}ms {ta / tt:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
