@@ -15,9 +15,9 @@ from .. import _dtype as D
 from .._tensor import Tensor
 from ._util import wrap_dim
 from .core import sum_to
-from .dispatch import dispatch
+from .dispatch import dispatch, dispatch_inplace
 from .reduction import _mask, _nt
-from .registry import public, register
+from .registry import method, public, register
 
 
 class LinAlgError(RuntimeError):
@@ -366,6 +366,21 @@ def baddbmm_(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
     _same_dtype(input, batch1, "expected scalar type {a} but found {b}")
     _check_input_bcast(input, (b, n, batch2.shape[2]))
     return dispatch(baddbmm, (input, batch1, batch2), {"beta": beta, "alpha": alpha})
+
+
+@method("addmm_")
+def addmm_inplace(self: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1) -> Tensor:
+    """In-place addmm: self = beta * self + alpha * (mat1 @ mat2)."""
+    addmm_(self, mat1, mat2, beta=beta, alpha=alpha)  # shape/dtype checks
+    return dispatch_inplace(addmm, self, (mat1, mat2), {"beta": beta, "alpha": alpha})
+
+
+@method("baddbmm_")
+def baddbmm_inplace(self: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1,
+                    alpha=1) -> Tensor:
+    """In-place baddbmm: self = beta * self + alpha * bmm(batch1, batch2)."""
+    baddbmm_(self, batch1, batch2, beta=beta, alpha=alpha)
+    return dispatch_inplace(baddbmm, self, (batch1, batch2), {"beta": beta, "alpha": alpha})
 
 
 def _scaled_add(input, prod, beta, alpha):

@@ -16,8 +16,8 @@ import numpy as np
 from .. import _dtype as D
 from .._tensor import Tensor
 from ._util import dims_arg, wrap_dim
-from .dispatch import dispatch
-from .registry import public, register
+from .dispatch import dispatch, dispatch_inplace
+from .registry import method, public, register
 
 _bmax = builtins.max  # this module defines its own max/min/all/any
 
@@ -896,6 +896,14 @@ def cumsum_(input: Tensor, dim: int, *, dtype=None) -> Tensor:
                                        "dtype": _dt(dtype), "reverse": False})
 
 
+@method("cumsum_")
+def cumsum_inplace(self: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """In-place cumulative sum along ``dim``."""
+    return dispatch_inplace(cumsum, self, (), {"dim": _cum_dim("cumsum", self, dim),
+                                               "dtype": _dt(dtype) or self.dtype,
+                                               "reverse": False})
+
+
 @register
 class cumprod:
     """Cumulative product along ``dim``."""
@@ -919,6 +927,13 @@ class cumprod:
             rc = dispatch(cumsum, (g * out,), {"dim": d, "dtype": None, "reverse": True})
             return rc / a
         return dispatch(cumprod_zero_grad, (a, g), {"dim": d})
+
+
+@method("cumprod_")
+def cumprod_inplace(self: Tensor, dim: int, *, dtype=None) -> Tensor:
+    """In-place cumulative product along ``dim``."""
+    return dispatch_inplace(cumprod, self, (), {"dim": _cum_dim("cumprod", self, dim),
+                                                "dtype": _dt(dtype) or self.dtype})
 
 
 @register

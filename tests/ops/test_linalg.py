@@ -541,3 +541,9 @@ def test_cdist(p, shapes):
 def test_cdist_errors():
     raises_like(lambda L, a, b: L.cdist(a, b), r((4, 3)), r((5, 2)))
     raises_like(lambda L, a, b: L.cdist(a, b), r(3), r((5, 3)))
+
+
+def test_inplace_variants():
+    run(lambda L, i, a, b: i.clone().addmm_(a, b, beta=0.5, alpha=2), r((3, 5)), r((3, 4)),
+        r((4, 5)))
+    run(lambda L, i, a, b: i.clone().baddbmm_(a, b), r((2, 3, 5)), r((2, 3, 4)), r((2, 4, 5)))

@@ -431,3 +431,10 @@ def test_dist_cov_corrcoef():
     run(lambda L, a: L.cov(a[0], correction=0), X)
     run(lambda L, a: L.cov(a[0, 0]), X)
     run(lambda L, a: L.corrcoef(a[1]), X)
+
+
+def test_inplace_cumulative():
+    run(lambda L, a: (a * 1).cumsum_(1), X)
+    run(lambda L, a: (a * 1).cumprod_(-1), X)
+    run(lambda L, a: a.clone().cumsum_(0), rng.integers(0, 4, (3, 4)).astype(np.int32),
+        grad=False)
