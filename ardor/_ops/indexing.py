@@ -21,7 +21,7 @@ from ._util import wrap_dim
 from .core import alias, cast, sum_to
 from .dispatch import dispatch, dispatch_inplace
 from .registry import method, public, register
-from .shape import _slice, select, unsqueeze
+from .shape import _slice, select, slice_op, unsqueeze
 
 _MAX_IDX = 12  # index tensors an ``index``/``index_put`` call may take (saved for backward)
 _IDX_SAVE = tuple(range(1, _MAX_IDX + 1))
@@ -159,8 +159,66 @@ def _seq_as_tuple(seq) -> bool:
     return False
 
 
+_BASIC_TYPES = frozenset((int, slice, type(None), type(Ellipsis)))
+
+
+def _basic_only(self: Tensor, key: tuple, setting: bool) -> Tensor:
+    """Fast path of _basic for keys of ints, slices, None and Ellipsis only."""
+    nd = self._data.ndim
+    consumed = 0
+    for k in key:
+        if type(k) is int or type(k) is slice:
+            consumed += 1
+    if consumed > nd:
+        raise IndexError(f"too many indices for tensor of dimension {nd}")
+    x = self
+    d = od = 0
+    ell = False
+    for k in key:
+        tk = type(k)
+        if tk is slice:
+            n = x._data.shape[d]
+            step = k.step
+            if step is None:
+                step = 1
+            elif step <= 0:
+                raise ValueError("step must be greater than zero")
+            start, stop, step = k.indices(n)
+            if not (start == 0 and stop >= n and step == 1):
+                if stop < start:
+                    stop = start
+                x = dispatch(slice_op, (x,), {"dim": d, "start": start, "stop": stop,
+                                              "step": step})
+            d += 1
+            od += 1
+        elif tk is int:
+            n = x._data.shape[d]
+            if not -n <= k < n:
+                raise IndexError(f"index {k} is out of bounds for dimension {od} with size {n}")
+            x = dispatch(select, (x,), {"dim": d, "index": k + n if k < 0 else k})
+            od += 1
+        elif k is None:
+            x = dispatch(unsqueeze, (x,), {"dim": d})
+            d += 1
+        elif not ell:  # Ellipsis (later ones stand for no dims, as in torch)
+            ell = True
+            d += nd - consumed
+            od += nd - consumed
+    if x is self and not setting:
+        x = dispatch(alias, (self,))
+    return x
+
+
 def _basic(self: Tensor, key, setting: bool = False):
     """Apply the basic items of ``key`` as views; return (view, advanced indices or None)."""
+    if type(key) is tuple:
+        for k in key:
+            if type(k) not in _BASIC_TYPES:
+                break
+        else:
+            return _basic_only(self, key, setting), None
+    elif type(key) in _BASIC_TYPES:
+        return _basic_only(self, (key,), setting), None
     if type(key) is not tuple:
         if isinstance(key, list) and _seq_as_tuple(key):
             warnings.warn("Using a non-tuple sequence for multidimensional indexing is "
@@ -395,6 +453,8 @@ class copy:
     onnx = "Expand"
 
     def forward(xp, a, src):
+        if type(src) is float or type(src) is int or type(src) is bool:
+            return xp.full(a.shape, src, a.dtype)
         try:
             b = xp.broadcast_to(src, a.shape)
         except ValueError:

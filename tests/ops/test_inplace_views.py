@@ -221,3 +221,14 @@ def test_inplace_view_grad_with_create_graph():
 def test_inplace_through_expanded_view_is_refused():
     ea, et = raises_like(lambda L, x: x[0].expand(3, 4).add_(1), rn(3, 4))
     assert str(ea) == str(et)
+
+
+def test_augmented_assignment_through_indexing():
+    def fn(L, x, y):
+        a = x * 1
+        a[0] += y[0]
+        a[[1, 2], 1:3] *= y[1:, :2]
+        a[a > 0.5] -= 1.0
+        a[:, -1] /= 2
+        return a
+    run(fn, rn(3, 4), rn(3, 4), view=False)
