@@ -72,6 +72,11 @@ def _size_args(size, fname: str) -> tuple:
         seq, nested = tuple(size[0]), True
     else:
         seq, nested = size, False
+    for s in seq:  # fast path: plain non-negative ints
+        if type(s) is not int or s < 0:
+            break
+    else:
+        return seq if type(seq) is tuple else tuple(seq)
     out = []
     for i, s in enumerate(seq):
         if isinstance(s, numbers.Integral) and not isinstance(s, bool):
@@ -366,9 +371,17 @@ def asarray(obj, *, dtype=None, device=None, copy: bool | None = None,
 
 # ---------------------------------------------------------------------------- factories
 def _factory(fill, size, dtype, device, requires_grad, out=None, layout=None):
-    dt = _dt(dtype)
-    arr = np.full(size, fill, D.np_dtype(dt)) if fill is not None else \
-        np.empty(size, D.np_dtype(dt))
+    npdt = (D.get_default_dtype() if dtype is None else D.as_dtype(dtype)).np
+    if npdt is None:
+        npdt = D.np_dtype(D.bfloat16)  # raises the missing-ml_dtypes error
+    if fill == 0:
+        arr = np.zeros(size, npdt)
+    elif fill is None:
+        arr = np.empty(size, npdt)
+    else:
+        arr = np.full(size, fill, npdt)
+    if device is None and not requires_grad and out is None:
+        return _make(arr)
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
