@@ -460,3 +460,16 @@ def test_seed_deterministic_across_processes():
     assert len(outs) == 1
     ardor.manual_seed(123)
     assert outs.pop().strip() == str(ardor.rand(3).tolist())
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
+def test_fills_on_noncontiguous_and_reduced_dtypes(dtype):
+    x = ardor.zeros(200, 100, dtype=getattr(ardor, dtype))
+    v = x.t() if hasattr(ardor.Tensor, "t") else x
+    v.uniform_(2, 3)
+    a = x.numpy().astype(np.float64)
+    assert a.min() >= 2 and a.max() <= 3 and abs(a.mean() - 2.5) < 0.01
+    v.normal_(5, 0.5)
+    a = x.numpy().astype(np.float64)
+    assert abs(a.mean() - 5) < 0.02 and abs(a.std() - 0.5) < 0.02
+    assert x._version_counter == 2

@@ -504,6 +504,19 @@ _LOG_NORMAL = _fill_op("log_normal_fill", "LogNormalBackward0", "decompose")
 _GEOMETRIC = _fill_op("geometric_fill", "GeometricBackward0", "decompose")
 
 
+def _direct_target(self: Tensor):
+    """self's array when samples may be drawn straight into it: no autograd or tracer
+    involvement (e.g. nn.init under no_grad), a writable contiguous float32/64 numpy array.
+    The version counter is bumped by the caller, as dispatch_inplace would."""
+    from .._state import state
+    a = self._data
+    if (state.tracer is None and not (state.grad_enabled and self._requires_grad)
+            and type(a) is np.ndarray and a.flags.c_contiguous and a.flags.writeable
+            and (a.dtype == np.float32 or a.dtype == np.float64)):
+        return a
+    return None
+
+
 def _fill(op, self: Tensor, values: np.ndarray) -> Tensor:
     if values.dtype != self._data.dtype:
         values = values.astype(self._data.dtype)
@@ -527,6 +540,14 @@ def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *, generator=Non
     if from_ > to:
         raise RuntimeError(f"uniform_ expects to return a [from, to) range, but found "
                            f"from={_g(from_)} > to={_g(to)}")
+    a = _direct_target(self)
+    if a is not None:
+        _rng(generator).random(out=a, dtype=a.dtype)
+        if from_ != 0.0 or to != 1.0:
+            a *= a.dtype.type(to - from_)
+            a += a.dtype.type(from_)
+        self._version[0] += 1
+        return self
     return _fill(_UNIFORM, self, _uniform(_rng(generator), self.shape, self.dtype, from_, to))
 
 
@@ -537,6 +558,15 @@ def normal__(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=Non
         raise _not_impl("normal_kernel_cpu", self.dtype)
     if std < 0:
         raise RuntimeError(f"normal expects std >= 0.0, but found std {_g(std)}")
+    a = _direct_target(self)
+    if a is not None:
+        _rng(generator).standard_normal(out=a, dtype=a.dtype)
+        if std != 1.0:
+            a *= a.dtype.type(std)
+        if mean != 0.0:
+            a += a.dtype.type(mean)
+        self._version[0] += 1
+        return self
     z = _standard_normal(_rng(generator), self.shape, self.dtype)
     if std != 1.0 or mean != 0.0:
         z = z * std + mean if self.dtype.is_complex else \
