@@ -252,12 +252,8 @@ class Tensor:
             raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
         if self.grad_fn is None or self._retains_grad:
             return
-        import weakref
-        node = self.grad_fn
-        if node._retained is None:
-            node._retained = {}
-        node._any_hooks = True
-        node._retained[self._output_nr] = weakref.ref(self)
+        from .autograd.graph import retain_on_node
+        retain_on_node(self)
         self._retains_grad = True
 
     def register_hook(self, hook):

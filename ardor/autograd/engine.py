@@ -15,7 +15,7 @@ from heapq import heappop, heappush
 
 from .._dtype import _BY_NP
 from .._state import state
-from .graph import AccumulateGrad
+from .graph import _RETAINING, AccumulateGrad, sync_retained
 
 _getrefcount = sys.getrefcount
 
@@ -127,6 +127,8 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
     gradients to (``backward(inputs=...)``). With either, only the nodes on paths to them run.
     ``accumulate=False``: AccumulateGrad nodes do not run.
     """
+    if _RETAINING:
+        sync_retained()
     root_nodes = [n for n, _ in roots]
     exe = wanted = None
     if capture or targets:

@@ -225,6 +225,47 @@ def accumulator_for(t) -> AccumulateGrad:
     return acc
 
 
+# Tensors that retain their grad, by id: (weakref, node it is registered on, output_nr).
+# An in-place op gives such a tensor a new grad_fn; the engine then moves the registration
+# (sync_retained) so that .grad is the gradient of the tensor's current value, as in torch.
+_RETAINING: dict = {}
+
+
+def retain_on_node(t) -> None:
+    """Register ``t`` (non-leaf) to receive its gradient in ``.grad`` (retain_grad)."""
+    node = t.grad_fn
+    nr = t._output_nr
+    if node._retained is None:
+        node._retained = {}
+    node._any_hooks = True
+    key = id(t)
+    ref = weakref.ref(t, lambda _r, key=key: _RETAINING.pop(key, None))
+    node._retained[nr] = ref
+    _RETAINING[key] = (ref, node, nr)
+
+
+def sync_retained() -> None:
+    """Move retain_grad registrations of tensors whose history was rebased in place."""
+    for key, (ref, node, nr) in list(_RETAINING.items()):
+        t = ref()
+        if t is None:
+            _RETAINING.pop(key, None)
+            continue
+        fn = t.grad_fn
+        if fn is node and t._output_nr == nr:
+            continue
+        if node._retained is not None and node._retained.get(nr) is ref:
+            del node._retained[nr]
+        if fn is None:
+            _RETAINING.pop(key, None)
+            continue
+        if fn._retained is None:
+            fn._retained = {}
+        fn._any_hooks = True
+        fn._retained[t._output_nr] = ref
+        _RETAINING[key] = (ref, fn, t._output_nr)
+
+
 def make_node_class(op) -> type:
     """A Node subclass named as torch names it (``MulBackward0``) for one op."""
     return type(op.node_name, (Node,), {"__slots__": (), "op": op, "nout": op.nout,

@@ -535,3 +535,20 @@ def test_sum_node_names():
         (x,) = leaves(lib, A)
         return [graph_names(t, 0) for t in (x.sum(), x.sum(0), x.mean(), x.mean(1))]
     same(sc)
+
+
+def test_retain_grad_follows_inplace_rebase():
+    def sc(lib):
+        (x,) = leaves(lib, A)
+        y = x * 1
+        y.retain_grad()
+        y.mul_(2)  # .grad is the gradient of y's new value
+        (y * 3).sum().backward()
+        r = [y.grad, x.grad, y.retains_grad]
+        (x2,) = leaves(lib, A)
+        z = x2 * 1
+        z.retain_grad()
+        z[:2].mul_(5)  # through a view: z's history becomes CopySlices
+        (z * 3).sum().backward()
+        return r + [z.grad, x2.grad, graph_names(z, 0)]
+    same(sc)
