@@ -1373,7 +1373,12 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     if ord == "nuc" or ord in (2, -2):
         B = A.movedim((d0, d1), (-2, -1)) if (d0, d1) != (A.ndim - 2, A.ndim - 1) else A
         S = svdvals(B)
-        r = S.sum(-1) if ord == "nuc" else (S.amax(-1) if ord == 2 else S.amin(-1))
+        if ord == -2 and S.shape[-1] == 0:
+            raise IndexError("amin(): Expected reduction dim -1 to have non-zero size.")
+        if ord == "nuc" or S.shape[-1] == 0:   # an empty matrix has norm 0
+            r = S.sum(-1)
+        else:
+            r = S.amax(-1) if ord == 2 else S.amin(-1)
         if keepdim:
             for d in sorted((d0, d1)):
                 r = r.unsqueeze(d)

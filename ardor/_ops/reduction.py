@@ -1149,9 +1149,15 @@ def vector_norm(x: Tensor, ord=2, dim=None, keepdim: bool = False, *, dtype=None
     if dtype is not None:
         x = x.to(D.as_dtype(dtype))
     dims = _dims(dim, x.ndim)
-    if x.numel() == 0 and ord < 0:
-        raise RuntimeError(f"linalg.vector_norm cannot compute the {ord} norm on an empty "
-                           "tensor because the operation does not have an identity")
+    if x.numel() == 0 and (ord < 0 or ord == math.inf):
+        if dims is None:
+            raise RuntimeError(f"linalg.vector_norm cannot compute the {ord:g} norm on an "
+                               "empty tensor because the operation does not have an identity")
+        for d in dims:
+            if x.shape[d] == 0:
+                raise RuntimeError(f"linalg.vector_norm cannot compute the {ord:g} norm on the "
+                                   f"dimension {d}because this dimension is empty and the "
+                                   "operation does not have an identity")
     return dispatch(linalg_vector_norm, (x,), {"ord": float(ord), "dim": dims,
                                                "keepdim": bool(keepdim)})
 

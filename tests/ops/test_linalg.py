@@ -547,3 +547,24 @@ def test_inplace_variants():
     run(lambda L, i, a, b: i.clone().addmm_(a, b, beta=0.5, alpha=2), r((3, 5)), r((3, 4)),
         r((4, 5)))
     run(lambda L, i, a, b: i.clone().baddbmm_(a, b), r((2, 3, 5)), r((2, 3, 4)), r((2, 4, 5)))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, a: lib_linalg(L).vector_norm(a, float("inf")),
+    lambda L, a: lib_linalg(L).vector_norm(a, -1),
+    lambda L, a: lib_linalg(L).vector_norm(a, float("inf"), 1),
+    lambda L, a: lib_linalg(L).vector_norm(a, float("-inf"), 0),
+    lambda L, a: lib_linalg(L).vector_norm(a, 2, 0),
+    lambda L, a: lib_linalg(L).matrix_norm(a, 2),
+    lambda L, a: lib_linalg(L).matrix_norm(a, -2),
+    lambda L, a: lib_linalg(L).matrix_norm(a[None], "nuc"),
+    lambda L, a: L.norm(a, "nuc", dim=(0, 0)),
+])
+def test_norms_of_empty(fn):
+    x = np.zeros((0, 3))
+    try:
+        fn(torch, torch.tensor(x))
+    except (RuntimeError, IndexError):
+        raises_like(fn, x)
+    else:
+        run(fn, x, grad=False)
