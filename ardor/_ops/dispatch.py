@@ -58,6 +58,8 @@ def _promote(rule, args, arrays, has_scalars):
             out.append(a)
         elif isinstance(a, float) and not (dt.is_floating_point or dt.is_complex):
             out.append(a)
+        elif dt is D.bfloat16:  # ml_dtypes' bfloat16 is no numpy float: a Python scalar
+            out.append(npdt.type(a))  # would upcast it, so make the scalar bfloat16 too
         else:
             # numpy (NEP 50) keeps python scalars weak; cast ints that do not fit to wrap
             # around as torch does, and keep floats as they are.
