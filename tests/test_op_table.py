@@ -23,6 +23,18 @@ import ardor
 from ardor._ops.dispatch import dispatch
 from ardor._ops.registry import OPS
 
+def _import_all() -> None:
+    """Import every ardor module, so that ops registered outside ``import ardor`` count."""
+    import importlib
+    import pkgutil
+    for m in pkgutil.walk_packages(ardor.__path__, "ardor."):
+        try:
+            importlib.import_module(m.name)
+        except ImportError:  # an optional extra (cupy, onnx, ...) that is not installed
+            pass
+
+
+_import_all()
 DIFFERENTIABLE = sorted(n for n, op in OPS.items() if op.differentiable)
 
 # Ops whose backward is (by design, as in torch) not differentiable again: their backward
