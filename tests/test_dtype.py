@@ -251,4 +251,7 @@ def test_bfloat16_round_trip_and_promotion():
     assert tname((a + ardor.ones(5, dtype=ardor.float16)).dtype) == \
         str((t + torch.ones(5, dtype=torch.float16)).dtype)
     assert tname((a + ardor.ones(5)).dtype) == str((t + torch.ones(5)).dtype)
+    for s in (1.5, 2, True):
+        assert tname((a * s).dtype) == str((t * s).dtype)
+        assert (a * s).float().tolist() == (t * s).float().tolist()
     assert a.tolist() == t.tolist()
