@@ -464,6 +464,8 @@ class embedding:
     node_name = "EmbeddingBackward0"
 
     def forward(xp, w, idx, *, padding_idx=-1, scale_grad_by_freq=False):
+        if w.ndim != 2:
+            raise RuntimeError("'weight' must be 2-D")
         _check_indices(xp, idx, w.shape[0])
         return xp.take(w, idx, axis=0)
 
@@ -585,6 +587,13 @@ class embedding_bag:
     def forward(xp, w, idx, offsets, psw, *, mode, include_last_offset=False,
                 padding_idx=-1):
         _check_indices(xp, idx, w.shape[0])
+        if offsets.shape[0] and int(offsets[0]) != 0:
+            raise RuntimeError("offsets[0] has to be 0, i.e., the first sequence in the "
+                               "mini-batch has to start from position 0. However, got "
+                               f"{int(offsets[0])}")
+        if offsets.shape[0] and int(offsets[-1]) > idx.shape[0]:
+            raise RuntimeError(f"offsets[-1] can not be greater than input's length "
+                               f"({idx.shape[0]}), but got offsets[-1] of {int(offsets[-1])}")
         return _bag_reduce(xp, w, idx, offsets, psw, mode, include_last_offset,
                            padding_idx)[0]
 

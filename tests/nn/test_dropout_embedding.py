@@ -177,3 +177,26 @@ def test_distance_functions(fn, kw):
     ya.sum().backward(), yt.sum().backward()
     for a, t in zip(A, T):
         np.testing.assert_allclose(a.grad.numpy(), t.grad.numpy(), rtol=1e-8, atol=1e-12)
+
+
+def test_bad_input_errors_match_torch():
+    cases = [
+        (lambda L: L.nn.functional.embedding(L.tensor([0]), L.zeros(3))),
+        (lambda L: L.nn.functional.embedding_bag(L.tensor([0, 1]), L.zeros(3, 2),
+                                                 L.tensor([1]))),
+        (lambda L: L.nn.Linear(3, 2)(L.zeros(()))),
+        (lambda L: L.nn.MultiheadAttention(8, 2)(L.zeros(5, 3, 8), L.zeros(6, 3, 8),
+                                                 L.zeros(7, 3, 8))),
+        (lambda L: L.nn.MultiheadAttention(8, 2)(L.zeros(5, 3, 8), L.zeros(6, 8),
+                                                 L.zeros(6, 8))),
+        (lambda L: L.nn.MultiheadAttention(8, 2)(L.zeros(5, 3, 7), L.zeros(6, 3, 7),
+                                                 L.zeros(6, 3, 7))),
+    ]
+    for case in cases:
+        with pytest.raises(Exception) as te:
+            case(torch)
+        with pytest.raises(Exception) as ae:
+            case(ardor)
+        assert type(ae.value) is type(te.value)
+        # first line: torch appends a C++ tensor dump to some messages
+        assert norm_msg(ae.value).splitlines()[0] == norm_msg(te.value).splitlines()[0]
