@@ -1336,7 +1336,7 @@ def _quantile(name, input, q, dim, keepdim, interpolation, ignore_nan):
     for v in qs:
         if not 0 <= v <= 1:
             raise RuntimeError(f"{name}() q must be in the range [0, 1] but got {v:g}")
-    if input.numel() == 0 and dim is None:
+    if input.numel() == 0:
         raise RuntimeError(f"{name}() input tensor must be non-empty")
     if dim is None:
         x, d = input.reshape(-1), 0
