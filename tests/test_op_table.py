@@ -10,7 +10,8 @@ Multi-output ops name the gradient parameters of auxiliary outputs (saved statis
 batch_norm's mean/invstd) with a leading underscore, e.g. ``backward(ctx, g, _gm, _gi)``: like
 torch's ``output_differentiability: [True, False, False]``, those outputs are not checked.
 An op whose ``sample`` returns an empty list declares that it cannot be finite-differenced
-(it draws random numbers on every call); it is skipped with that reason.
+(it draws random numbers on every call, takes complex inputs only, or has no derivative in
+torch either); it is skipped and reported as skipped.
 """
 from __future__ import annotations
 
@@ -127,7 +128,8 @@ def test_gradcheck_samples(name):
         pytest.fail(f"op {name!r} has no sample inputs")
     samples = _samples(op)
     if not samples:
-        pytest.skip(f"op {name!r} declares no finite-difference samples (random op)")
+        pytest.skip(f"op {name!r} declares no finite-difference samples (random, complex-only "
+                    "or no derivative in torch either)")
     checked = 0
     for k, (args, attrs) in enumerate(samples):
         small = sum(np.size(a) for a in args if isinstance(a, np.ndarray)) <= 64
