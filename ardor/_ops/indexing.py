@@ -21,7 +21,7 @@ from ._util import wrap_dim
 from .core import alias, cast, sum_to
 from .dispatch import dispatch, dispatch_inplace
 from .registry import method, public, register
-from .shape import _slice, select, slice_op, unsqueeze
+from .shape import _slice, select, slice_op, unsqueeze, variant
 
 _MAX_IDX = 12  # index tensors an ``index``/``index_put`` call may take (saved for backward)
 _IDX_SAVE = tuple(range(1, _MAX_IDX + 1))
@@ -498,6 +498,7 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
 @register
 class fill:
     """A tensor of input's shape and dtype filled with ``value`` (a number or 0-d tensor)."""
+    node_name = "FillBackward2"
     onnx = "decompose"
 
     def forward(xp, a, value):
@@ -514,6 +515,9 @@ class fill:
         return ga, gv if gv.dtype is meta[1] else gv.to(meta[1])
 
     sample = lambda rng: [([_rn(rng, 2, 3), _rn(rng)], {})]
+
+
+fill_tensor = variant(fill, "fill_tensor", "FillBackward3")
 
 
 @register
@@ -540,13 +544,15 @@ def _fill_value(value, fname="fill_"):
 @public("fill")
 def fill_fn(input: Tensor, value) -> Tensor:
     """A tensor like ``input`` filled with ``value``."""
-    return dispatch(fill, (input, _fill_value(value)))
+    value = _fill_value(value)
+    return dispatch(fill_tensor if isinstance(value, Tensor) else fill, (input, value))
 
 
 @method("fill_")
 def fill_(self: Tensor, value) -> Tensor:
     """Fill in place with a number or a 0-d tensor."""
-    return dispatch_inplace(fill, self, (_fill_value(value),))
+    value = _fill_value(value)
+    return dispatch_inplace(fill_tensor if isinstance(value, Tensor) else fill, self, (value,))
 
 
 @method("zero_")
@@ -700,6 +706,9 @@ class scatter:
                            {"dim": 1, "reduce": None})]
 
 
+scatter_value = variant(scatter, "scatter_value", "ScatterBackward1")
+
+
 @register
 class scatter_add:
     """A copy of input with ``src`` added at ``index`` along ``dim``."""
@@ -739,7 +748,8 @@ def scatter_(input: Tensor, dim: int, index: Tensor, src=None, value=None, *,
     d = _scatter_args("scatter", input, dim, index, src)
     if isinstance(src, Tensor) and src.ndim == 0 and index.ndim:
         src = src.item()
-    return dispatch(scatter, (input, index, src), {"dim": d, "reduce": reduce})
+    op = scatter if isinstance(src, Tensor) else scatter_value
+    return dispatch(op, (input, index, src), {"dim": d, "reduce": reduce})
 
 
 @method("scatter_")
@@ -750,7 +760,8 @@ def scatter_inplace(self: Tensor, dim: int, index: Tensor, src=None, value=None,
     if reduce is not None and reduce not in ("add", "multiply"):
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     d = _scatter_args("scatter", self, dim, index, src)
-    return dispatch_inplace(scatter, self, (index, src), {"dim": d, "reduce": reduce})
+    op = scatter if isinstance(src, Tensor) else scatter_value
+    return dispatch_inplace(op, self, (index, src), {"dim": d, "reduce": reduce})
 
 
 
@@ -1086,6 +1097,9 @@ class index_fill:
                           ([_rn(rng, 3, 4), np.array([1]), 2.5], {"dim": 0})]
 
 
+index_fill_tensor = variant(index_fill, "index_fill_tensor", "IndexFillBackward1")
+
+
 def _fill_args(fname, input, dim, index, value):
     _check_vector_index(fname, index)
     if isinstance(value, Tensor) and value.ndim:
@@ -1098,14 +1112,16 @@ def _fill_args(fname, input, dim, index, value):
 def index_fill_(input: Tensor, dim: int, index: Tensor, value) -> Tensor:
     """A copy of ``input`` with ``value`` at ``index`` along ``dim``."""
     d = _fill_args("index_fill_", input, dim, index, value)
-    return dispatch(index_fill, (input, index, value), {"dim": d})
+    op = index_fill_tensor if isinstance(value, Tensor) else index_fill
+    return dispatch(op, (input, index, value), {"dim": d})
 
 
 @method("index_fill_")
 def index_fill_inplace(self: Tensor, dim: int, index: Tensor, value) -> Tensor:
     """In-place index_fill."""
     d = _fill_args("index_fill_", self, dim, index, value)
-    return dispatch_inplace(index_fill, self, (index, value), {"dim": d})
+    op = index_fill_tensor if isinstance(value, Tensor) else index_fill
+    return dispatch_inplace(op, self, (index, value), {"dim": d})
 
 
 # ---------------------------------------------------------------- masked ops
@@ -1138,6 +1154,9 @@ class masked_fill:
                           ([_rn(rng, 1, 4), rng.random((3, 4)) > 0.5, -1.5], {})]
 
 
+masked_fill_tensor = variant(masked_fill, "masked_fill_tensor", "MaskedFillBackward1")
+
+
 def _mask_check(fname, mask):
     if not isinstance(mask, Tensor) or mask._data.dtype != np.bool_:
         dt = mask.dtype._torch_name.lower() if isinstance(mask, Tensor) else type(mask).__name__
@@ -1159,14 +1178,18 @@ def _mf_value(value):
 def masked_fill_(input: Tensor, mask: Tensor, value) -> Tensor:
     """``input`` with ``value`` where ``mask`` (broadcast) is True."""
     _mask_check("masked_fill_", mask)
-    return dispatch(masked_fill, (input, mask, _mf_value(value)))
+    value = _mf_value(value)
+    op = masked_fill_tensor if isinstance(value, Tensor) else masked_fill
+    return dispatch(op, (input, mask, value))
 
 
 @method("masked_fill_")
 def masked_fill_inplace(self: Tensor, mask: Tensor, value) -> Tensor:
     """In-place masked_fill (mask broadcasts to this tensor's shape)."""
     _mask_check("masked_fill_", mask)
-    return dispatch_inplace(masked_fill, self, (mask, _mf_value(value)))
+    value = _mf_value(value)
+    op = masked_fill_tensor if isinstance(value, Tensor) else masked_fill
+    return dispatch_inplace(op, self, (mask, value))
 
 
 @register
@@ -1485,6 +1508,9 @@ class sort:
                           ([_rn(rng, 3, 4)], {"dim": 0, "descending": False, "stable": True})]
 
 
+sort_stable = variant(sort, "sort_stable", "SortBackward1")
+
+
 @register
 class value_selecting_reduction_backward:
     """Zeros of ``shape`` with ``g`` written at ``idx`` along ``dim`` (the gradient of sort,
@@ -1523,8 +1549,8 @@ def sort_(input: Tensor, dim: int = -1, descending: bool = False, *, stable: boo
     if isinstance(dim, bool):  # sort(input, stable, dim=..., descending=...)
         dim = -1
     d = wrap_dim(dim, input.ndim)
-    v, i = dispatch(sort, (input,), {"dim": d, "descending": bool(descending),
-                                     "stable": True})
+    op = sort_stable if stable else sort
+    v, i = dispatch(op, (input,), {"dim": d, "descending": bool(descending), "stable": True})
     return return_types.sort(v, i)
 
 

@@ -14,6 +14,15 @@ def _rn(rng, *shape):
     return rng.standard_normal(shape)
 
 
+def variant(op, name: str, node_name: str):
+    """Register a copy of ``op`` under another name whose autograd node carries torch's name
+    for that overload (``SqueezeBackward1`` for squeeze(dim), ...)."""
+    from .registry import _FIELDS
+    body = {f: getattr(op, f) for f in _FIELDS}
+    body.update(forward=op.forward, name=name, node_name=node_name, __doc__=op.doc)
+    return register(type(name, (), body))
+
+
 def _infer_shape(shape, numel):
     shape = list(shape)
     neg = [i for i, s in enumerate(shape) if s == -1]
@@ -142,10 +151,7 @@ def expand_(self: Tensor, *sizes) -> Tensor:
                     f"({cur}) at non-singleton dimension {i}.  Target sizes: {list(sizes)}.  "
                     f"Tensor sizes: {list(self.shape)}")
             shape.append(s)
-    shape = tuple(shape)
-    if shape == self.shape:
-        return self
-    return dispatch(expand, (self,), {"shape": shape})
+    return dispatch(expand, (self,), {"shape": tuple(shape)})
 
 
 @register
@@ -259,6 +265,10 @@ class squeeze:
         return g.reshape(ctx.in_shape)
 
 
+squeeze_dim = variant(squeeze, "squeeze_dim", "SqueezeBackward1")
+squeeze_dims = variant(squeeze, "squeeze_dims", "SqueezeBackward2")
+
+
 @public("squeeze")
 def squeeze_(input: Tensor, dim=None) -> Tensor:
     """Remove dimensions of size 1 (all of them, or those in ``dim``)."""
@@ -272,6 +282,8 @@ def squeeze_(input: Tensor, dim=None) -> Tensor:
             raise RuntimeError(f"dim {wrapped[0]} appears multiple times in the list of dims")
         dims = tuple(sorted({d for d in wrapped if nd}))
         dims = tuple(d for d in dims if input.shape[d] == 1)
+        op = squeeze_dims if isinstance(dim, (list, tuple)) else squeeze_dim
+        return dispatch(op, (input,), {"dims": dims})
     return dispatch(squeeze, (input,), {"dims": dims})
 
 
@@ -284,6 +296,7 @@ expand.sample = lambda rng: [([_rn(rng, 3, 1)], {"shape": (2, 3, 4)})]
 permute.sample = lambda rng: [([_rn(rng, 2, 3, 4)], {"dims": (2, 0, 1)})]
 unsqueeze.sample = lambda rng: [([_rn(rng, 2, 3)], {"dim": 1})]
 squeeze.sample = lambda rng: [([_rn(rng, 2, 1, 3, 1)], {"dims": (1, 3)})]
+squeeze_dim.sample = squeeze_dims.sample = squeeze.sample
 
 
 # ---------------------------------------------------------------- select / slice / diagonal
@@ -939,8 +952,6 @@ def cat_(tensors, dim: int = 0, *, axis=None, out=None) -> Tensor:
                         f"Sizes of tensors must match except in dimension {d}. Expected size "
                         f"{ref.shape[k]} but got size {t_.shape[k]} for tensor number {i} in "
                         f"the list.")
-    if len(tensors) == 1:
-        return dispatch(clone_op, tensors) if tensors[0]._data.ndim else tensors[0]
     return dispatch(cat, tensors, {"dim": d})
 
 
@@ -1040,31 +1051,6 @@ def tile(input: Tensor, dims) -> Tensor:
     return repeat_(input, dims)
 
 
-@register
-class repeat_interleave:
-    """Repeat each element (along ``dim``) ``repeats`` times (an int or a per-element tuple)."""
-    onnx = "decompose"
-    node_name = "RepeatInterleaveBackward0"
-
-    def forward(xp, a, *, repeats, dim):
-        return xp.repeat(a, repeats, axis=dim)
-
-    def backward(ctx, g):
-        at = ctx.attrs
-        reps, dim = at["repeats"], at["dim"]
-        shp = ctx.in_shape
-        n = shp[dim]
-        if isinstance(reps, int):
-            return g.reshape(tuple(shp[:dim]) + (n, reps) + tuple(shp[dim + 1:])).sum(dim + 1)
-        from .creation import zeros
-        idx = np.repeat(np.arange(n), reps)
-        from .._tensor import _make
-        return zeros(shp, dtype=g.dtype).index_add(dim, _make(idx), g)
-
-    sample = lambda rng: [([_rn(rng, 3, 2)], {"repeats": 2, "dim": 0}),
-                          ([_rn(rng, 2, 3)], {"repeats": (1, 0, 2), "dim": 1})]
-
-
 @public("repeat_interleave")
 def repeat_interleave_(input, repeats=None, dim=None, *, output_size=None) -> Tensor:
     """Repeat elements of ``input`` (flattened when dim is None) ``repeats`` times each."""
@@ -1107,7 +1093,9 @@ def repeat_interleave_(input, repeats=None, dim=None, *, output_size=None) -> Te
         shp = tuple(input.shape)
         e = expand_(unsqueeze_(input, d + 1), shp[:d + 1] + (reps,) + shp[d + 1:])
         return flatten(dispatch(clone_op, (e,)), d, d + 1)
-    return dispatch(repeat_interleave, (input,), {"repeats": reps, "dim": d})
+    from .._tensor import _make
+    idx = _make(np.repeat(np.arange(input.shape[d], dtype=np.int64), reps))
+    return input.index_select(d, idx)  # torch's composite: IndexSelectBackward0
 
 
 @register

@@ -598,6 +598,18 @@ IDX_NAMES = {
     "scatter_reduce": lambda L, x: x.scatter_reduce(0, L.tensor([[0]]), x, "amax"),
     "put": lambda L, x: x.put(L.tensor([0]), x[0, :1]), "index": lambda L, x: x[[0, 1]],
     "copyslices": lambda L, x: (lambda a: (a[0].mul_(2), a)[1])(x * 1),
+    "scatter_value": lambda L, x: x.scatter(0, L.tensor([[0]]), 2.0),
+    "scatter_src": lambda L, x: x.scatter(0, L.tensor([[0]]), x),
+    "fill_scalar": lambda L, x: (x * 1).fill_(2.0),
+    "fill_tensor": lambda L, x: (x * 1).fill_(x[0, 0]),
+    "index_fill_tensor": lambda L, x: x.index_fill(0, L.tensor([0]), x[0, 0]),
+    "masked_fill_tensor": lambda L, x: x.masked_fill(x > 0, x[0, 0]),
+    "sort_stable": lambda L, x: x.sort(stable=True)[0],
+    "setitem_adv": lambda L, x: (lambda a: (a.__setitem__([0], 1.0), a)[1])(x * 1),
+    "setitem_mask": lambda L, x: (lambda a: (a.__setitem__(a > 0, 1.0), a)[1])(x * 1),
+    "setitem_basic": lambda L, x: (lambda a: (a.__setitem__(0, 1.0), a)[1])(x * 1),
+    "kthvalue_keep": lambda L, x: x.kthvalue(1, keepdim=True)[0],
+    "take_along_dim": lambda L, x: x.take_along_dim(L.tensor([[0]]), 1),
 }
 
 

@@ -316,6 +316,12 @@ NODE_NAMES = {
     "select": lambda L, x: x.select(0, 1), "alias": lambda L, x: x[...],
     "meshgrid": lambda L, x: L.meshgrid(x[0], x[1], indexing="ij")[0],
     "tile": lambda L, x: x.tile(2), "clone": lambda L, x: x.clone(),
+    "squeeze": lambda L, x: x[None].squeeze(), "squeeze_dim": lambda L, x: x[None].squeeze(0),
+    "squeeze_dims": lambda L, x: x[None].squeeze((0,)), "cat1": lambda L, x: L.cat([x]),
+    "expand_same": lambda L, x: x.expand(3, 4), "reshape_same": lambda L, x: x.reshape(3, 4),
+    "repeat_interleave_t": lambda L, x: x.repeat_interleave(L.tensor([1, 2, 1]), dim=0),
+    "swapaxes": lambda L, x: x.swapaxes(0, 1), "view_as": lambda L, x: x.view_as(x),
+    "diag1d": lambda L, x: x[0].diag(), "hstack": lambda L, x: L.hstack([x, x]),
 }
 
 
