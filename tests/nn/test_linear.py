@@ -106,3 +106,15 @@ def test_identity_and_lazy_linear():
     assert tuple(y.shape) == (5, 4) and type(lz) is nn.Linear
     assert tuple(lz.weight.shape) == (4, 7) and lz.in_features == 7
     assert repr(lz) == "Linear(in_features=7, out_features=4, bias=True)"
+
+
+def test_lazy_linear_load_state_dict_and_double():
+    t = torch.nn.Linear(5, 3)
+    a = nn.LazyLinear(3)
+    a.load_state_dict({k: ardor.tensor(v.detach().numpy()) for k, v in t.state_dict().items()})
+    x = rng.standard_normal((2, 5)).astype(np.float32)
+    np.testing.assert_allclose(a(ardor.tensor(x)).detach().numpy(),
+                               t(torch.tensor(x)).detach().numpy(), rtol=1e-6)
+    assert type(a) is nn.Linear and a.in_features == 5
+    b = nn.LazyLinear(3).double()
+    assert b(ardor.randn(2, 4, dtype=ardor.float64)).dtype is ardor.float64

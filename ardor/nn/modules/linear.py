@@ -139,12 +139,15 @@ class LazyLinear(Linear):
 
     @staticmethod
     def _infer_parameters(self, args):
-        x = args[0]
-        self.in_features = x.shape[-1]
-        self.weight.materialize((self.out_features, self.in_features))
-        if self.bias is not None:
-            self.bias.materialize((self.out_features,))
-        self.reset_parameters()
+        if self.has_uninitialized_params():
+            x = args[0]
+            self.in_features = x.shape[-1]
+            self.weight.materialize((self.out_features, self.in_features))
+            if self.bias is not None:
+                self.bias.materialize((self.out_features,))
+            self.reset_parameters()
+        else:  # already materialized by load_state_dict
+            self.in_features = self.weight.shape[1]
         self._lazy_handle.remove()
         del self.__dict__["_lazy_handle"]
         self.__class__ = self.cls_to_become
