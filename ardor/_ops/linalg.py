@@ -954,7 +954,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
         raise RuntimeError(f"linalg.solve: Incompatible shapes of A and B for the equation "
                            f"AX = B ({A.shape[-2]}x{A.shape[-1]} and "
                            f"{B2.shape[-2]}x{B2.shape[-1]})")
-    _bcast(A.shape[:-2], B2.shape[:-2])
+    _bcast(B2.shape[:-2], A.shape[:-2])   # torch names B's batch as "a" in this message
     X = dispatch(linalg_solve, (A, B2))
     return X.squeeze(-1) if vector else X
 
