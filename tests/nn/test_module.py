@@ -450,3 +450,30 @@ def test_full_backward_hooks_tuple_outputs_and_non_grad_inputs():
         for ga, gt in zip(la, lt):
             if gt is not None:
                 np.testing.assert_allclose(ga, gt)
+
+
+def test_legacy_backward_hook_and_global_full_backward_hook():
+    import warnings
+    tm = torch.nn.Linear(3, 2)
+    am = load_from_torch(nn.Linear(3, 2), tm)
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name, m, L in (("a", am, ardor), ("t", tm, torch)):
+            rec = []
+            m.register_backward_hook(lambda mod, gi, go, rec=rec: rec.append(
+                ([None if g is None else tuple(g.shape) for g in gi],
+                 [tuple(g.shape) for g in go])))
+            m(L.ones(4, 3, requires_grad=True)).sum().backward()
+            out[name] = rec
+        assert out["a"] == out["t"]
+        calls = {"a": [], "t": []}
+        for name, L in (("a", ardor), ("t", torch)):
+            h = L.nn.modules.module.register_module_full_backward_hook(
+                lambda mod, gi, go, name=name: calls[name].append(type(mod).__name__))
+            try:
+                s = L.nn.Sequential(L.nn.Linear(3, 2), L.nn.Tanh())
+                s(L.ones(2, 3, requires_grad=True)).sum().backward()
+            finally:
+                h.remove()
+        assert calls["a"] == calls["t"] == ["Tanh", "Linear", "Sequential"]
