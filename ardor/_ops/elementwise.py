@@ -19,7 +19,7 @@ import numpy as np
 from .. import _dtype as D
 from .._tensor import Tensor
 from .dispatch import dispatch, dispatch_inplace
-from .registry import method, public, register
+from .registry import FUNCTIONS, method, public, register
 
 _BY_NP = D._BY_NP
 _EMPTY: dict = {}
@@ -178,11 +178,14 @@ def _check_bool_sub(a, b):
 
 
 def _sub_forward(xp, a, b):
-    if getattr(a, "dtype", None) == np.bool_ or getattr(b, "dtype", None) == np.bool_ \
-            or isinstance(a, bool) or isinstance(b, bool):
-        raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
-                           "supported. Use the `^` or `logical_xor()` operator instead.")
-    return xp.subtract(a, b)
+    try:
+        return xp.subtract(a, b)
+    except TypeError:  # numpy refuses bool - bool too; raise torch's error (free when fine)
+        if getattr(a, "dtype", None) == np.bool_ or isinstance(a, bool):
+            raise RuntimeError("Subtraction, the `-` operator, with two bool tensors is not "
+                               "supported. Use the `^` or `logical_xor()` operator "
+                               "instead.") from None
+        raise
 
 
 @register
@@ -572,8 +575,10 @@ def _saved_a(ctx):
 exp2 = _unary_float("exp2", lambda xp, a: xp.exp2(a),
                     lambda ctx, g: g * ctx.out * _LN2, "exp(mul(a, 0.6931471805599453))",
                     "decompose", save=(), save_out=True, doc="2 ** a")
+# (expm1/log1p/sinh/asinh/atanh have no expression: the naive formulas in the vocabulary
+# lose all relative precision near 0, so a fused kernel would not reproduce the op)
 expm1 = _unary_float("expm1", lambda xp, a: xp.expm1(a),
-                     lambda ctx, g: g * (ctx.out + 1), "sub(exp(a), 1)", "decompose",
+                     lambda ctx, g: g * (ctx.out + 1), None, "decompose",
                      save=(), save_out=True, doc="e ** a - 1")
 log = _unary_float("log", lambda xp, a: xp.log(a), lambda ctx, g: g / _conj(_saved_a(ctx)),
                    "log(a)", "Log", sample=_s_unary(0.3, 3.0), doc="natural logarithm")
@@ -586,7 +591,7 @@ log10 = _unary_float("log10", lambda xp, a: xp.log10(a),
                      "div(log(a), 2.302585092994046)", "decompose",
                      sample=_s_unary(0.3, 3.0), doc="base-10 logarithm")
 log1p = _unary_float("log1p", lambda xp, a: xp.log1p(a),
-                     lambda ctx, g: g / (_saved_a(ctx) + 1), "log(add(a, 1))", "decompose",
+                     lambda ctx, g: g / (_saved_a(ctx) + 1), None, "decompose",
                      sample=_s_unary(-0.5, 3.0), doc="log(1 + a)")
 sqrt = _unary_float("sqrt", lambda xp, a: xp.sqrt(a),
                     lambda ctx, g: g / (2 * _conj(ctx.out)), "sqrt(a)", "Sqrt", save=(),
@@ -613,7 +618,7 @@ atan = _unary_float("atan", lambda xp, a: xp.arctan(a),
                     doc="inverse tangent")
 sinh = _unary_float("sinh", lambda xp, a: xp.sinh(a),
                     lambda ctx, g: g * cosh_(_saved_a(ctx)),
-                    "mul(sub(exp(a), exp(neg(a))), 0.5)", "Sinh", doc="hyperbolic sine")
+                    None, "Sinh", doc="hyperbolic sine")
 cosh = _unary_float("cosh", lambda xp, a: xp.cosh(a),
                     lambda ctx, g: g * sinh_(_saved_a(ctx)),
                     "mul(add(exp(a), exp(neg(a))), 0.5)", "Cosh", doc="hyperbolic cosine")
@@ -622,7 +627,7 @@ tanh = _unary_float("tanh", lambda xp, a: xp.tanh(a),
                     save_out=True, doc="hyperbolic tangent")
 asinh = _unary_float("asinh", lambda xp, a: xp.arcsinh(a),
                      lambda ctx, g: g * rsqrt_(_saved_a(ctx) ** 2 + 1),
-                     "log(add(a, sqrt(add(mul(a, a), 1))))", "Asinh",
+                     None, "Asinh",
                      doc="inverse hyperbolic sine")
 acosh = _unary_float("acosh", lambda xp, a: xp.arccosh(a),
                      lambda ctx, g: g * rsqrt_(_saved_a(ctx) ** 2 - 1),
@@ -630,7 +635,7 @@ acosh = _unary_float("acosh", lambda xp, a: xp.arccosh(a),
                      sample=_s_unary(1.2, 3.0), doc="inverse hyperbolic cosine")
 atanh = _unary_float("atanh", lambda xp, a: xp.arctanh(a),
                      lambda ctx, g: g / (1 - _saved_a(ctx) ** 2),
-                     "mul(log(div(add(1, a), sub(1, a))), 0.5)", "Atanh",
+                     None, "Atanh",
                      sample=_s_unary(-0.9, 0.9), doc="inverse hyperbolic tangent")
 
 
@@ -986,7 +991,8 @@ def _angle_backward(ctx, g):
     return where(a == 0, 0.0, g * a / (abs_(a) ** 2) * 1j)
 
 
-angle = _decl("angle", _angle_forward, _angle_backward, promote=None, expr=None,
+angle = _decl("angle", _angle_forward, _angle_backward, promote=None,
+              expr="where(lt(a, 0), 3.141592653589793, where(ne(a, a), a, 0))",
               onnx="decompose", sample=_s_unary(avoid=10.0),
               doc="the argument of a complex number (0 or pi for reals)")
 
@@ -1094,7 +1100,9 @@ logaddexp = _decl("logaddexp", _logaddexp_forward, _logaddexp_backward, promote=
                   save=(0, 1), expr="add(maximum(a, b), log(add(1, exp(neg(abs(sub(a, b)))))))",
                   onnx="decompose", sample=_s_binary(), doc="log(exp(a) + exp(b))")
 logaddexp2 = _decl("logaddexp2", _logaddexp2_forward, _logaddexp2_backward, promote="binary",
-                   save=(0, 1), expr=None, onnx="decompose", sample=_s_binary(),
+                   save=(0, 1), onnx="decompose", sample=_s_binary(),
+                   expr="add(maximum(a, b), div(log(add(1, exp(mul(neg(abs(sub(a, b))), "
+                        "0.6931471805599453)))), 0.6931471805599453))",
                    doc="log2(2^a + 2^b)")
 
 
@@ -1175,7 +1183,7 @@ def _heaviside_forward(xp, a, b):
 
 
 heaviside = _decl("heaviside", _heaviside_forward, _not_implemented_backward("heaviside"),
-                  promote=None, save=(), expr="where(eq(a, 0), b, cast_float32(gt(a, 0)))",
+                  promote=None, save=(), expr="where(eq(a, 0), b, where(gt(a, 0), 1, 0))",
                   onnx="decompose", node_name="NotImplemented",
                   sample=lambda rng: [],  # no derivative in torch either
                   doc="step function: 0 below 0, b at 0, 1 above")
@@ -1218,10 +1226,12 @@ minimum = _decl("minimum", lambda xp, a, b: xp.minimum(a, b), _maxmin_backward(F
                 promote="binary", save=(0, 1), expr="minimum(a, b)", onnx="Min",
                 sample=_s_distinct, doc="elementwise min (NaN propagates)")
 fmax = _decl("fmax", lambda xp, a, b: xp.fmax(a, b), _fmaxmin_backward(True),
-             promote="binary", save=(0, 1), expr=None, onnx="decompose",
+             promote="binary", save=(0, 1),
+             expr="where(ne(b, b), a, where(ne(a, a), b, maximum(a, b)))", onnx="decompose",
              sample=_s_distinct, doc="elementwise max ignoring NaN")
 fmin = _decl("fmin", lambda xp, a, b: xp.fmin(a, b), _fmaxmin_backward(False),
-             promote="binary", save=(0, 1), expr=None, onnx="decompose",
+             promote="binary", save=(0, 1),
+             expr="where(ne(b, b), a, where(ne(a, a), b, minimum(a, b)))", onnx="decompose",
              sample=_s_distinct, doc="elementwise min ignoring NaN")
 
 
@@ -1568,11 +1578,15 @@ def _float_pred(fn, int_value=False):
 
 
 isnan = _pred("isnan", _float_pred(lambda xp, a: xp.isnan(a)), "ne(a, a)", "IsNaN")
-isinf = _pred("isinf", _float_pred(lambda xp, a: xp.isinf(a)), None, "IsInf")
-isposinf = _pred("isposinf", _float_pred(lambda xp, a: xp.isposinf(a)), None, "IsInf")
-isneginf = _pred("isneginf", _float_pred(lambda xp, a: xp.isneginf(a)), None, "IsInf")
-isfinite = _pred("isfinite", _float_pred(lambda xp, a: xp.isfinite(a), True), None,
-                 "decompose")
+# a - a is 0 for finite a and NaN for +-inf / NaN
+isinf = _pred("isinf", _float_pred(lambda xp, a: xp.isinf(a)),
+              "logical_and(eq(a, a), ne(sub(a, a), 0))", "IsInf")
+isposinf = _pred("isposinf", _float_pred(lambda xp, a: xp.isposinf(a)),
+                 "logical_and(gt(a, 0), ne(sub(a, a), 0))", "IsInf")
+isneginf = _pred("isneginf", _float_pred(lambda xp, a: xp.isneginf(a)),
+                 "logical_and(lt(a, 0), ne(sub(a, a), 0))", "IsInf")
+isfinite = _pred("isfinite", _float_pred(lambda xp, a: xp.isfinite(a), True),
+                 "eq(sub(a, a), 0)", "decompose")
 isreal = _pred("isreal", lambda xp, a: (a.imag == 0) if a.dtype.kind == "c"
                else xp.ones(a.shape, dtype=bool), None, "decompose")
 
@@ -2097,8 +2111,12 @@ def where(condition: Tensor, input=None, other=None, *, out=None):
         else:
             raise RuntimeError("where expected condition to be a boolean tensor, but got a "
                                f"tensor with dtype {_BY_NP[cdt]._torch_name}")
-    input, other = _pyscalar(input), _pyscalar(other)
-    dt = _where_dtype(input, other)
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and \
+            input._data.dtype == other._data.dtype:
+        dt = _BY_NP[input._data.dtype]
+    else:
+        input, other = _pyscalar(input), _pyscalar(other)
+        dt = _where_dtype(input, other)
     return _out(dispatch(where_op, (condition, input, other), {"dtype": dt}), out)
 
 
@@ -2327,11 +2345,17 @@ def _set_part(getter):
     return setter
 
 
+_PYNUM = (int, float, bool, complex)
+_NPNUM = (np.number, np.bool_)
+
+
 def _cmp_operator(op):
     def operator(self, other):
-        if isinstance(other, (Tensor, int, float, complex, np.number, np.bool_)):
-            return dispatch(op, (self, _pyscalar(other)))
-        return NotImplemented
+        if isinstance(other, Tensor) or isinstance(other, _PYNUM):
+            return dispatch(op, (self, other))
+        if isinstance(other, _NPNUM):
+            return dispatch(op, (self, other.item()))
+        return NotImplemented  # t == None is False, t < "a" a TypeError, as torch
     return operator
 
 
@@ -2417,3 +2441,19 @@ def copysign_inplace(self, other):
 
 
 _install_operators()
+
+# torch exposes these in-place forms only as Tensor methods, not as torch.<name>_
+for _n in ("absolute_ addcdiv_ addcmul_ bitwise_and_ bitwise_left_shift_ bitwise_not_ "
+           "bitwise_or_ bitwise_right_shift_ bitwise_xor_ eq_ erfinv_ ge_ greater_ "
+           "greater_equal_ gt_ le_ lerp_ less_ less_equal_ logical_and_ logical_not_ "
+           "logical_or_ logical_xor_ lt_ ne_ not_equal_ sgn_ sign_").split():
+    FUNCTIONS.pop(_n, None)
+public("xlogy_", method=False)(xlogy_inplace)
+
+
+@public("conj_physical_")
+def conj_physical_inplace(input: Tensor) -> Tensor:
+    """In-place complex conjugate (a no-op for real tensors)."""
+    if input._data.dtype.kind != "c":
+        return input
+    return dispatch_inplace(conj_physical, input, ())
