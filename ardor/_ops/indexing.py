@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import collections
 import numbers
+import re
 import warnings
 
 import numpy as np
@@ -52,6 +53,22 @@ def _fix_bounds(e: IndexError, exc=IndexError):
     return exc(msg)
 
 
+def _index_error(e: IndexError, idx) -> IndexError:
+    """numpy's advanced-indexing errors in torch's words (torch counts dims among the index
+    tensors, which it moves to the front)."""
+    msg = str(e)
+    if "shape mismatch" in msg:
+        shapes = ", ".join(str(list(i.shape)) for i in idx if i is not None)
+        return IndexError("shape mismatch: indexing tensors could not be broadcast together "
+                          f"with shapes {shapes}")
+    m = re.match(r"index (-?\d+) is out of bounds for axis (\d+) with size (\d+)", msg)
+    if m:
+        rank = sum(1 for i in idx[:int(m.group(2))] if i is not None)
+        return IndexError(f"index {m.group(1)} is out of bounds for dimension {rank} with size "
+                          f"{m.group(3)}")
+    return IndexError(msg)
+
+
 def _np_key(idx):
     return tuple(slice(None) if i is None else i for i in idx)
 
@@ -71,7 +88,7 @@ class index:
         try:
             return a[_np_key(idx)]
         except IndexError as e:
-            raise _fix_bounds(e) from None
+            raise _index_error(e, idx) from None
 
     def backward(ctx, g):
         n = len(ctx.in_meta) - 1
@@ -100,7 +117,7 @@ class index_put:
             else:
                 out[key] = v
         except IndexError as e:
-            raise _fix_bounds(e) from None
+            raise _index_error(e, idx) from None
         except ValueError:
             sel = a[key]
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} "
@@ -319,8 +336,7 @@ def _basic(self: Tensor, key, setting: bool = False):
                     raise IndexError(f"The shape of the mask {list(m.shape)} at index {j} does "
                                      f"not match the shape of the indexed tensor "
                                      f"{list(xs)} at index {d + j}")
-            for c in np.nonzero(m):
-                adv.append(_lt(c))
+            adv.extend(_mask_coords(m))
             d += m.ndim
             od += m.ndim
     while adv and adv[-1] is None:
@@ -402,6 +418,13 @@ def _check_expand(value: Tensor, shape) -> None:
                                f"{list(value.shape)}")
 
 
+def _mask_coords(m) -> list:
+    """One int64 index tensor per mask dimension: the coordinates of its True elements
+    (on the mask's own backend)."""
+    nz = dispatch(nonzero, (_make(m),))._data
+    return [_make(nz[:, j]) for j in range(m.ndim)]
+
+
 def _index_list(indices, fname):
     out = []
     for k in indices:
@@ -410,7 +433,7 @@ def _index_list(indices, fname):
             continue
         t = _index_tensor(k)
         if t._data.dtype.kind == "b" or t._data.dtype == np.uint8:
-            out.extend(_lt(c) for c in np.nonzero(t._data))
+            out.extend(_mask_coords(t._data.astype(bool, copy=False)))
         else:
             out.append(t)
     return tuple(out)

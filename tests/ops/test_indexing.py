@@ -108,7 +108,10 @@ GET_ERRORS = [
     (lambda L, x: x[5], IndexError, "index 5 is out of bounds for dimension 0 with size 3"),
     (lambda L, x: x[0, -5], IndexError, "index -5 is out of bounds for dimension 1 with size 4"),
     (lambda L, x: x[T(L, [5])], IndexError, "index 5 is out of bounds for dimension 0 with size 3"),
-    (lambda L, x: x[:, [0, 4]], IndexError, None),
+    (lambda L, x: x[:, [0, 4]], IndexError, "index 4 is out of bounds for dimension 0 with size 4"),
+    (lambda L, x: x[[0, 1], [0, 1, 2]], IndexError, "shape mismatch: indexing tensors could not be "
+     "broadcast together with shapes [2], [3]"),
+    (lambda L, x: x.__setitem__(([[0, 1]], [0, 1, 2]), 1.0), IndexError, None),
     (lambda L, x: x[::-1], ValueError, "step must be greater than zero"),
     (lambda L, x: x[:, ::0], ValueError, None),
     (lambda L, x: x[0, 0, 0], IndexError, "too many indices for tensor of dimension 2"),
