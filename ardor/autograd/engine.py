@@ -46,6 +46,21 @@ def _add(a, b):
     return a + b
 
 
+def _checked(hook, old, new):
+    """torch's checks on what a tensor hook returned."""
+    from .._tensor import Tensor
+    if not isinstance(new, Tensor):
+        raise TypeError(f"expected Variable, but hook returned '{type(new).__name__}'")
+    name = getattr(hook, "__name__", type(hook).__name__)
+    if new._data.shape != old._data.shape:
+        raise RuntimeError(f"hook '{name}' has changed the size of value")
+    if new._data.dtype != old._data.dtype:
+        raise RuntimeError(f"hook '{name}' has changed the type of value (was "
+                           f"ardor.{old.dtype._torch_name}Tensor got "
+                           f"ardor.{new.dtype._torch_name}Tensor)")
+    return new
+
+
 def _tensor_hooks(node, grads):
     """Tensor-level hooks of a node's outputs (or of an AccumulateGrad's leaf)."""
     if type(node) is AccumulateGrad:
@@ -56,7 +71,7 @@ def _tensor_hooks(node, grads):
             for hook in list(hooks.values()):
                 r = hook(g)
                 if r is not None:
-                    g = r
+                    g = _checked(hook, g, r)
             grads = [g]
         return grads
     if node._tensor_hooks:
@@ -66,7 +81,7 @@ def _tensor_hooks(node, grads):
             if g is not None:
                 r = hook(g)
                 if r is not None:
-                    grads[nr] = r
+                    grads[nr] = _checked(hook, g, r)
     if node._retained:
         create = state.grad_enabled
         for i, ref in node._retained.items():

@@ -552,3 +552,20 @@ def test_retain_grad_follows_inplace_rebase():
         (z * 3).sum().backward()
         return r + [z.grad, x2.grad, graph_names(z, 0)]
     same(sc)
+
+
+def test_hook_return_value_checks():
+    def sc(lib):
+        def myhook(g):
+            return g[:2]
+        r = []
+        for hook in (myhook, lambda g: g.double(), lambda g: 5):
+            (x,) = leaves(lib, A[0], rg=False)
+            x = x.float().requires_grad_()
+            x.register_hook(hook)
+            r.append(catch(lambda: (x * 2).sum().backward()))
+            y = x * 2
+            y.register_hook(hook)
+            r.append(catch(lambda: (y * 2).sum().backward()))
+        return r
+    same(sc)
