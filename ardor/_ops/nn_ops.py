@@ -56,71 +56,151 @@ def _window_view(xp, xpad, k, s, d, out):
     return _as_strided(xp, xpad, shape, strides)
 
 
-def _im2col(xp, x, k, s, d, padding, groups):
-    """Columns (G, Cg*prod(K), N*prod(O)) of x (N, C, *S), and the output spatial size."""
-    xpad = _zero_pad(xp, x, padding)
-    out = tuple(_out_size(x.shape[2 + i], k[i], s[i], d[i], *padding[i]) for i in range(len(k)))
-    cols = xp.ascontiguousarray(_window_view(xp, xpad, k, s, d, out))
-    n = x.shape[0]
-    return cols.reshape(groups, -1, n * _prod(out)), out
+class _Geom:
+    """Column layout of one convolution.
+
+    Stride-1 convolutions use "full-width" columns: for each kernel offset the window is one
+    contiguous run of the flattened (padded) input plane, so im2col and col2im are long
+    memcpy-like copies; the columns then cover O1 x S2 x ... positions (the trailing spatial
+    dims at their padded size), and the surplus positions are dropped (forward) or fed zeros
+    (backward). Strided convolutions use exact columns over O1 x O2 x ... positions.
+    """
+
+    __slots__ = ("k", "s", "d", "padding", "out", "sp", "full", "offs", "need")
+
+    def __init__(self, spatial, k, s, d, padding):
+        n = len(k)
+        self.k, self.s, self.d, self.padding = tuple(k), tuple(s), tuple(d), tuple(padding)
+        self.sp = tuple(spatial[i] + padding[i][0] + padding[i][1] for i in range(n))
+        self.out = tuple((self.sp[i] - d[i] * (k[i] - 1) - 1) // s[i] + 1 for i in range(n))
+        self.full = all(v == 1 for v in s)
+        if self.full:
+            sflat = [_prod(self.sp[i + 1:]) for i in range(n)]
+            self.offs = [sum(o[i] * d[i] * sflat[i] for i in range(n))
+                         for o in itertools.product(*[range(kk) for kk in k])]
+            plane = _prod(self.sp)
+            self.need = max(0, self.offs[-1] + self.L - plane)
+
+    @property
+    def cols_shape(self) -> tuple:
+        """Spatial shape covered by one column row."""
+        return (self.out[0],) + self.sp[1:] if self.full else self.out
+
+    @property
+    def L(self) -> int:
+        return _prod(self.cols_shape)
 
 
-def _col2im(xp, cols, in_shape, k, s, d, padding, out):
-    """Adjoint of _im2col: cols (C, *K, N, *O) scattered-added into an (N, C, *S) array."""
+def _im2col(xp, x, g: _Geom, groups: int):
+    """Columns (G, Cg*prod(K), N*L) of x (N, C, *S)."""
+    n, c = x.shape[:2]
+    xpad = _zero_pad(xp, x, g.padding)
+    if g.full:
+        flat = xpad.reshape(n, c, -1)
+        if g.need:
+            flat = xp.pad(flat, ((0, 0), (0, 0), (0, g.need)))
+        st = flat.strides
+        item = flat.itemsize
+        nd = len(g.k)
+        sflat = [_prod(g.sp[i + 1:]) for i in range(nd)]
+        view = _as_strided(xp, flat, (c,) + g.k + (n, g.L),
+                           (st[1],) + tuple(g.d[i] * sflat[i] * item for i in range(nd)) +
+                           (st[0], item))
+    else:
+        view = _window_view(xp, xpad, g.k, g.s, g.d, g.out)
+    cols = xp.ascontiguousarray(view)
+    return cols.reshape(groups, -1, n * g.L)
+
+
+def _from_cols(xp, y, g: _Geom, n: int):
+    """(C, N*L) column-space result -> contiguous (N, C, *out)."""
+    c = y.shape[0]
+    y = y.reshape((c, n) + g.cols_shape)
+    if g.full and g.cols_shape != g.out:
+        y = y[(slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)]
+    perm = (1, 0) + tuple(range(2, y.ndim))
+    if n == 1 and y.flags.c_contiguous:
+        return y.reshape((1, c) + g.out)
+    return xp.ascontiguousarray(y.transpose(perm))
+
+
+def _to_cols(xp, gy, g: _Geom):
+    """(N, C, *out) -> (C, N*L) in column space (zeros at the surplus positions)."""
+    n, c = gy.shape[:2]
+    perm = (1, 0) + tuple(range(2, gy.ndim))
+    if g.full and g.cols_shape != g.out:
+        buf = xp.zeros((c, n) + g.cols_shape, dtype=gy.dtype)
+        buf[(slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)] = \
+            gy.transpose(perm)
+        return buf.reshape(c, -1)
+    if n == 1:
+        return gy.reshape(c, -1)
+    return xp.ascontiguousarray(gy.transpose(perm)).reshape(c, -1)
+
+
+def _col2im_g(xp, gcols, g: _Geom, in_shape):
+    """Adjoint of _im2col: gcols (C, prod(K), N, L) scatter-added into (N, C, *S); the loop
+    runs over kernel offsets only."""
     n, c = in_shape[:2]
-    sp = tuple(in_shape[2 + i] + padding[i][0] + padding[i][1] for i in range(len(k)))
-    # make room for windows that the stride never reaches past the end
-    sp = tuple(max(sp[i], (out[i] - 1) * s[i] + d[i] * (k[i] - 1) + 1) for i in range(len(k)))
-    gpad = xp.zeros((c, n) + sp, dtype=cols.dtype)
-    for off in itertools.product(*[range(kk) for kk in k]):
-        sl = tuple(slice(off[i] * d[i], off[i] * d[i] + s[i] * (out[i] - 1) + 1, s[i])
-                   for i in range(len(k)))
-        gpad[(slice(None), slice(None)) + sl] += cols[(slice(None),) + off]
-    crop = tuple(slice(padding[i][0], padding[i][0] + in_shape[2 + i]) for i in range(len(k)))
-    return gpad[(slice(None), slice(None)) + crop].transpose((1, 0) + tuple(range(2, 2 + len(k))))
+    nd = len(g.k)
+    if g.full:
+        plane = _prod(g.sp)
+        acc = xp.zeros((c, n, plane + g.need), dtype=gcols.dtype)
+        L = g.L
+        for j, off in enumerate(g.offs):
+            acc[:, :, off:off + L] += gcols[:, j]
+        gpad = acc[:, :, :plane].reshape((c, n) + g.sp)
+    else:
+        cols = gcols.reshape((c,) + g.k + (n,) + g.out)
+        spx = tuple(max(g.sp[i], (g.out[i] - 1) * g.s[i] + g.d[i] * (g.k[i] - 1) + 1)
+                    for i in range(nd))
+        gpad = xp.zeros((c, n) + spx, dtype=gcols.dtype)
+        for off in itertools.product(*[range(kk) for kk in g.k]):
+            sl = tuple(slice(off[i] * g.d[i], off[i] * g.d[i] + g.s[i] * (g.out[i] - 1) + 1,
+                             g.s[i]) for i in range(nd))
+            gpad[(slice(None), slice(None)) + sl] += cols[(slice(None),) + off]
+    crop = tuple(slice(g.padding[i][0], g.padding[i][0] + in_shape[2 + i]) for i in range(nd))
+    gx = gpad[(slice(None), slice(None)) + crop]
+    return xp.ascontiguousarray(gx.transpose((1, 0) + tuple(range(2, 2 + nd))))
+
+
+def _gemm(xp, a, b):
+    """Batched (groups) GEMM; a 2-D BLAS call when there is one group."""
+    if a.shape[0] == 1:
+        return xp.matmul(a[0], b[0])[None]
+    return xp.matmul(a, b)
 
 
 def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     n = x.shape[0]
     cout = w.shape[0]
-    k = w.shape[2:]
-    cols, out = _im2col(xp, x, k, stride, dilation, padding, groups)
-    wm = w.reshape(groups, cout // groups, -1)
-    y = xp.matmul(wm, cols)                       # (G, Coutg, N*O): one batched GEMM
-    y = y.reshape(cout, n, _prod(out))
-    if n == 1:
-        y = y.reshape((1, cout) + out)
-    else:
-        y = xp.ascontiguousarray(y.transpose(1, 0, 2)).reshape((n, cout) + out)
+    g = _Geom(x.shape[2:], w.shape[2:], stride, dilation, padding)
+    cols = _im2col(xp, x, g, groups)
+    y = _gemm(xp, w.reshape(groups, cout // groups, -1), cols)   # ONE (batched) GEMM
+    y = _from_cols(xp, y.reshape(cout, -1), g, n)
     if b is not None:
-        y += b.reshape((cout,) + (1,) * len(k))
+        y += b.reshape((cout,) + (1,) * (x.ndim - 2))
     return y
 
 
-def _conv_input_grad(xp, g, w, stride, padding, dilation, groups, input_size):
+def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
     """Gradient of conv wrt its input (N, Cin, *input_size) = a transposed convolution."""
-    n, cout = g.shape[:2]
-    out = g.shape[2:]
-    k = w.shape[2:]
+    n, cout = gy.shape[:2]
     cin = w.shape[1] * groups
-    gm = xp.ascontiguousarray(g.reshape(n, cout, -1).transpose(1, 0, 2))
-    gm = gm.reshape(groups, cout // groups, -1)
+    g = _Geom(input_size, w.shape[2:], stride, dilation, padding)
+    gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, -1)
     wm = w.reshape(groups, cout // groups, -1)
-    gcols = xp.matmul(wm.transpose(0, 2, 1), gm)  # (G, Cg*K, N*O)
-    gcols = gcols.reshape((cin,) + tuple(k) + (n,) + tuple(out))
-    gx = _col2im(xp, gcols, (n, cin) + tuple(input_size), k, stride, dilation, padding, out)
-    return xp.ascontiguousarray(gx)
+    gcols = _gemm(xp, wm.transpose(0, 2, 1), gm)                # (G, Cg*K, N*L)
+    gcols = gcols.reshape(cin, _prod(g.k), n, g.L)
+    return _col2im_g(xp, gcols, g, (n, cin) + tuple(input_size))
 
 
-def _conv_weight_grad(xp, x, g, stride, padding, dilation, groups, kernel_size):
-    n, cout = g.shape[:2]
-    cols, out = _im2col(xp, x, kernel_size, stride, dilation, padding, groups)
-    gm = g.reshape(n, cout, -1)
-    if n == 1:
-        gm = gm.reshape(groups, cout // groups, -1)
-    else:
-        gm = xp.ascontiguousarray(gm.transpose(1, 0, 2)).reshape(groups, cout // groups, -1)
-    gw = xp.matmul(gm, cols.transpose(0, 2, 1))   # (G, Coutg, Cg*K): one batched GEMM
+def _conv_weight_grad(xp, x, gy, stride, padding, dilation, groups, kernel_size):
+    n, cout = gy.shape[:2]
+    g = _Geom(x.shape[2:], kernel_size, stride, dilation, padding)
+    cols = _im2col(xp, x, g, groups)
+    gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, -1)
+    gw = _gemm(xp, gm, cols.transpose(0, 2, 1))                 # ONE (batched) GEMM
     return gw.reshape((cout, x.shape[1] // groups) + tuple(kernel_size))
 
 
@@ -257,10 +337,13 @@ class im2col:
     node_name = "Im2ColBackward0"
 
     def forward(xp, x, *, kernel_size, stride, padding, dilation):
-        cols, out = _im2col(xp, x, kernel_size, stride, dilation, padding, 1)
-        n = x.shape[0]
-        k = _prod(kernel_size)
-        cols = cols.reshape(-1, n, _prod(out))            # (C*K, N, L)
+        n, c = x.shape[:2]
+        g = _Geom(x.shape[2:], kernel_size, stride, dilation, padding)
+        cols = _im2col(xp, x, g, 1).reshape(c * _prod(kernel_size), n, g.L)
+        if g.full and g.cols_shape != g.out:
+            cols = cols.reshape((c * _prod(kernel_size), n) + g.cols_shape)[
+                (slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)]
+        cols = cols.reshape(c * _prod(kernel_size), n, -1)
         return xp.ascontiguousarray(cols.transpose(1, 0, 2))
 
     def backward(ctx, g):
@@ -278,15 +361,14 @@ class col2im:
     onnx = "Col2Im"
     node_name = "Col2ImBackward0"
 
-    def forward(xp, g, *, kernel_size, stride, padding, dilation, output_size):
-        n = g.shape[0]
+    def forward(xp, gy, *, kernel_size, stride, padding, dilation, output_size):
+        n = gy.shape[0]
         k = tuple(kernel_size)
-        out = tuple(_out_size(output_size[i], k[i], stride[i], dilation[i], *padding[i])
-                    for i in range(len(k)))
-        c = g.shape[1] // _prod(k)
-        cols = g.transpose(1, 0, 2).reshape((c,) + k + (n,) + out)
-        return xp.ascontiguousarray(_col2im(xp, cols, (n, c) + tuple(output_size), k, stride,
-                                            dilation, padding, out))
+        c = gy.shape[1] // _prod(k)
+        g = _Geom(output_size, k, stride, dilation, padding)
+        # blocks (N, C*K, L) -> column space (C*K, N*L') of this geometry
+        gc = _to_cols(xp, gy.reshape((n, c * _prod(k)) + g.out), g)
+        return _col2im_g(xp, gc.reshape(c, _prod(k), n, g.L), g, (n, c) + tuple(output_size))
 
     def backward(ctx, gg):
         at = dict(ctx.attrs)
@@ -409,6 +491,15 @@ def _offset_slices(off, s, d, out):
         for i in range(len(off)))
 
 
+def _scatter_add(xp, out, idx, vals):
+    """out[idx] += vals with repeated indices accumulating (1-D)."""
+    if hasattr(xp, "add") and hasattr(xp.add, "at"):
+        xp.add.at(out, idx, vals)
+    else:  # cupy
+        import cupyx
+        cupyx.scatter_add(out, idx, vals)
+
+
 def _neg_inf(dtype):
     return -np.inf if np.dtype(dtype).kind == "f" else np.iinfo(dtype).min
 
@@ -424,36 +515,45 @@ class max_pool_nd:
         k, s, p, d = kernel_size, stride, padding, dilation
         out, hi = _pool_geometry(x.shape, k, s, p, d, ceil_mode)
         xpad = _zero_pad(xp, x, tuple(zip(p, hi)), _neg_inf(x.dtype))
+        offsets = list(itertools.product(*[range(kk) for kk in k]))
+        kdt = np.int8 if len(offsets) < 128 else np.int64
         best = idx = None
-        # loop over kernel offsets only; each step is one vector op over all outputs
-        for j, off in enumerate(itertools.product(*[range(kk) for kk in k])):
+        isf = x.dtype.kind == "f"
+        # loop over kernel offsets only; each step is a few vector ops over all outputs.
+        # torch's rule: a later element wins when strictly greater or NaN.
+        for j, off in enumerate(offsets):
             v = xpad[_offset_slices(off, s, d, out)]
             if best is None:
                 best = v.copy()
-                idx = xp.zeros(v.shape, dtype=np.int64)
+                idx = xp.zeros(v.shape, dtype=kdt)
                 continue
             m = v > best
-            if x.dtype.kind == "f":
-                m |= xp.isnan(v)
-            xp.copyto(best, v, where=m)
+            if isf:
+                m |= v != v
             xp.copyto(idx, j, where=m)
-        # argmax kernel offset -> flat index into the unpadded input (torch's convention)
-        flat = xp.zeros(idx.shape, dtype=np.int64)
-        rem = idx
-        kstr = [_prod(k[i + 1:]) for i in range(len(k))]
-        sstr = [_prod(x.shape[3 + i:]) for i in range(len(k))]
-        for i in range(len(k)):
-            ki = rem // kstr[i]
-            rem = rem - ki * kstr[i]
-            base = xp.arange(out[i], dtype=np.int64) * s[i] - p[i]
-            pos = base.reshape((-1,) + (1,) * (len(k) - 1 - i)) + ki * d[i]
-            flat += pos * sstr[i]
+            xp.copyto(best, v, where=m)
+        # kernel offset -> flat index into the unpadded input (torch's convention):
+        # base position of each window + a small per-offset table
+        nd = len(k)
+        sstr = [_prod(x.shape[3 + i:]) for i in range(nd)]
+        base = 0
+        for i in range(nd):
+            bi = (xp.arange(out[i], dtype=np.int64) * s[i] - p[i]) * sstr[i]
+            base = base + bi.reshape((-1,) + (1,) * (nd - 1 - i))
+        table = xp.asarray([sum(o[i] * d[i] * sstr[i] for i in range(nd)) for o in offsets],
+                           dtype=np.int64)
+        flat = table[idx]
+        flat += base
         return best, flat
 
     def backward(ctx, g, _gi):
         idx = ctx.saved[-1]
+        at = ctx.attrs
+        k, s, d = at["kernel_size"], at["stride"], at["dilation"]
+        # disjoint windows: each input element is picked at most once, plain assignment
+        overlap = any(s[i] < d[i] * (k[i] - 1) + 1 for i in range(len(k)))
         return dispatch(index_pool_scatter, (g, idx), {"shape": ctx.in_shape,
-                                                       "accumulate": True})
+                                                       "accumulate": overlap})
 
     def sample(rng):
         return [((rng.permutation(2 * 2 * 5 * 5).reshape(2, 2, 5, 5) * 0.1,),
@@ -472,14 +572,13 @@ class index_pool_scatter:
     def forward(xp, g, idx, *, shape, accumulate):
         n, c = shape[:2]
         sp = _prod(shape[2:])
-        out = xp.zeros((n * c, sp), dtype=g.dtype)
-        rows = xp.arange(n * c, dtype=np.int64).reshape(-1, 1)
-        gi = idx.reshape(n * c, -1)
-        gv = g.reshape(n * c, -1)
+        out = xp.zeros(n * c * sp, dtype=g.dtype)
+        rows = xp.arange(n * c, dtype=np.int64).reshape((n, c) + (1,) * (idx.ndim - 2)) * sp
+        gi = (idx + rows).reshape(-1)          # global flat index: 1-D fast paths below
         if accumulate:
-            xp.add.at(out, (rows, gi), gv)
+            _scatter_add(xp, out, gi, g.reshape(-1))
         else:
-            out[rows, gi] = gv
+            out[gi] = g.reshape(-1)
         return out.reshape(shape)
 
     def backward(ctx, gg):
