@@ -1040,6 +1040,69 @@ def lstsq(A: Tensor, B: Tensor, rcond=None, *, driver=None):
     return lstsq_t(X.squeeze(-1) if vector else X, empty, rank, empty)
 
 
+_PADE13 = (64764752532480000., 32382376266240000., 7771770303897600., 1187353796428800.,
+           129060195264000., 10559470521600., 670442572800., 33522128640., 1323241920.,
+           40840800., 960960., 16380., 182., 1.)
+
+
+@register
+class linalg_matrix_exp:
+    """Matrix exponential (scaling and squaring with a degree-13 Pade approximant, Higham
+    2005); its gradient is a block of the exponential of a 2n x 2n block matrix."""
+    onnx = "decompose"
+    save = (0,)
+
+    def sample(rng):
+        return [((rng.standard_normal((3, 3)) * 0.7,), {}),
+                ((rng.standard_normal((2, 2, 2)) * 3,), {})]
+
+    def forward(xp, a):
+        n = a.shape[-1]
+        if a.size == 0:
+            return a.copy()
+        b = _PADE13
+        norm = float(xp.abs(a).sum(-2).max()) if a.size else 0.0      # max 1-norm over the batch
+        sq = max(0, int(math.ceil(math.log2(norm / 5.371920351148152)))) if norm > 0 else 0
+        A = a / a.dtype.type(2.0 ** sq)
+        eye = xp.eye(n, dtype=a.dtype)
+        A2 = A @ A
+        A4 = A2 @ A2
+        A6 = A4 @ A2
+        U = A @ (A6 @ (b[13] * A6 + b[11] * A4 + b[9] * A2) + b[7] * A6 + b[5] * A4 +
+                 b[3] * A2 + b[1] * eye)
+        V = A6 @ (b[12] * A6 + b[10] * A4 + b[8] * A2) + b[6] * A6 + b[4] * A4 + \
+            b[2] * A2 + b[0] * eye
+        R = xp.linalg.solve(V - U, V + U)
+        for _ in range(sq):
+            R = R @ R
+        return R.astype(a.dtype, copy=False)
+
+    def backward(ctx, g):
+        # d exp(A)[G] for the adjoint: the upper-right block of exp([[A^H, G], [0, A^H]])
+        import ardor
+        (a,) = ctx.saved
+        n = a.shape[-1]
+        at = a.mT
+        top = ardor.cat([at, g], -1)
+        bottom = ardor.cat([ardor.zeros_like(at), at], -1)
+        big = dispatch(linalg_matrix_exp, (ardor.cat([top, bottom], -2),))
+        return big[..., :n, n:]
+
+
+def matrix_exp(A: Tensor) -> Tensor:
+    """torch.linalg.matrix_exp."""
+    if A.ndim < 2 or A.shape[-1] != A.shape[-2]:
+        _check_mat("linalg.matrix_exp", A)
+    _check_float("linalg.matrix_exp", A)
+    return dispatch(linalg_matrix_exp, (A,))
+
+
+@public("matrix_exp")
+def matrix_exp_(input: Tensor) -> Tensor:
+    """Matrix exponential of a square matrix (or batch)."""
+    return matrix_exp(input)
+
+
 @register
 class linalg_cholesky:
     """Lower Cholesky factor of a Hermitian positive-definite matrix."""

@@ -568,3 +568,17 @@ def test_norms_of_empty(fn):
         raises_like(fn, x)
     else:
         run(fn, x, grad=False)
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0, 10.0])
+@pytest.mark.parametrize("batch", [(), (2,)])
+def test_matrix_exp(scale, batch):
+    A = r(batch + (3, 3)) * scale
+    run(lambda L, a: lib_linalg(L).matrix_exp(a), A, rtol=1e-9, atol=1e-9)
+    run(lambda L, a: L.matrix_exp(a.float()), A, rtol=1e-4, atol=1e-4)
+
+
+def test_matrix_exp_errors_and_empty():
+    raises_like(lambda L, a: lib_linalg(L).matrix_exp(a), r((2, 3)))
+    raises_like(lambda L, a: lib_linalg(L).matrix_exp(a.long()), r((3, 3)))
+    run(lambda L, a: L.matrix_exp(a), np.zeros((0, 0)))
