@@ -332,3 +332,26 @@ def test_grad_fn_names_as_torch(name):
         x = lib.ones(3, 4, requires_grad=True)
         names.append(type(NODE_NAMES[name](lib, x).grad_fn).__name__)
     assert names[0] == names[1]
+
+
+EMPTY = [
+    lambda L, x: x.flip(0), lambda L, x: x.roll(1, 0), lambda L, x: x.repeat(2, 2),
+    lambda L, x: L.cat([x, x]), lambda L, x: L.stack([x, x], 1), lambda L, x: x.sort(1),
+    lambda L, x: x.topk(0, 1), lambda L, x: x.t(), lambda L, x: x.unbind(1),
+    lambda L, x: x.split(1, 1), lambda L, x: x.chunk(2, 0), lambda L, x: x[x > 0],
+    lambda L, x: x[:, [0, 2]], lambda L, x: x.reshape(-1, 3), lambda L, x: x.tril(),
+    lambda L, x: x.diagonal(), lambda L, x: x.unfold(1, 2, 1),
+    lambda L, x: x.index_select(1, L.tensor([0, 0])), lambda L, x: x.masked_fill(x > 0, 1.0),
+    lambda L, x: x.nonzero(), lambda L, x: x.flatten(), lambda L, x: x.movedim(0, 1),
+    lambda L, x: x.take(L.tensor([], dtype=L.int64)), lambda L, x: x.argsort(),
+    lambda L, x: x.gather(0, L.zeros(0, 3, dtype=L.int64)), lambda L, x: x.tensor_split(2, 0),
+    lambda L, x: L.diag_embed(x), lambda L, x: x.repeat_interleave(2, 0),
+    lambda L, x: x.tile(2), lambda L, x: x.scatter_add(0, L.zeros(0, 3, dtype=L.int64), x),
+]
+
+
+@pytest.mark.parametrize("k", range(len(EMPTY)))
+def test_empty_inputs(k):
+    run(EMPTY[k], np.zeros((0, 3)))
+    if k < 5:
+        run(EMPTY[k], np.zeros((2, 0)))
