@@ -350,7 +350,10 @@ def _write(self: Tensor, arr) -> None:
             raise RuntimeError("unsupported operation: more than one element of the written-to "
                                "tensor refers to a single memory location. Please clone() the "
                                "tensor before performing the operation.")
-        np.copyto(dst, arr, casting="unsafe")
+        if type(dst) is _ndarray:
+            np.copyto(dst, arr, casting="unsafe")
+        else:  # another backend's array (cupy): plain assignment casts and broadcasts
+            dst[...] = arr
     self._version[0] += 1
 
 
