@@ -154,7 +154,12 @@ def _randint_array(rng, low: int, high: int, size, dt: D.dtype) -> np.ndarray:
         if dt.np.itemsize < 8 or dt.np.kind == "i":
             return rng.integers(low, high, size, dtype=dt.np)
     if high - low > (1 << 63) or dt.np == np.uint64:
-        return rng.integers(low, high, size, dtype=np.uint64).astype(D.np_dtype(dt))
+        # draw offsets in uint64 and add low with wrap-around (low may be negative)
+        off = rng.integers(0, high - low, size, dtype=np.uint64)
+        vals = off + np.uint64(low % (1 << 64))
+        if low < 0 and dt.np != np.uint64:
+            vals = vals.view(np.int64)
+        return vals.astype(D.np_dtype(dt))
     return rng.integers(low, high, size, dtype=np.int64).astype(D.np_dtype(dt))
 
 
