@@ -8,7 +8,7 @@ import numpy as np
 from .._state import state
 from .._tensor import Tensor, _make
 from .engine import run_backward
-from .graph import AccumulateGrad, Node, accumulator_for
+from .graph import AccumulateGrad, GradientEdge, Node, accumulator_for
 from .grad_mode import (enable_grad, inference_mode, is_grad_enabled,
                         is_inference_mode_enabled, no_grad, set_grad_enabled)
 from .function import Function, FunctionCtx, once_differentiable  # noqa: E402
@@ -27,7 +27,7 @@ __all__ = ["backward", "grad", "no_grad", "enable_grad", "set_grad_enabled", "in
 def _as_tuple(x):
     if x is None:
         return None
-    if isinstance(x, Tensor):
+    if isinstance(x, (Tensor, GradientEdge)):
         return (x,)
     return tuple(x)
 
@@ -157,14 +157,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     if retain_graph is None:
         retain_graph = create_graph
     for t in inputs_t:
-        if not t._requires_grad:
+        if not isinstance(t, GradientEdge) and not t._requires_grad:
             raise RuntimeError("One of the differentiated Tensors does not require grad")
     grads = _make_grads(outputs, grad_outputs)
     roots = _root_edges(outputs)
     capture = {}
     slots = []
     for t in inputs_t:
-        e = _edge(t)
+        e = (t[0], t[1]) if isinstance(t, GradientEdge) else _edge(t)
         if e not in capture:
             capture[e] = len(capture)
         slots.append(capture[e])
@@ -174,7 +174,7 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     for i, (t, s) in enumerate(zip(inputs_t, slots)):
         g = got[s]
         if g is None:
-            if materialize_grads:
+            if materialize_grads and not isinstance(t, GradientEdge):
                 from .._ops.creation import zeros_like
                 g = zeros_like(t)
             elif not allow_unused:

@@ -270,3 +270,46 @@ def make_node_class(op) -> type:
     """A Node subclass named as torch names it (``MulBackward0``) for one op."""
     return type(op.node_name, (Node,), {"__slots__": (), "op": op, "nout": op.nout,
                                          "fit_inputs": op.promote is not None})
+
+
+# -------------------------------------------------------------- torch.autograd.graph API
+class GradientEdge(tuple):
+    """(node, output_nr): where a gradient enters the graph (torch.autograd.graph)."""
+
+    __slots__ = ()
+
+    def __new__(cls, node, output_nr: int, ownership_token=None):
+        return tuple.__new__(cls, (node, output_nr, ownership_token))
+
+    @property
+    def node(self):
+        return self[0]
+
+    @property
+    def output_nr(self) -> int:
+        return self[1]
+
+    @property
+    def ownership_token(self):
+        return self[2]
+
+    def __repr__(self) -> str:
+        return (f"GradientEdge(node={self[0]!r}, output_nr={self[1]}, "
+                f"ownership_token={self[2]!r})")
+
+
+def get_gradient_edge(tensor) -> GradientEdge:
+    """The edge through which gradients reach ``tensor`` (usable as an input of grad())."""
+    if not tensor._requires_grad:
+        raise RuntimeError("It is not possible to get the gradient edge for a Tensor that does "
+                           "not require gradients")
+    if tensor.grad_fn is not None:
+        return GradientEdge(tensor.grad_fn, tensor._output_nr)
+    return GradientEdge(accumulator_for(tensor), 0)
+
+
+def increment_version(tensor) -> None:
+    """Bump the version counter of ``tensor`` (or of each tensor of an iterable)."""
+    from .._tensor import Tensor
+    for t in (tensor,) if isinstance(tensor, Tensor) else tensor:
+        t._version[0] += 1

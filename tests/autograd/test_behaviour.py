@@ -569,3 +569,22 @@ def test_hook_return_value_checks():
             r.append(catch(lambda: (y * 2).sum().backward()))
         return r
     same(sc)
+
+
+def test_gradient_edges_and_increment_version():
+    def sc(lib):
+        G = lib.autograd.graph
+        (x,) = leaves(lib, A)
+        y = x * 2
+        z = (y * y).sum()
+        e = G.get_gradient_edge(y)
+        ex = G.get_gradient_edge(x)
+        r = [lib.autograd.grad(z, e, retain_graph=True), lib.autograd.grad(z, [ex, e]),
+             type(e.node).__name__, e.output_nr, type(ex.node).__name__,
+             isinstance(y.grad_fn, G.Node)]
+        v = ver(x)
+        G.increment_version(x)
+        r.append(ver(x) - v)
+        r.append(catch(lambda: G.get_gradient_edge(lib.tensor(A))))
+        return r
+    same(sc)
