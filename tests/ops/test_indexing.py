@@ -526,7 +526,8 @@ def index_keys(draw):
     items, d = [], 0
     used_ell = False
     while d < nd and draw(st.booleans()):
-        kind = draw(st.sampled_from(["int", "slice", "none", "list", "mask", "ell", "full"]))
+        kind = draw(st.sampled_from(["int", "slice", "none", "list", "mask", "ell", "full",
+                                     "list2d", "mask2d", "bool"]))
         n = shape[d]
         if kind == "int":
             items.append(draw(st.integers(-n, n - 1)))
@@ -549,6 +550,17 @@ def index_keys(draw):
         elif kind == "mask":
             items.append(np.array([draw(st.booleans()) for _ in range(n)]))
             d += 1
+        elif kind == "list2d":
+            k = draw(st.integers(1, 2))
+            items.append(np.array([[draw(st.integers(-n, n - 1)) for _ in range(2)]
+                                   for _ in range(k)], dtype=np.int64))
+            d += 1
+        elif kind == "mask2d" and d + 1 < nd:
+            m = shape[d + 1]
+            items.append(np.array([[draw(st.booleans()) for _ in range(m)] for _ in range(n)]))
+            d += 2
+        elif kind == "bool":
+            items.append(draw(st.booleans()))
         elif not used_ell:
             used_ell = True
             items.append(Ellipsis)
