@@ -40,6 +40,56 @@ def _tn(t: Tensor) -> str:
     return t.dtype._torch_name
 
 
+def _with_out(name: str):
+    """torch's ``out=`` for a function returning one tensor: dtype check, no autograd, the
+    result written into (or, with a resize warning, rebound to) ``out``."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, out=None, **kwargs):
+            r = fn(*args, **kwargs)
+            if out is None:
+                return r
+            if r.requires_grad:
+                raise RuntimeError(f"{name}(): functions with out=... arguments don't support "
+                                   "automatic differentiation, but one of the arguments "
+                                   "requires grad.")
+            if r.dtype is not out.dtype:
+                raise RuntimeError(f"Expected out tensor to have dtype "
+                                   f"{r.dtype._torch_name.lower()}, but got "
+                                   f"{out.dtype._torch_name.lower()} instead")
+            if tuple(out.shape) != tuple(r.shape):
+                if out.numel():
+                    import warnings
+                    warnings.warn(
+                        f"An output with one or more elements was resized since it had shape "
+                        f"{list(out.shape)}, which does not match the required output shape "
+                        f"{list(r.shape)}. This behavior is deprecated, and in a future PyTorch "
+                        "release outputs will not be resized unless they have zero elements. "
+                        "You can explicitly reuse an out tensor t by resizing it, inplace, to "
+                        "zero elements with t.resize_(0).", UserWarning, stacklevel=2)
+                out._data = r._data.copy()
+                out._version[0] += 1
+            else:
+                from ..autograd.grad_mode import no_grad
+                with no_grad():
+                    out.copy_(r)
+            return out
+        return wrapper
+    return deco
+
+
+def _no_out(name: str):
+    """Functions returning several tensors: ``out=`` is refused rather than ignored."""
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, out=None, **kwargs):
+            if out is not None:
+                raise NotImplementedError(f"{name}(): out= is not supported by ardor")
+            return fn(*args, **kwargs)
+        return wrapper
+    return deco
+
+
 # ---------------------------------------------------------------- matmul family
 def _matmul_backward(ctx, g):
     a, b = ctx.saved
@@ -158,6 +208,7 @@ def _check_matmul(x: Tensor, y: Tensor) -> None:
 
 
 @public("matmul")
+@_with_out("matmul")
 def matmul_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Matrix product (batched and broadcast like torch.matmul)."""
     _check_matmul(input, other)
@@ -179,6 +230,7 @@ dot = _mm_like("dot", "DotBackward0", "Dot product of 1-D tensors.", _mm_sample(
 
 
 @public("mm")
+@_with_out("mm")
 def mm_(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Matrix product of two 2-D tensors."""
     if input.ndim != 2:
@@ -193,6 +245,7 @@ def mm_(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 
 
 @public("bmm")
+@_with_out("bmm")
 def bmm_(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
     """Batched matrix product of two 3-D tensors (no broadcasting)."""
     if input.ndim != 3:
@@ -208,6 +261,7 @@ def bmm_(input: Tensor, mat2: Tensor, *, out=None) -> Tensor:
 
 
 @public("mv")
+@_with_out("mv")
 def mv_(input: Tensor, vec: Tensor, *, out=None) -> Tensor:
     """Matrix-vector product."""
     if input.ndim != 2 or vec.ndim != 1:
@@ -234,6 +288,7 @@ def _check_dot(name, a, b):
 
 
 @public("dot")
+@_with_out("dot")
 def dot_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Dot product of two 1-D tensors."""
     _check_dot("dot", input, other)
@@ -241,6 +296,7 @@ def dot_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
 
 
 @public("vdot")
+@_with_out("vdot")
 def vdot(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Dot product conjugating the first argument (plain dot for real tensors)."""
     _check_dot("vdot", input, other)
@@ -335,6 +391,7 @@ def _check_input_bcast(inp: Tensor, target) -> None:
 
 
 @public("addmm")
+@_with_out("addmm")
 def addmm_(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * (mat1 @ mat2) as a single op (input broadcasts)."""
     if mat1.ndim != 2:
@@ -351,6 +408,7 @@ def addmm_(input: Tensor, mat1: Tensor, mat2: Tensor, *, beta=1, alpha=1, out=No
 
 
 @public("baddbmm")
+@_with_out("baddbmm")
 def baddbmm_(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
              out=None) -> Tensor:
     """beta * input + alpha * bmm(batch1, batch2) as a single op."""
@@ -411,12 +469,14 @@ class add_scaled:
 
 
 @public("addmv")
+@_with_out("addmv")
 def addmv(input: Tensor, mat: Tensor, vec: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * (mat @ vec)."""
     return _scaled_add(input, mv_(mat, vec), beta, alpha)
 
 
 @public("addbmm")
+@_with_out("addbmm")
 def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
            out=None) -> Tensor:
     """beta * input + alpha * sum_b(batch1[b] @ batch2[b])."""
@@ -424,6 +484,7 @@ def addbmm(input: Tensor, batch1: Tensor, batch2: Tensor, *, beta=1, alpha=1,
 
 
 @public("addr")
+@_with_out("addr")
 def addr(input: Tensor, vec1: Tensor, vec2: Tensor, *, beta=1, alpha=1, out=None) -> Tensor:
     """beta * input + alpha * outer(vec1, vec2)."""
     return _scaled_add(input, outer(vec1, vec2), beta, alpha)
@@ -607,6 +668,7 @@ def einsum_(equation, *operands) -> Tensor:
 
 
 @public("tensordot", method=False)
+@_with_out("tensordot")
 def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
     """Contract ``dims`` (an int: a's last and b's first dims; or a pair of dim lists)."""
     if isinstance(dims, Tensor):
@@ -641,6 +703,7 @@ def tensordot(a: Tensor, b: Tensor, dims=2, out=None) -> Tensor:
 
 
 @public("chain_matmul", method=False)
+@_with_out("chain_matmul")
 def chain_matmul(*matrices, out=None) -> Tensor:
     """Product of a chain of 2-D matrices (deprecated in torch for linalg.multi_dot)."""
     if len(matrices) == 1 and isinstance(matrices[0], (list, tuple)):
@@ -816,11 +879,13 @@ class linalg_inv:
 
 
 @public("inverse")
+@_with_out("inverse")
 def inverse(input: Tensor, *, out=None) -> Tensor:
     """Inverse of a square matrix (or batch)."""
     return inv(input)
 
 
+@_with_out("linalg_inv")
 def inv(A: Tensor, *, out=None) -> Tensor:
     """torch.linalg.inv."""
     _check_mat("linalg.inv", A)
@@ -849,6 +914,7 @@ class linalg_det:
         return (g * d).unsqueeze(-1).unsqueeze(-1) * ainv.mT
 
 
+@_with_out("linalg_det")
 def det(A: Tensor, *, out=None) -> Tensor:
     """torch.linalg.det."""
     _check_mat("linalg.det", A)
@@ -880,6 +946,7 @@ class linalg_slogdet:
         return gl.unsqueeze(-1).unsqueeze(-1) * dispatch(linalg_inv, (a,)).mT
 
 
+@_no_out("linalg_slogdet")
 def slogdet(A: Tensor, *, out=None):
     """torch.linalg.slogdet -> (sign, logabsdet)."""
     _check_mat("linalg.slogdet", A)
@@ -939,6 +1006,7 @@ class linalg_solve:
         return ga, (sum_to(gb, ctx.in_meta[1][0]) if nb else None)
 
 
+@_with_out("linalg_solve")
 def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     """torch.linalg.solve: X with A X = B (or X A = B when left=False)."""
     _check_mat("linalg.solve", A)
@@ -959,6 +1027,7 @@ def solve(A: Tensor, B: Tensor, *, left: bool = True, out=None) -> Tensor:
     return X.squeeze(-1) if vector else X
 
 
+@_with_out("linalg_solve_triangular")
 def solve_triangular(A: Tensor, B: Tensor, *, upper: bool, left: bool = True,
                      unitriangular: bool = False, out=None) -> Tensor:
     """torch.linalg.solve_triangular: only the triangle of A named by ``upper`` is read."""
@@ -981,6 +1050,7 @@ triangular_solve_t = _nt("triangular_solve", "solution cloned_coefficient")
 
 
 @public("triangular_solve")
+@_no_out("triangular_solve")
 def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool = False,
                      unitriangular: bool = False, *, out=None):
     """(solution, cloned_coefficient) of A X = b (torch.triangular_solve, deprecated)."""
@@ -989,6 +1059,7 @@ def triangular_solve(b: Tensor, A: Tensor, upper: bool = True, transpose: bool =
     return triangular_solve_t(X, A.clone())
 
 
+@_with_out("linalg_matrix_power")
 def matrix_power(A: Tensor, n: int, *, out=None) -> Tensor:
     """torch.linalg.matrix_power: A^n by repeated squaring (inverse first for n < 0)."""
     if A.ndim < 2:
@@ -1131,6 +1202,7 @@ class linalg_cholesky:
         return (ga + ga.mT) * 0.5
 
 
+@_with_out("linalg_cholesky")
 def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     """torch.linalg.cholesky (lower factor; upper=True gives its transpose)."""
     _check_mat("linalg.cholesky", A)
@@ -1139,12 +1211,14 @@ def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
 
 
 @public("cholesky")
+@_with_out("cholesky")
 def cholesky_(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """Cholesky factor (torch.cholesky, deprecated in torch)."""
     return cholesky(input, upper=upper)
 
 
 @public("cholesky_solve")
+@_with_out("cholesky_solve")
 def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """Solve A X = B given the Cholesky factor of A."""
     A = L.mT @ L if upper else L @ L.mT
@@ -1152,6 +1226,7 @@ def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False, *, out=None) -> Te
 
 
 @public("cholesky_inverse")
+@_with_out("cholesky_inverse")
 def cholesky_inverse(L: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """Inverse of A from its Cholesky factor."""
     A = L.mT @ L if upper else L @ L.mT
@@ -1195,6 +1270,7 @@ class linalg_qr:
         return b @ dispatch(linalg_inv, (R,)).mT
 
 
+@_no_out("linalg_qr")
 def qr(A: Tensor, mode: str = "reduced", *, out=None):
     """torch.linalg.qr -> (Q, R)."""
     _check_mat("linalg.qr", A, square=False)
@@ -1205,6 +1281,7 @@ def qr(A: Tensor, mode: str = "reduced", *, out=None):
 
 
 @public("qr")
+@_no_out("qr")
 def qr_(input: Tensor, some: bool = True, *, out=None):
     """(Q, R) (torch.qr, deprecated in torch)."""
     return qr_old_t(*qr(input, "reduced" if some else "complete"))
@@ -1238,12 +1315,14 @@ class linalg_eigh:
         return V @ ret @ V.mT
 
 
+@_no_out("linalg_eigh")
 def eigh(A: Tensor, UPLO: str = "L", *, out=None):
     """torch.linalg.eigh -> (eigenvalues, eigenvectors)."""
     _check_mat("linalg.eigh", A)
     return eigh_t(*dispatch(linalg_eigh, (A,), {"UPLO": UPLO}))
 
 
+@_with_out("linalg_eigvalsh")
 def eigvalsh(A: Tensor, UPLO: str = "L", *, out=None) -> Tensor:
     """torch.linalg.eigvalsh."""
     _check_mat("linalg.eigvalsh", A)
@@ -1295,12 +1374,14 @@ class linalg_svd:
         return U @ ret @ Vh
 
 
+@_no_out("linalg_svd")
 def svd(A: Tensor, full_matrices: bool = True, *, driver=None, out=None):
     """torch.linalg.svd -> (U, S, Vh)."""
     _check_mat("linalg.svd", A, square=False)
     return svd_t(*dispatch(linalg_svd, (A,), {"full_matrices": full_matrices}))
 
 
+@_with_out("linalg_svdvals")
 def svdvals(A: Tensor, *, driver=None, out=None) -> Tensor:
     """torch.linalg.svdvals (descending)."""
     _check_mat("linalg.svdvals", A, square=False)
@@ -1308,6 +1389,7 @@ def svdvals(A: Tensor, *, driver=None, out=None) -> Tensor:
 
 
 @public("svd")
+@_no_out("svd")
 def svd_(input: Tensor, some: bool = True, compute_uv: bool = True, *, out=None):
     """(U, S, V) with V not transposed (torch.svd)."""
     U, S, Vh = svd(input, full_matrices=not some)
@@ -1346,6 +1428,7 @@ class _above:
         return (a > b).astype(a.dtype)
 
 
+@_with_out("linalg_pinv")
 def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) -> Tensor:
     """torch.linalg.pinv via the SVD (singular values below the tolerance are dropped)."""
     _check_mat("linalg.pinv", A, square=False)
@@ -1362,6 +1445,7 @@ def pinverse(input: Tensor, rcond: float = 1e-15) -> Tensor:
     return pinv(input, rtol=rcond)
 
 
+@_with_out("linalg_matrix_rank")
 def matrix_rank(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, tol=None,
                 out=None) -> Tensor:
     """torch.linalg.matrix_rank (int64)."""
@@ -1396,6 +1480,7 @@ class linalg_cross:
         return ga, gb
 
 
+@_with_out("linalg_cross")
 def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:
     """torch.linalg.cross along ``dim`` (inputs broadcast)."""
     if input.ndim != other.ndim:
@@ -1409,6 +1494,7 @@ def cross(input: Tensor, other: Tensor, *, dim: int = -1, out=None) -> Tensor:
 
 
 @public("cross")
+@_with_out("cross")
 def cross_(input: Tensor, other: Tensor, dim=None, *, out=None) -> Tensor:
     """Cross product (dim defaults to the first dim of size 3, as torch.cross)."""
     if dim is None:
@@ -1417,6 +1503,7 @@ def cross_(input: Tensor, other: Tensor, dim=None, *, out=None) -> Tensor:
 
 
 # ---------------------------------------------------------------- norms
+@_with_out("linalg_matrix_norm")
 def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dtype=None,
                 out=None) -> Tensor:
     """torch.linalg.matrix_norm: 'fro', 'nuc', inf, -inf, 1, -1, 2, -2."""
@@ -1457,6 +1544,7 @@ def matrix_norm(A: Tensor, ord="fro", dim=(-2, -1), keepdim: bool = False, *, dt
     raise RuntimeError(f"linalg.matrix_norm: Order {ord} not supported.")
 
 
+@_with_out("linalg_norm")
 def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=None,
                 out=None) -> Tensor:
     """torch.linalg.norm: vector or matrix norm depending on ``dim`` / ``ord``."""

@@ -582,3 +582,24 @@ def test_matrix_exp_errors_and_empty():
     raises_like(lambda L, a: lib_linalg(L).matrix_exp(a), r((2, 3)))
     raises_like(lambda L, a: lib_linalg(L).matrix_exp(a.long()), r((3, 3)))
     run(lambda L, a: L.matrix_exp(a), np.zeros((0, 0)))
+
+
+@pytest.mark.parametrize("oshape,odt", [((3, 2), "float64"), ((0,), "float64"), ((5,), "float64"),
+                                        ((3, 2), "float32")])
+def test_out_argument(oshape, odt):
+    def fn(L, a, b):
+        out = L.zeros(oshape, dtype=getattr(L, odt))
+        r = L.matmul(a, b, out=out)
+        assert r is out
+        return out
+    a, b = r((3, 4)), r((4, 2))
+    try:
+        fn(torch, torch.tensor(a), torch.tensor(b))
+    except RuntimeError:
+        raises_like(fn, a, b)
+    else:
+        run(fn, a, b, grad=False)
+    raises_like(lambda L, x, y: L.mm(x.requires_grad_(), y, out=L.empty(3, 2, dtype=L.float64)),
+                a, b)
+    run(lambda L, x: lib_linalg(L).inv(x, out=L.empty(3, 3, dtype=L.float64)), wc(3, 3),
+        grad=False)
