@@ -5,6 +5,7 @@ import re
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings, strategies as st
 
 import ardor
 from shape_oracle import raises_like, run
@@ -232,3 +233,69 @@ def test_augmented_assignment_through_indexing():
         a[:, -1] /= 2
         return a
     run(fn, rn(3, 4), rn(3, 4), view=False)
+
+
+@st.composite
+def basic_views(draw):
+    nd = draw(st.integers(1, 3))
+    shape = tuple(draw(st.integers(1, 4)) for _ in range(nd))
+    ops = []
+    cur = list(shape)
+    for _ in range(draw(st.integers(1, 3))):
+        if not cur:
+            break
+        kind = draw(st.sampled_from(["select", "slice", "t", "unsqueeze", "diagonal"]))
+        d = draw(st.integers(0, len(cur) - 1))
+        if kind == "select":
+            ops.append(("select", d, draw(st.integers(0, cur[d] - 1))))
+            cur.pop(d)
+        elif kind == "slice":
+            a = draw(st.integers(0, cur[d] - 1))
+            step = draw(st.integers(1, 2))
+            ops.append(("slice", d, a, step))
+            cur[d] = len(range(a, cur[d], step))
+        elif kind == "t" and len(cur) >= 2:
+            ops.append(("t",))
+            cur[0], cur[1] = cur[1], cur[0]
+        elif kind == "unsqueeze":
+            ops.append(("unsqueeze", d))
+            cur.insert(d, 1)
+        elif kind == "diagonal" and len(cur) >= 2:
+            ops.append(("diagonal",))
+            n = min(cur[0], cur[1])
+            cur = cur[2:] + [n]
+    return shape, ops, tuple(cur), draw(st.sampled_from(["mul_", "add_", "copy_", "zero_"]))
+
+
+def _apply_view(v, op):
+    if op[0] == "select":
+        return v.select(op[1], op[2])
+    if op[0] == "slice":
+        return v.narrow(op[1], op[2], v.shape[op[1]] - op[2])[(slice(None),) * op[1]
+                                                              + (slice(None, None, op[3]),)]
+    if op[0] == "t":
+        return v.transpose(0, 1)
+    if op[0] == "unsqueeze":
+        return v.unsqueeze(op[1])
+    return v.diagonal()
+
+
+@settings(max_examples=40, deadline=None)
+@given(basic_views())
+def test_inplace_on_random_views_property(case):
+    """A chain of view ops, then an in-place op on the view: base values, view values and
+    gradients (through CopySlices) as torch's."""
+    shape, ops, vshape, inplace = case
+    rng = np.random.default_rng(len(ops))
+
+    def fn(L, x, y):
+        a = x * 1
+        v = a
+        for op in ops:
+            v = _apply_view(v, op)
+        if inplace == "zero_":
+            v.zero_()
+        else:
+            getattr(v, inplace)(y * 2)
+        return a, v * 3
+    run(fn, rng.standard_normal(shape), rng.standard_normal(vshape), view=False)
