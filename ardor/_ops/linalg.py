@@ -91,12 +91,21 @@ def _no_out(name: str):
 
 
 # ---------------------------------------------------------------- matmul family
+def _H(t: Tensor) -> Tensor:
+    """Conjugate transpose of the last two dims (the transpose for real tensors)."""
+    return t.mT.conj() if t.is_complex() else t.mT
+
+
+def _conj(t: Tensor) -> Tensor:
+    return t.conj() if t.is_complex() else t
+
+
 def _matmul_backward(ctx, g):
     a, b = ctx.saved
     na, nb = ctx.needs_input_grad
     ga = gb = None
     if a.ndim == 1 and b.ndim == 1:
-        return (g * b if na else None, g * a if nb else None)
+        return (g * _conj(b) if na else None, g * _conj(a) if nb else None)
     a2 = a.unsqueeze(0) if a.ndim == 1 else a
     b2 = b.unsqueeze(-1) if b.ndim == 1 else b
     g2 = g
@@ -105,7 +114,7 @@ def _matmul_backward(ctx, g):
     if b.ndim == 1:
         g2 = g2.unsqueeze(-1)
     if na:
-        ga = g2 @ b2.mT
+        ga = g2 @ _H(b2)
         if a.ndim == 1:
             ga = ga.squeeze(-2)
         ga = sum_to(ga, a.shape)
@@ -113,9 +122,9 @@ def _matmul_backward(ctx, g):
         if b.ndim <= 2 and a2.ndim > 2:
             # fold the batch into the rows: one GEMM instead of a batch of them plus a sum
             k = a2.shape[-1]
-            gb = a2.reshape(-1, k).mT @ g2.reshape(-1, g2.shape[-1])
+            gb = _H(a2.reshape(-1, k)) @ g2.reshape(-1, g2.shape[-1])
         else:
-            gb = a2.mT @ g2
+            gb = _H(a2) @ g2
         if b.ndim == 1:
             gb = gb.squeeze(-1)
         gb = sum_to(gb, b.shape)
@@ -333,8 +342,8 @@ def _add_prod_backward(ctx, g):
     ni, n1, n2 = ctx.needs_input_grad
     gi = sum_to(g * beta if beta != 1 else g, inp.shape) if ni else None
     ga = g * alpha if alpha != 1 else g
-    g1 = ga @ m2.mT if n1 else None
-    g2 = m1.mT @ ga if n2 else None
+    g1 = ga @ _H(m2) if n1 else None
+    g2 = _H(m1) @ ga if n2 else None
     return gi, g1, g2
 
 
@@ -617,7 +626,7 @@ class einsum:
                 continue
             s = ins[i]
             subs = [out] + [ins[j] for j in range(len(ins)) if j != i]
-            args = [g] + [full[j] for j in range(len(ins)) if j != i]
+            args = [g] + [_conj(full[j]) for j in range(len(ins)) if j != i]
             avail = set("".join(subs))
             missing = "".join(dict.fromkeys(c for c in s if c not in avail))
             if missing:
@@ -874,7 +883,7 @@ class linalg_inv:
 
     def backward(ctx, g):
         (inv,) = ctx.saved
-        it = inv.mT
+        it = _H(inv)
         return -(it @ g @ it)
 
 
@@ -911,7 +920,7 @@ class linalg_det:
         from .reduction import _has_zero
         a, d = ctx.saved
         ainv = pinv(a) if _has_zero(d) else dispatch(linalg_inv, (a,))
-        return (g * d).unsqueeze(-1).unsqueeze(-1) * ainv.mT
+        return (g * _conj(d)).unsqueeze(-1).unsqueeze(-1) * _H(ainv)
 
 
 @_with_out("linalg_det")
@@ -943,7 +952,7 @@ class linalg_slogdet:
 
     def backward(ctx, _gs, gl):   # the sign is piecewise constant: no gradient
         (a,) = ctx.saved
-        return gl.unsqueeze(-1).unsqueeze(-1) * dispatch(linalg_inv, (a,)).mT
+        return gl.unsqueeze(-1).unsqueeze(-1) * _H(dispatch(linalg_inv, (a,)))
 
 
 @_no_out("linalg_slogdet")
@@ -1001,8 +1010,8 @@ class linalg_solve:
     def backward(ctx, g):
         a, x = ctx.saved
         na, nb = ctx.needs_input_grad
-        gb = dispatch(linalg_solve, (a.mT, g))
-        ga = sum_to(-(gb @ x.mT), a.shape) if na else None
+        gb = dispatch(linalg_solve, (_H(a), g))
+        ga = sum_to(-(gb @ _H(x)), a.shape) if na else None
         return ga, (sum_to(gb, ctx.in_meta[1][0]) if nb else None)
 
 
@@ -1153,7 +1162,7 @@ class linalg_matrix_exp:
         import ardor
         (a,) = ctx.saved
         n = a.shape[-1]
-        at = a.mT
+        at = _H(a)
         top = ardor.cat([at, g], -1)
         bottom = ardor.cat([ardor.zeros_like(at), at], -1)
         big = dispatch(linalg_matrix_exp, (ardor.cat([top, bottom], -2),))
@@ -1197,9 +1206,9 @@ class linalg_cholesky:
         # torch's cholesky_backward: gA = L^-H phi(L^H gL) L^-1, symmetrized
         (L,) = ctx.saved
         Linv = dispatch(linalg_inv, (L,))
-        phi = (L.mT @ g) * _mask("tril_half", L)
-        ga = Linv.mT @ phi @ Linv
-        return (ga + ga.mT) * 0.5
+        phi = (_H(L) @ g) * _mask("tril_half", L)
+        ga = _H(Linv) @ phi @ Linv
+        return (ga + _H(ga)) * 0.5
 
 
 @_with_out("linalg_cholesky")
@@ -1207,7 +1216,7 @@ def cholesky(A: Tensor, *, upper: bool = False, out=None) -> Tensor:
     """torch.linalg.cholesky (lower factor; upper=True gives its transpose)."""
     _check_mat("linalg.cholesky", A)
     L = dispatch(linalg_cholesky, (A,))
-    return L.mT if upper else L
+    return _H(L) if upper else L
 
 
 @public("cholesky")
@@ -1221,7 +1230,7 @@ def cholesky_(input: Tensor, upper: bool = False, *, out=None) -> Tensor:
 @_with_out("cholesky_solve")
 def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """Solve A X = B given the Cholesky factor of A."""
-    A = L.mT @ L if upper else L @ L.mT
+    A = _H(L) @ L if upper else L @ _H(L)
     return solve(A, B)
 
 
@@ -1229,7 +1238,7 @@ def cholesky_solve(B: Tensor, L: Tensor, upper: bool = False, *, out=None) -> Te
 @_with_out("cholesky_inverse")
 def cholesky_inverse(L: Tensor, upper: bool = False, *, out=None) -> Tensor:
     """Inverse of A from its Cholesky factor."""
-    A = L.mT @ L if upper else L @ L.mT
+    A = _H(L) @ L if upper else L @ _H(L)
     return inv(A)
 
 
@@ -1436,7 +1445,7 @@ def pinv(A: Tensor, *, atol=None, rtol=None, hermitian: bool = False, out=None) 
     tol = _rank_tol(S, A.shape, atol, rtol)
     keep = dispatch(_above, (S, tol))
     sinv = keep / (S + (1 - keep))
-    return (Vh.mT * sinv.unsqueeze(-2)) @ U.mT
+    return (_H(Vh) * sinv.unsqueeze(-2)) @ _H(U)
 
 
 @public("pinverse")

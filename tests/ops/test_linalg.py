@@ -32,7 +32,7 @@ def run(fn, *arrays, grad=True, rtol=1e-7, atol=1e-9, seed=1, values=True):
     T = [torch.tensor(x) for x in arrays]
     if grad:
         for a, t in zip(A, T):
-            if t.is_floating_point():
+            if t.is_floating_point() or t.is_complex():
                 a.requires_grad_(True)
                 t.requires_grad_(True)
     ra, rt = fn(ardor, *A), fn(torch, *T)
@@ -603,3 +603,24 @@ def test_out_argument(oshape, odt):
                 a, b)
     run(lambda L, x: lib_linalg(L).inv(x, out=L.empty(3, 3, dtype=L.float64)), wc(3, 3),
         grad=False)
+
+
+def _c(*s):
+    return r(s) + 1j * r(s)
+
+
+@pytest.mark.parametrize("fn,arrs", [
+    (lambda L, a, b: a @ b, lambda: [_c(2, 3), _c(3, 2)]),
+    (lambda L, a, b: a @ b, lambda: [_c(2, 2, 3), _c(3, 2)]),
+    (lambda L, a, b: L.dot(a, b), lambda: [_c(3), _c(3)]),
+    (lambda L, a, b: L.vdot(a, b), lambda: [_c(3), _c(3)]),
+    (lambda L, i, a, b: L.addmm(i, a, b), lambda: [_c(2, 2), _c(2, 3), _c(3, 2)]),
+    (lambda L, a: lib_linalg(L).inv(a), lambda: [_c(3, 3) + 3 * np.eye(3)]),
+    (lambda L, a: lib_linalg(L).det(a), lambda: [_c(3, 3) + 3 * np.eye(3)]),
+    (lambda L, a, b: lib_linalg(L).solve(a, b), lambda: [_c(3, 3) + 3 * np.eye(3), _c(3, 2)]),
+    (lambda L, a, b: L.einsum("ij,jk->ik", a, b), lambda: [_c(2, 3), _c(3, 2)]),
+    (lambda L, a: lib_linalg(L).cholesky(a @ a.mT.conj() + 3 * L.eye(3, dtype=a.dtype)),
+     lambda: [_c(3, 3)]),
+])
+def test_complex_gradients(fn, arrs):
+    run(lambda L, *ts: fn(L, *ts).abs(), *arrs())
