@@ -230,6 +230,30 @@ IDX = [
     ("scatter_value", lambda L, x: L.scatter(x, 0, T(L, [[2, 0, 1, 0]]), 2.5)),
     ("scatter_add", lambda L, x: x.scatter_add(1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2)),
     ("scatter_add_fn", lambda L, x: L.scatter_add(x, 0, T(L, [[2, 2, 0, 0]]), x[:1] + 1)),
+    ("scatter_reduce_sum_1", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "sum", include_self=True)),
+    ("scatter_reduce_sum_0", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "sum", include_self=False)),
+    ("scatter_reduce_prod_1", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "prod", include_self=True)),
+    ("scatter_reduce_prod_0", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "prod", include_self=False)),
+    ("scatter_reduce_mean_1", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "mean", include_self=True)),
+    ("scatter_reduce_mean_0", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "mean", include_self=False)),
+    ("scatter_reduce_amax_1", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "amax", include_self=True)),
+    ("scatter_reduce_amax_0", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "amax", include_self=False)),
+    ("scatter_reduce_amin_1", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "amin", include_self=True)),
+    ("scatter_reduce_amin_0", lambda L, x: x.scatter_reduce(
+        1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2, "amin", include_self=False)),
+    ("scatter_reduce_amax_ties", lambda L, x: (x * 2).round().scatter_reduce(
+        0, T(L, [[0, 0, 1, 1], [0, 0, 1, 1]]), (x[:2] * 2).round(), "amax")),
+    ("scatter_reduce_fn", lambda L, x: L.scatter_reduce(x, -1, T(L, [[2, 2], [0, 0], [1, 3]]),
+                                                      x[:, :2], "mean")),
     ("index_select", lambda L, x: x.index_select(1, T(L, [3, 0, 3]))),
     ("index_select_0d", lambda L, x: L.index_select(x, 0, T(L, 1))),
     ("index_add", lambda L, x: x.index_add(0, T(L, [2, 0, 2]), x * 2, alpha=-1.5)),
@@ -641,3 +665,11 @@ def test_unbind_partial_use_and_iter_grads():
     run(lambda L, x: x.unbind(1)[2] * 2, rn(3, 4))
     run(lambda L, x: [r * i for i, r in enumerate(x)], rn(3, 4))
     run(lambda L, x: x.split(3, 1)[1], rn(3, 4))
+
+
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+def test_scatter_reduce_integer_inputs(reduce):
+    x = R.integers(-9, 9, (3, 4))
+    for inc in (True, False):
+        run(lambda L, x: x.scatter_reduce(1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2,
+                                          reduce, include_self=inc), x, grad=False)
