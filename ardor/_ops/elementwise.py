@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import cmath
 import math
+import warnings
 
 import numpy as np
 
@@ -23,6 +24,11 @@ from .registry import FUNCTIONS, method, public, register
 
 _BY_NP = D._BY_NP
 _EMPTY: dict = {}
+
+# torch computes log(-1), 1/0, sqrt(-1), ... silently (NaN / inf); numpy warns. Ignoring the
+# floating-point RuntimeWarnings raised from this module's forwards costs nothing per call
+# (unlike np.errstate) and leaves the user's own numpy warnings alone.
+warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"ardor\._ops\.elementwise")
 _PI = math.pi
 _LN2 = math.log(2.0)
 _LN10 = math.log(10.0)
@@ -95,11 +101,6 @@ def _conj(t):
 def _zeros(g):
     from .creation import zeros_like
     return zeros_like(g)
-
-
-def _where0(mask, g):
-    """g where mask, else 0 (gradient masking)."""
-    return where(mask, g, 0.0)
 
 
 def _out(res: Tensor, out) -> Tensor:
@@ -548,7 +549,7 @@ def _sgn_backward(ctx, g):
         return _zeros(g)
     # torch's sgn_backward for complex inputs
     m = abs_(a)
-    sg = ctx.out if False else sgn_(a)
+    sg = sgn_(a)
     r = (g - real_(g * sg.conj()) * sg) / m
     return where(m == 0, 0.0, r)
 
@@ -573,25 +574,25 @@ def _saved_a(ctx):
 
 
 exp2 = _unary_float("exp2", lambda xp, a: xp.exp2(a),
-                    lambda ctx, g: g * ctx.out * _LN2, "exp(mul(a, 0.6931471805599453))",
+                    lambda ctx, g: g * _conj(ctx.out) * _LN2, "exp(mul(a, 0.6931471805599453))",
                     "decompose", save=(), save_out=True, doc="2 ** a")
 # (expm1/log1p/sinh/asinh/atanh have no expression: the naive formulas in the vocabulary
 # lose all relative precision near 0, so a fused kernel would not reproduce the op)
 expm1 = _unary_float("expm1", lambda xp, a: xp.expm1(a),
-                     lambda ctx, g: g * (ctx.out + 1), None, "decompose",
+                     lambda ctx, g: g * (_conj(ctx.out) + 1), None, "decompose",
                      save=(), save_out=True, doc="e ** a - 1")
 log = _unary_float("log", lambda xp, a: xp.log(a), lambda ctx, g: g / _conj(_saved_a(ctx)),
                    "log(a)", "Log", sample=_s_unary(0.3, 3.0), doc="natural logarithm")
 log2 = _unary_float("log2", lambda xp, a: xp.log2(a),
-                    lambda ctx, g: g / (_saved_a(ctx) * _LN2),
+                    lambda ctx, g: g / (_conj(_saved_a(ctx)) * _LN2),
                     "div(log(a), 0.6931471805599453)", "decompose",
                     sample=_s_unary(0.3, 3.0), doc="base-2 logarithm")
 log10 = _unary_float("log10", lambda xp, a: xp.log10(a),
-                     lambda ctx, g: g / (_saved_a(ctx) * _LN10),
+                     lambda ctx, g: g / (_conj(_saved_a(ctx)) * _LN10),
                      "div(log(a), 2.302585092994046)", "decompose",
                      sample=_s_unary(0.3, 3.0), doc="base-10 logarithm")
 log1p = _unary_float("log1p", lambda xp, a: xp.log1p(a),
-                     lambda ctx, g: g / (_saved_a(ctx) + 1), None, "decompose",
+                     lambda ctx, g: g / (_conj(_saved_a(ctx)) + 1), None, "decompose",
                      sample=_s_unary(-0.5, 3.0), doc="log(1 + a)")
 sqrt = _unary_float("sqrt", lambda xp, a: xp.sqrt(a),
                     lambda ctx, g: g / (2 * _conj(ctx.out)), "sqrt(a)", "Sqrt", save=(),
@@ -608,33 +609,33 @@ tan = _unary_float("tan", lambda xp, a: xp.tan(a),
                    lambda ctx, g: g * (1 + _conj(ctx.out) ** 2), "div(sin(a), cos(a))", "Tan",
                    save=(), save_out=True, sample=_s_unary(-1.2, 1.2), doc="tangent")
 asin = _unary_float("asin", lambda xp, a: xp.arcsin(a),
-                    lambda ctx, g: g * rsqrt_(1 - _saved_a(ctx) ** 2), None, "Asin",
+                    lambda ctx, g: g * _conj(rsqrt_(1 - _saved_a(ctx) ** 2)), None, "Asin",
                     sample=_s_unary(-0.9, 0.9), doc="inverse sine")
 acos = _unary_float("acos", lambda xp, a: xp.arccos(a),
-                    lambda ctx, g: -g * rsqrt_(1 - _saved_a(ctx) ** 2), None, "Acos",
+                    lambda ctx, g: -g * _conj(rsqrt_(1 - _saved_a(ctx) ** 2)), None, "Acos",
                     sample=_s_unary(-0.9, 0.9), doc="inverse cosine")
 atan = _unary_float("atan", lambda xp, a: xp.arctan(a),
-                    lambda ctx, g: g / (1 + _saved_a(ctx) ** 2), None, "Atan",
+                    lambda ctx, g: g / _conj(1 + _saved_a(ctx) ** 2), None, "Atan",
                     doc="inverse tangent")
 sinh = _unary_float("sinh", lambda xp, a: xp.sinh(a),
-                    lambda ctx, g: g * cosh_(_saved_a(ctx)),
+                    lambda ctx, g: g * _conj(cosh_(_saved_a(ctx))),
                     None, "Sinh", doc="hyperbolic sine")
 cosh = _unary_float("cosh", lambda xp, a: xp.cosh(a),
-                    lambda ctx, g: g * sinh_(_saved_a(ctx)),
+                    lambda ctx, g: g * _conj(sinh_(_saved_a(ctx))),
                     "mul(add(exp(a), exp(neg(a))), 0.5)", "Cosh", doc="hyperbolic cosine")
 tanh = _unary_float("tanh", lambda xp, a: xp.tanh(a),
                     lambda ctx, g: g * (1 - _conj(ctx.out) ** 2), "tanh(a)", "Tanh", save=(),
                     save_out=True, doc="hyperbolic tangent")
 asinh = _unary_float("asinh", lambda xp, a: xp.arcsinh(a),
-                     lambda ctx, g: g * rsqrt_(_saved_a(ctx) ** 2 + 1),
+                     lambda ctx, g: g * _conj(rsqrt_(_saved_a(ctx) ** 2 + 1)),
                      None, "Asinh",
                      doc="inverse hyperbolic sine")
 acosh = _unary_float("acosh", lambda xp, a: xp.arccosh(a),
-                     lambda ctx, g: g * rsqrt_(_saved_a(ctx) ** 2 - 1),
+                     lambda ctx, g: g * _conj(rsqrt_(_saved_a(ctx) + 1) * rsqrt_(_saved_a(ctx) - 1)),
                      "log(add(a, sqrt(sub(mul(a, a), 1))))", "Acosh",
                      sample=_s_unary(1.2, 3.0), doc="inverse hyperbolic cosine")
 atanh = _unary_float("atanh", lambda xp, a: xp.arctanh(a),
-                     lambda ctx, g: g / (1 - _saved_a(ctx) ** 2),
+                     lambda ctx, g: g / _conj(1 - _saved_a(ctx) ** 2),
                      None, "Atanh",
                      sample=_s_unary(-0.9, 0.9), doc="inverse hyperbolic tangent")
 
@@ -2134,9 +2135,6 @@ def _lerp_check(start, end, weight):
     if not (start.dtype.is_floating_point or start.dtype.is_complex):
         _not_impl("lerp_kernel_tensor" if isinstance(weight, Tensor) else "lerp_kernel_scalar",
                   start._data)
-
-
-_TORCH_DT = {"Float": "float", "Double": "double", "Half": "c10::Half", "Long": "long int"}
 
 
 @public("lerp")

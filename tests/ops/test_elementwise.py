@@ -963,3 +963,20 @@ def test_expr_matches_forward(name):
         got = eval(op.expr, {"__builtins__": {}}, env)  # noqa: S307 - test-only interpreter
         np.testing.assert_allclose(np.broadcast_to(got, want.shape), want.numpy(), rtol=1e-12,
                                    atol=1e-12, err_msg=f"{name}: {op.expr}")
+
+
+@pytest.mark.parametrize("name", "exp exp2 expm1 log log2 log10 log1p sqrt rsqrt sin cos tan "
+                                 "asin acos atan sinh cosh tanh asinh acosh atanh sigmoid abs "
+                                 "sgn reciprocal neg square angle conj real imag".split())
+def test_complex_gradients(name):
+    """Complex inputs: values and the conjugate-Wirtinger gradients torch computes."""
+    z = np.array([0.3 + 0.2j, -0.5 + 0.3j, 1.2 - 0.7j])
+    res = []
+    for lib in (torch, ardor):
+        t = lib.tensor(z, requires_grad=True)
+        y = getattr(lib, name)(t)
+        ((y.abs() ** 2).sum() if y.is_complex() else (y * y).sum()).backward()
+        res.append((to_np(y.resolve_conj()) if lib is torch else to_np(y),
+                    to_np(t.grad.resolve_conj()) if lib is torch else to_np(t.grad)))
+    for u, v in zip(res[1], res[0]):
+        np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12, err_msg=name)
