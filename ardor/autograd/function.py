@@ -88,6 +88,8 @@ class BackwardCFunction(Node, FunctionCtx):
         for kind, a, b, c in self._saved_vars:
             if kind == 0:
                 out.append(None)
+            elif kind == 3:                 # went through saved_tensors_hooks
+                out.append(a.unpack())
             elif kind == 1:                 # an input / unrelated tensor
                 t, v = a, b
                 if t._version[0] != v:
@@ -329,9 +331,12 @@ def _save_variables(ctx, outs):
         return
     out_ids = {id(o): i for i, o in enumerate(outs) if isinstance(o, Tensor)}
     saved = []
+    from .graph import _HOOK_STACK, _pack_tensor
     for t in to_save:
         if t is None:
             saved.append((0, None, None, None))
+        elif _HOOK_STACK and isinstance(t, Tensor):
+            saved.append((3, _pack_tensor(t), None, None))
         elif not isinstance(t, Tensor):
             raise TypeError("save_for_backward can only save variables, but argument "
                             f"{len(saved)} is of type {type(t).__name__}")

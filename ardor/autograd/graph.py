@@ -38,6 +38,7 @@ class Node:
     _retained = None
     _tensor_hooks = None
     _any_hooks = False  # set when any hook dict above (or _retained) is filled
+    _packed = False     # saved tensors went through saved_tensors_hooks' pack hook
     _trace = None
     _metadata = None
     out_meta = None
@@ -64,7 +65,9 @@ class Node:
         if self._freed:
             raise RuntimeError(_FREED_MSG)
         saved = self._saved or ()
-        if self._versions is not None:
+        if self._packed:  # saved under saved_tensors_hooks: the unpack hook gives them back
+            saved = tuple(t.unpack() if type(t) is _Packed else t for t in saved)
+        elif self._versions is not None:
             for t, v in zip(saved, self._versions):
                 if v is not None and t._version[0] != v:
                     _raise_modified(self, t, v)
@@ -82,7 +85,16 @@ class Node:
     def _unpack_outputs(self) -> tuple:
         from .._tensor import Tensor
         outs = []
-        for i, (arr, vc, v) in enumerate(self._saved_out):
+        for i, entry in enumerate(self._saved_out):
+            if type(entry) is _Packed:
+                t = entry.unpack()
+                t = Tensor._make(t._data)
+                t._requires_grad = True
+                t.grad_fn = self
+                t._output_nr = i
+                outs.append(t)
+                continue
+            arr, vc, v = entry
             if vc[0] != v:
                 t = Tensor._make(arr)
                 _raise_modified(self, t, v, output_nr=i, current=vc[0])
@@ -313,3 +325,126 @@ def increment_version(tensor) -> None:
     from .._tensor import Tensor
     for t in (tensor,) if isinstance(tensor, Tensor) else tensor:
         t._version[0] += 1
+
+
+# -------------------------------------------------------------- saved tensor hooks
+class _Packed:
+    """A saved tensor after a pack hook, with the unpack hook that restores it."""
+
+    __slots__ = ("packed", "unpack_hook")
+
+    def __init__(self, packed, unpack_hook):
+        self.packed = packed
+        self.unpack_hook = unpack_hook
+
+    def unpack(self):
+        from .._tensor import Tensor
+        t = self.unpack_hook(self.packed)
+        if not isinstance(t, Tensor):
+            raise TypeError("Output of saved tensor unpack_hook expected to be a Tensor but got "
+                            f"result of type {type(t).__name__}")
+        return t
+
+
+_HOOK_STACK: list = []
+_DISABLED: list = []
+_SAVED_SLOT = Node.__dict__["_saved"]
+
+
+def current_pack_hooks():
+    """The innermost (pack, unpack) pair, or None."""
+    return _HOOK_STACK[-1] if _HOOK_STACK else None
+
+
+def _pack_tensor(t):
+    pack, unpack = _HOOK_STACK[-1]
+    return _Packed(pack(t), unpack)
+
+
+def _get_saved(self):
+    return _SAVED_SLOT.__get__(self, Node)
+
+
+def _set_saved(self, value):
+    if value and _HOOK_STACK:
+        from .._tensor import Tensor
+        value = tuple(_pack_tensor(t) if isinstance(t, Tensor) else t for t in value)
+        self._packed = True
+    _SAVED_SLOT.__set__(self, value)
+
+
+def _get_saved_out(self):
+    return self.__dict__.get("_saved_out")
+
+
+def _set_saved_out(self, value):
+    if value and _HOOK_STACK:
+        from .._tensor import _make
+        packed = []
+        for arr, vc, _v in value:
+            t = _make(arr)
+            t._version = vc
+            packed.append(_pack_tensor(t))
+        value = tuple(packed)
+    self.__dict__["_saved_out"] = value
+
+
+def _install() -> None:
+    # Zero cost when unused: the slot / class default are wrapped only while hooks are on.
+    Node._saved = property(_get_saved, _set_saved)
+    Node._saved_out = property(_get_saved_out, _set_saved_out)
+
+
+def _uninstall() -> None:
+    Node._saved = _SAVED_SLOT
+    Node._saved_out = None
+
+
+class saved_tensors_hooks:
+    """Context manager: every tensor saved for backward inside it goes through
+    ``pack_hook(tensor) -> object`` and comes back at backward via
+    ``unpack_hook(object) -> tensor`` (torch.autograd.graph.saved_tensors_hooks)."""
+
+    def __init__(self, pack_hook, unpack_hook) -> None:
+        self.pack_hook = pack_hook
+        self.unpack_hook = unpack_hook
+
+    def __enter__(self):
+        if _DISABLED:
+            raise RuntimeError(_DISABLED[-1])
+        if not _HOOK_STACK:
+            _install()
+        _HOOK_STACK.append((self.pack_hook, self.unpack_hook))
+        return self
+
+    def __exit__(self, *args) -> None:
+        _HOOK_STACK.pop()
+        if not _HOOK_STACK:
+            _uninstall()
+
+
+class save_on_cpu(saved_tensors_hooks):
+    """Saved tensors are kept on the CPU (ardor's CPU tensors already are; on GPU, copied)."""
+
+    def __init__(self, pin_memory: bool = False, device_type: str = "cuda") -> None:
+        def pack(t):
+            return (t.device, t.cpu() if t.device.type != "cpu" else t)
+
+        def unpack(p):
+            device, t = p
+            return t.to(device) if device.type != "cpu" else t
+        super().__init__(pack, unpack)
+
+
+class disable_saved_tensors_hooks:
+    """Context manager: entering saved_tensors_hooks inside it raises ``error_message``."""
+
+    def __init__(self, error_message: str) -> None:
+        self.error_message = error_message
+
+    def __enter__(self):
+        _DISABLED.append(self.error_message)
+        return self
+
+    def __exit__(self, *args) -> None:
+        _DISABLED.pop()
