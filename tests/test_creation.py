@@ -552,3 +552,45 @@ def test_size_pickles():
     s = ardor.Size([2, 3])
     r = pickle.loads(pickle.dumps(s))
     assert r == s and type(r) is ardor.Size
+
+
+# ------------------------------------------------------------------ tensor() fuzz
+def _fuzz_leaf(rng):
+    k = int(rng.integers(0, 10))
+    return [lambda: bool(rng.integers(0, 2)), lambda: int(rng.integers(-5, 5)),
+            lambda: float(rng.standard_normal()), lambda: complex(rng.standard_normal(), 1.0),
+            lambda: np.float32(rng.standard_normal()), lambda: np.int16(3),
+            lambda: np.bool_(True), lambda: ("T", ["float64", "int32", "bool", "float32"][
+                int(rng.integers(0, 4))]), lambda: np.float64(2.5),
+            lambda: int(rng.integers(0, 3))][k]()
+
+
+def _fuzz_data(rng, depth, n):
+    if depth == 0:
+        return _fuzz_leaf(rng)
+    return [_fuzz_data(rng, depth - 1, n) for _ in range(n)]
+
+
+def _fuzz_conv(x, lib):
+    if isinstance(x, list):
+        return [_fuzz_conv(v, lib) for v in x]
+    if isinstance(x, tuple):
+        return lib.tensor(1, dtype=getattr(lib, x[1]))
+    return x
+
+
+def test_tensor_fuzzed_nested_data_matches_torch():
+    """Nested mixes of Python/numpy scalars and 0-d tensors, some ragged, with and without
+    a target dtype: same dtype, shape and values as torch, or the same exception type."""
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        d = _fuzz_data(rng, int(rng.integers(0, 4)), int(rng.integers(1, 4)))
+        if rng.random() < 0.1 and isinstance(d, list) and len(d) > 1:
+            d[0] = [d[0], d[0]] if not isinstance(d[0], list) else d[0][:1]
+        dt = None if rng.random() < 0.7 else \
+            ["float64", "int32", "bool", "float16", "complex64", "uint8"][int(rng.integers(0, 6))]
+
+        def run(lib):
+            kw = {} if dt is None else {"dtype": getattr(lib, dt)}
+            return lib.tensor(_fuzz_conv(d, lib), **kw)
+        same(run)

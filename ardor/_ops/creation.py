@@ -122,11 +122,12 @@ def _is_seq(x) -> bool:
 
 
 class _Found:
-    __slots__ = ("tensors", "ndarrays")
+    __slots__ = ("tensors", "ndarrays", "np_scalars")
 
     def __init__(self):
         self.tensors = False
         self.ndarrays = False
+        self.np_scalars = False
 
 
 def _scalar_dtype(x, found: _Found):
@@ -147,6 +148,7 @@ def _scalar_dtype(x, found: _Found):
         found.ndarrays = True
         return D.from_numpy_dtype(x.dtype)
     if isinstance(x, np.generic):
+        found.np_scalars = True
         return D.from_numpy_dtype(x.dtype)
     if isinstance(x, bool):
         return D.bool_
@@ -183,8 +185,14 @@ def _tensors_to_scalars(x):
     return x
 
 
-def _shape_error(data, npdt):
-    """Re-walk ragged data as torch does (sizes from first elements) for torch's error."""
+def _torch_walk(data, dt: D.dtype) -> None:
+    """Walk nested data in torch's order (sizes from first elements, then element by
+    element) and raise the first error torch's recursive store would: a length mismatch,
+    a scalar where a sequence belongs or the reverse, or an item the target dtype refuses."""
+    import operator
+    integral = dt._category == D._INT
+    to_bool = dt is D.bool_
+    info = np.iinfo(dt.np) if integral else None
     sizes = []
     x = data
     while _is_seq(x):
@@ -193,13 +201,44 @@ def _shape_error(data, npdt):
             break
         x = x[0]
 
+    def _name(v):
+        t = type(v)
+        return t.__name__ if t.__module__ == "builtins" else f"numpy.{t.__name__}"
+
+    def item(v):
+        t = type(v)
+        if integral or to_bool:
+            if t is int or t is bool:
+                return
+            if isinstance(v, float):  # Python floats (np.float64 too) convert with a check
+                if integral and (v != v or not info.min <= v <= info.max):
+                    raise RuntimeError(f"value cannot be converted to type {dt.name} without "
+                                       "overflow")
+                return
+            if to_bool and (isinstance(v, (complex, np.bool_))):
+                return
+            if isinstance(v, Tensor):
+                if v.dtype._category not in (D._INT, D._BOOL):
+                    raise TypeError("only integer tensors of a single element can be "
+                                    "converted to an index")
+                return
+            try:
+                operator.index(v)
+            except TypeError:
+                raise TypeError(f"'{_name(v)}' object cannot be interpreted as an integer") \
+                    from None
+        elif not dt.is_complex and isinstance(v, complex) and not isinstance(v, float):
+            raise TypeError(f"must be real number, not {_name(v)}")
+
     def walk(x, dim):
         if dim == len(sizes):
-            if _is_seq(x):
-                if npdt.kind in "iub":
+            if _is_seq(x) and not isinstance(x, np.ndarray) or \
+                    isinstance(x, np.ndarray) and x.ndim:
+                if integral or to_bool:
                     raise TypeError(f"'{type(x).__name__}' object cannot be interpreted as an "
                                     "integer")
                 raise TypeError(f"must be real number, not {type(x).__name__}")
+            item(x)
             return
         if not _is_seq(x):
             raise TypeError("not a sequence")
@@ -231,15 +270,8 @@ def _to_array(data, dt: D.dtype):
             raise RuntimeError(f"value cannot be converted to type {dt.name} without "
                                "overflow") from None
         return wide.astype(npdt)  # torch wraps small negatives into unsigned types
-    except (ValueError, TypeError) as e:
-        _shape_error(data, npdt)
-        if isinstance(e, TypeError) or "complex" in str(e):
-            kind = "complex" if any(isinstance(v, complex) for v in _leaves(data)) else None
-            if kind:
-                if npdt.kind in "iub":
-                    raise TypeError("'complex' object cannot be interpreted as an integer") \
-                        from None
-                raise TypeError("must be real number, not complex") from None
+    except (ValueError, TypeError):
+        _torch_walk(data, dt)  # raises torch's error for the first bad element
         raise
 
 
@@ -272,14 +304,18 @@ def _infer_array(data, dtype: D.dtype | None) -> np.ndarray:
         return np.array(data, dtype=None if dtype is None else D.np_dtype(dtype), copy=True)
     if isinstance(data, (str, bytes)):
         raise TypeError(f"new(): invalid data type '{type(data).__name__}'")
-    if not isinstance(data, (list, tuple)) and (hasattr(data, "__array_interface__")
-                                                or hasattr(data, "__array__")):
+    if not isinstance(data, (list, tuple, np.generic)) and (
+            hasattr(data, "__array_interface__") or hasattr(data, "__array__")):
         # the array protocols (other libraries' arrays and tensors): through numpy
         return _infer_array(np.asarray(data), dtype)
     found = _Found()
     inferred = _scalar_dtype(data, found)
     if dtype is None:
         dtype = inferred if inferred is not None else D.get_default_dtype()
+    if dtype._category in (D._INT, D._BOOL) and (
+            found.np_scalars or found.tensors
+            or (inferred is not None and inferred._category not in (D._INT, D._BOOL))):
+        _torch_walk(data, dtype)
     if found.tensors:
         data = _tensors_to_scalars(data)
     if found.ndarrays:
