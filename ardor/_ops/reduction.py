@@ -303,7 +303,8 @@ class prod:
             return g
         ge = _expand_grad(g, a.shape, dims, keepdim)
         if not _has_zero(a):
-            return ge * _keep(out, a.ndim, dims, keepdim) / a
+            q = _keep(out, a.ndim, dims, keepdim) / a
+            return ge * (q.conj() if q.is_complex() else q)
         # torch's prod_safe_zeros_backward: product of all other elements, computed exactly
         others = dispatch(prod_others, (a,), {"dim": None if dims is None else dims[0]})
         return ge * others
@@ -924,6 +925,8 @@ class cumprod:
         if a.ndim == 0 or a.numel() == 0:
             return g
         if not _has_zero(a):
+            if a.is_complex():
+                a, out = a.conj(), out.conj()
             rc = dispatch(cumsum, (g * out,), {"dim": d, "dtype": None, "reverse": True})
             return rc / a
         return dispatch(cumprod_zero_grad, (a, g), {"dim": d})
@@ -1124,7 +1127,7 @@ class linalg_vector_norm:
             return None  # torch leaves the gradient undefined (None) for the 0-"norm"
         if p == 1:
             return ge * sgn
-        absx = a * sgn
+        absx = a.abs() if a.is_complex() else a * sgn
         if p in (math.inf, -math.inf):
             return sgn * ge * _mask("ties", absx, norm, dims=dims)
         nz = _mask("nonzero", norm)

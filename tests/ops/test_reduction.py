@@ -438,3 +438,20 @@ def test_inplace_cumulative():
     run(lambda L, a: (a * 1).cumprod_(-1), X)
     run(lambda L, a: a.clone().cumsum_(0), rng.integers(0, 4, (3, 4)).astype(np.int32),
         grad=False)
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, a: a.prod(1), lambda L, a: a.prod(), lambda L, a: a.cumprod(1),
+    lambda L, a: a.sum(0), lambda L, a: a.mean(), lambda L, a: a.var(1), lambda L, a: a.std(),
+    lambda L, a: a.norm(), lambda L, a: L.linalg.vector_norm(a, 1, 1),
+    lambda L, a: L.linalg.vector_norm(a, 3, 1), lambda L, a: L.linalg.vector_norm(a, 0.5),
+    lambda L, a: L.linalg.vector_norm(a, float("inf"), 0), lambda L, a: a.cumsum(0),
+])
+def test_complex_values_and_gradients(fn):
+    x = X[0] + 1j * X[1]
+    a, t = ardor.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    ra, rt = fn(ardor, a), fn(torch, t)
+    check(ra, rt)
+    ra.abs().sum().backward()
+    rt.abs().sum().backward()
+    check(a.grad, t.grad)
