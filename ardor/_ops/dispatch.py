@@ -283,6 +283,8 @@ def dispatch_inplace(op, self: Tensor, args: tuple, attrs: dict = _EMPTY) -> Ten
     snap._requires_grad = self._requires_grad
     snap.grad_fn = self.grad_fn
     snap._output_nr = self._output_nr
+    if state.tracer is not None:  # the snapshot stands for self's current value
+        state.tracer.record_alias(self, snap)
     if self._requires_grad and self.grad_fn is None:  # pragma: no cover - guarded above
         snap._grad_acc = self._grad_acc
     r = dispatch(op, (snap,) + tuple(args), attrs)

@@ -1,0 +1,209 @@
+"""Runners for graphs.
+
+``generate(graph)`` writes Python source that runs a typed graph directly over the backend
+arrays (no Tensor objects, no autograd bookkeeping): one forward call per op-table node with
+the promotion casts ``dispatch`` would apply made explicit, fused kernels called with
+preallocated output buffers from the memory plan, and ``del`` of every intermediate right
+after its last use. ``interpret(graph, *tensors)`` runs a graph through ``dispatch`` instead
+(so autograd records it): the eager fallback, used for placeholders, script control flow
+and whenever gradients are needed.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import _dtype as D
+from ._ir import Graph, Node, map_nodes, promotion_plan
+
+
+class Generated:
+    """Generated runner: ``source`` text and ``fn(tensors, *arrays)``."""
+
+    def __init__(self, source, fn, glob):
+        self.source = source
+        self.fn = fn
+        self.globals = glob
+
+
+def _fmt_const(v, consts):
+    """Render a constant arg as Python source (or a global for anything non-literal)."""
+    if v is None or isinstance(v, (bool, int, str)):
+        return repr(v)
+    if isinstance(v, float):
+        if v != v or v in (float("inf"), float("-inf")):
+            return f"float({str(v)!r})"
+        return repr(v)
+    if isinstance(v, tuple):
+        inner = ", ".join(_fmt_const(x, consts) for x in v)
+        return f"({inner}{',' if len(v) == 1 else ''})"
+    if isinstance(v, list):
+        return "[" + ", ".join(_fmt_const(x, consts) for x in v) + "]"
+    name = f"_c{len(consts)}"
+    consts[name] = v
+    return name
+
+
+def _render(a, consts):
+    if isinstance(a, Node):
+        return a.name
+    if isinstance(a, tuple):
+        inner = ", ".join(_render(x, consts) for x in a)
+        return f"({inner}{',' if len(a) == 1 else ''})"
+    if isinstance(a, list):
+        return "[" + ", ".join(_render(x, consts) for x in a) + "]"
+    if isinstance(a, dict):
+        return "{" + ", ".join(f"{k!r}: {_render(v, consts)}" for k, v in a.items()) + "}"
+    return _fmt_const(a, consts)
+
+
+def last_uses(graph: Graph) -> dict:
+    """id(node) -> index of the last node reading it (len(nodes) for graph outputs)."""
+    last = {}
+    for i, n in enumerate(graph.nodes):
+        for a in n.inputs:
+            last[id(a)] = len(graph.nodes) if n.kind == "output" else i
+    for _, v in graph.mutations:
+        last[id(v)] = len(graph.nodes)
+    return last
+
+
+def generate(graph: Graph, kernels=None, plan=None, free=True) -> Generated:
+    """Python source (and compiled function) running ``graph`` over backend arrays.
+
+    ``kernels`` maps id(fused node) -> callable(*arrays, out=None); ``plan`` maps id(node)
+    -> buffer index for nodes whose output goes to a preallocated buffer."""
+    from ._kernels import numpy_kernel
+    glob = {"_np": np, "_asarray": np.asarray, "_ndarray": np.ndarray}
+    consts: dict = {}
+    ph = [n.name for n in graph.placeholders]
+    lines = [f"def run(_T, _B, {', '.join(ph)}):" if ph else "def run(_T, _B):"]
+    last = last_uses(graph) if free else {}
+    keep = {id(n) for n in graph.nodes if n.kind in ("placeholder",)}
+    emitted_dt = {}
+    for i, n in enumerate(graph.nodes):
+        k = n.kind
+        if k == "placeholder":
+            continue
+        if k == "get_attr":
+            lines.append(f"    {n.name} = _T[{n.target!r}]._data")
+            keep.add(id(n))
+        elif k == "getitem":
+            lines.append(f"    {n.name} = {n.args[0].name}[{n.index}]")
+        elif k == "call":
+            op = n.op
+            fname = f"_f_{op.name}"
+            glob[fname] = op.forward
+            casts, pargs = promotion_plan(n)
+            if casts is None:
+                pargs, casts = n.args, [None] * len(n.args)
+            parts = []
+            for a, c in zip(pargs, casts):
+                s = _render(a, consts)
+                if c is not None:
+                    dn = f"_dt_{np.dtype(c).name}"
+                    glob[dn] = np.dtype(c)
+                    s = f"{s}.astype({dn})"
+                parts.append(s)
+            call = f"{fname}(_np{''.join(', ' + p for p in parts)}"
+            if n.attrs:
+                an = f"_a_{n.name}"
+                glob[an] = n.attrs
+                call += f", **{an}"
+            call += ")"
+            if n.nout == 1 and n.meta is not None and n.meta[0] == ():
+                call = f"_asarray({call})"
+            lines.append(f"    {n.name} = {call}")
+        elif k == "fused":
+            kn = f"_k_{n.name}"
+            kern = (kernels or {}).get(id(n)) or numpy_kernel(n)
+            glob[kn] = kern
+            args = ", ".join(a.name if isinstance(a, Node) else _fmt_const(a, consts)
+                             for a in n.args)
+            out = f", out=_B[{n.name!r}]" if plan and id(n) in plan.assign else ""
+            lines.append(f"    {n.name} = {kn}({args}{out})")
+        elif k in ("if", "loop"):
+            raise NotImplementedError("control-flow nodes run through the interpreter")
+        elif k == "output":
+            for t, v in graph.mutations:
+                glob["_write"] = _write
+                lines.append(f"    _write(_T[{t!r}], {v.name})")
+            lines.append(f"    return {_render(n.args[0], consts)}")
+            break
+        # free what is dead after this node (the allocator then reuses the memory)
+        if free:
+            dead = [a.name for a in _uniq(n.inputs) if last.get(id(a)) == i
+                    and id(a) not in keep]
+            if n.kind != "output" and id(n) not in last and n.kind not in ("get_attr",):
+                dead.append(n.name)
+            if dead:
+                lines.append(f"    del {', '.join(dead)}")
+    glob.update(consts)
+    src = "\n".join(lines) + "\n"
+    code = compile(src, f"<ardor.jit generated {id(graph):x}>", "exec")
+    exec(code, glob)
+    return Generated(src, glob["run"], glob)
+
+
+def _uniq(nodes):
+    seen, out = set(), []
+    for n in nodes:
+        if id(n) not in seen:
+            seen.add(id(n))
+            out.append(n)
+    return out
+
+
+def _write(t, arr):
+    """Write a mutation's final value into a live tensor's storage (and bump its version)."""
+    dst = t._data
+    if arr is not dst:
+        np.copyto(dst, arr, casting="unsafe")
+    t._version[0] += 1
+
+
+# ------------------------------------------------------------------------ interpreter
+def interpret(graph: Graph, *inputs, on_error=None):
+    """Run ``graph`` through ``dispatch`` (eager ardor, autograd recorded) on Tensors/numbers.
+
+    ``on_error(node, exc)`` may translate an exception raised by a node."""
+    from .._ops.dispatch import dispatch
+    from .._tensor import Tensor
+    env = {}
+    phs = graph.placeholders
+    if len(inputs) != len(phs):
+        raise TypeError(f"graph takes {len(phs)} inputs ({', '.join(p.target for p in phs)}) "
+                        f"but {len(inputs)} were given")
+    for p, v in zip(phs, inputs):
+        env[id(p)] = v
+    get = lambda a: env[id(a)]  # noqa: E731
+    for n in graph.nodes:
+        k = n.kind
+        try:
+            if k == "placeholder":
+                continue
+            if k == "get_attr":
+                env[id(n)] = graph.tensors[n.target]
+            elif k == "call":
+                args = tuple(map_nodes(n.args, get))
+                env[id(n)] = dispatch(n.op, args, n.attrs)
+            elif k == "getitem":
+                env[id(n)] = get(n.args[0])[n.index]
+            elif k == "fused":
+                env[id(n)] = interpret(n.attrs["body"], *map_nodes(n.args, get))
+            elif k in ("if", "loop"):
+                from ._script import run_control
+                env[id(n)] = run_control(n, get)
+            elif k == "output":
+                for t, v in graph.mutations:
+                    dst = graph.tensors[t]
+                    val = get(v)
+                    if val is not dst:
+                        from ..autograd.grad_mode import no_grad
+                        with no_grad():
+                            dst.copy_(val)
+                return map_nodes(n.args[0], get)
+        except Exception as e:  # noqa: BLE001 - translated, then re-raised
+            if on_error is not None:
+                on_error(n, e)
+            raise
+    raise RuntimeError("graph has no output node")

@@ -1,0 +1,431 @@
+"""Fused elementwise kernels: C generated from the op table's scalar expressions, compiled by
+the system C compiler (-O3 -march=native, OpenMP, glibc's vectorized libm through
+-ffast-math without finite-math), cached on disk by hash; a numpy runner as fallback.
+
+Which one runs is decided by measurement: the first call of a kernel times the compiled
+kernel against the numpy runner on the real inputs and keeps the faster.
+"""
+from __future__ import annotations
+
+import ast
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+from ._ir import Graph, Node, promotion_plan
+
+CFLAGS = ["-O3", "-march=native", "-ffast-math", "-fno-finite-math-only", "-fopenmp",
+          "-shared", "-fPIC", "-std=c11"]
+_CTYPE = {"float32": "float", "float64": "double", "bool": "unsigned char",
+          "int64": "int64_t", "int32": "int32_t", "int16": "int16_t", "int8": "int8_t",
+          "uint8": "uint8_t"}
+_FLOAT = ("float32", "float64")
+
+
+class Unsupported(Exception):
+    """The fused body uses something the C generator does not handle (numpy runs it)."""
+
+
+def cache_dir() -> str:
+    """Where compiled kernels live (``$ARDOR_CACHE_DIR`` or ~/.cache/ardor/kernels)."""
+    d = os.environ.get("ARDOR_CACHE_DIR") or os.path.join(
+        os.path.expanduser("~"), ".cache", "ardor", "kernels")
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+# ------------------------------------------------------------------------ expressions
+_PARSED: dict = {}
+
+
+def parse_expr(src: str):
+    """An op's ``expr`` string as a tree: ('call', f, [..]) / ('var', n) / ('const', v)."""
+    t = _PARSED.get(src)
+    if t is None:
+        t = _PARSED[src] = _conv(ast.parse(src, mode="eval").body)
+    return t
+
+
+def _conv(e):
+    if isinstance(e, ast.Call):
+        return ("call", e.func.id, [_conv(a) for a in e.args])
+    if isinstance(e, ast.Name):
+        return ("var", e.id)
+    if isinstance(e, ast.Constant):
+        return ("const", e.value)
+    if isinstance(e, ast.UnaryOp) and isinstance(e.op, ast.USub):
+        v = _conv(e.operand)
+        if v[0] == "const":
+            return ("const", -v[1])
+        return ("call", "neg", [v])
+    raise Unsupported(f"expression syntax {ast.dump(e)}")
+
+
+def _np_name(dt) -> str:
+    return np.dtype(dt).name
+
+
+def _c_lit(v, ct: str) -> str:
+    if isinstance(v, bool):
+        v = int(v)
+    if isinstance(v, float):
+        if v != v:
+            return f"(({ct})NAN)"
+        if v in (float("inf"), float("-inf")):
+            return f"(({ct})({'-' if v < 0 else ''}INFINITY))"
+        return f"(({ct}){v!r})"
+    return f"(({ct}){int(v)})"
+
+
+class _CExpr:
+    """Render one node's scalar expression in C with compute type ``ct``."""
+
+    def __init__(self, ct_name: str, env: dict, attrs: dict):
+        self.ctn = ct_name
+        self.ct = _CTYPE[ct_name]
+        self.isf = ct_name in _FLOAT
+        self.suf = "f" if ct_name == "float32" else ""
+        self.env = env
+        self.attrs = attrs
+
+    def f(self, name):
+        if not self.isf:
+            raise Unsupported(f"{name} on {self.ctn}")
+        return name + self.suf
+
+    def r(self, t) -> str:
+        kind = t[0]
+        if kind == "const":
+            return _c_lit(t[1], self.ct)
+        if kind == "var":
+            if t[1] in self.env:
+                return self.env[t[1]]
+            if t[1] in self.attrs:
+                v = self.attrs[t[1]]
+                if not isinstance(v, (int, float, bool)):
+                    raise Unsupported(f"attr {t[1]}={v!r}")
+                return _c_lit(v, self.ct)
+            raise Unsupported(f"unknown name {t[1]}")
+        fn, a = t[1], [self.r(x) for x in t[2]]
+        binop = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">",
+                 "ge": ">=", "eq": "==", "ne": "!=", "logical_and": "&&", "logical_or": "||"}
+        if fn in binop:
+            return f"({a[0]} {binop[fn]} {a[1]})"
+        if fn == "div":
+            if not self.isf:
+                raise Unsupported("integer div")
+            return f"({a[0]} / {a[1]})"
+        if fn == "neg":
+            return f"(-{a[0]})"
+        if fn == "logical_not":
+            return f"(!{a[0]})"
+        if fn == "where":
+            return f"(({a[0]}) ? ({self.ct})({a[1]}) : ({self.ct})({a[2]}))"
+        if fn == "maximum":
+            return f"_max_{self.ctn}({a[0]}, {a[1]})"
+        if fn == "minimum":
+            return f"_min_{self.ctn}({a[0]}, {a[1]})"
+        if fn == "abs":
+            return f"{self.f('fabs')}({a[0]})" if self.isf else f"(({a[0]}) < 0 ? -({a[0]}) : ({a[0]}))"
+        if fn == "sign":
+            return f"(({self.ct})(({a[0]}) > 0) - ({self.ct})(({a[0]}) < 0))"
+        if fn == "sigmoid":
+            one = _c_lit(1.0, self.ct)
+            return f"({one} / ({one} + {self.f('exp')}(-({a[0]}))))"
+        if fn == "rsqrt":
+            return f"({_c_lit(1.0, self.ct)} / {self.f('sqrt')}({a[0]}))"
+        if fn == "round":
+            return f"{self.f('nearbyint')}({a[0]})"
+        if fn == "remainder":
+            x, y = a
+            return f"({x} - {self.f('floor')}({x} / {y}) * {y})"
+        if fn in ("exp", "log", "sqrt", "tanh", "sin", "cos", "erf", "floor", "ceil", "trunc",
+                  "pow", "fmod"):
+            return f"{self.f(fn)}({', '.join(a)})"
+        if fn.startswith("cast_"):
+            tgt = fn[5:]
+            if tgt not in _CTYPE:
+                raise Unsupported(fn)
+            return f"(({_CTYPE[tgt]})({a[0]}))"
+        raise Unsupported(f"function {fn}")
+
+
+_HELPERS = """
+#include <math.h>
+#include <stdint.h>
+static inline float _max_float32(float x, float y) { return (x > y || x != x) ? x : y; }
+static inline float _min_float32(float x, float y) { return (x < y || x != x) ? x : y; }
+static inline double _max_float64(double x, double y) { return (x > y || x != x) ? x : y; }
+static inline double _min_float64(double x, double y) { return (x < y || x != x) ? x : y; }
+#define _INTMM(T, N) static inline T _max_##N(T x, T y) { return x > y ? x : y; } \\
+  static inline T _min_##N(T x, T y) { return x < y ? x : y; }
+_INTMM(int64_t, int64) _INTMM(int32_t, int32) _INTMM(int16_t, int16) _INTMM(int8_t, int8)
+_INTMM(uint8_t, uint8) _INTMM(unsigned char, bool)
+"""
+
+
+def _body_statements(body: Graph):
+    """C statements computing every body node into a local; returns (lines, result var)."""
+    from .._ops.registry import OPS  # noqa: F401
+    names, lines = {}, []
+    for i, p in enumerate(body.placeholders):
+        names[id(p)] = f"x{i}"
+    for n in body.nodes:
+        if n.kind in ("placeholder",):
+            continue
+        if n.kind == "output":
+            return lines, names[id(n.args[0])]
+        if n.kind != "call" or n.op.expr is None:
+            raise Unsupported(f"node {n.name}")
+        out_dt = _np_name(n.meta[1].np)
+        if out_dt not in _CTYPE:
+            raise Unsupported(out_dt)
+        casts, pargs = promotion_plan(n)
+        if casts is None:
+            pargs, casts = n.args, [None] * len(n.args)
+        # the compute type: the (promoted) dtype of the tensor inputs
+        ct = None
+        env = {}
+        for letter, a, c in zip("abc", pargs, casts):
+            if isinstance(a, Node):
+                dt = _np_name(c) if c is not None else _np_name(a.meta[1].np)
+                if dt not in _CTYPE:
+                    raise Unsupported(dt)
+                v = names[id(a)]
+                env[letter] = f"(({_CTYPE[dt]}){v})" if c is not None else v
+                if ct is None or (dt in _FLOAT and ct not in _FLOAT):
+                    ct = dt
+            elif a is None:
+                raise Unsupported("None arg")
+            else:
+                env[letter] = a  # a scalar: rendered in the compute type below
+        if ct is None:
+            raise Unsupported("no tensor input")
+        if n.op.name in ("where",):
+            ct = out_dt
+        for k, v in list(env.items()):
+            if not isinstance(v, str):
+                env[k] = _c_lit(v, _CTYPE[ct])
+        try:
+            tree = parse_expr(n.op.expr)
+        except SyntaxError as e:  # pragma: no cover - table test guards exprs
+            raise Unsupported(str(e)) from None
+        rendered = _CExpr(ct, env, n.attrs).r(tree)
+        var = f"t{len(names)}"
+        names[id(n)] = var
+        lines.append(f"{_CTYPE[out_dt]} {var} = ({_CTYPE[out_dt]})({rendered});")
+    raise Unsupported("body without output")
+
+
+def _bstrides(shape, out_shape):
+    """Element strides of a contiguous ``shape`` array broadcast to ``out_shape``."""
+    nd = len(out_shape)
+    shape = (1,) * (nd - len(shape)) + tuple(shape)
+    st, acc = [0] * nd, 1
+    for i in range(nd - 1, -1, -1):
+        st[i] = 0 if shape[i] == 1 and out_shape[i] != 1 else acc
+        acc *= shape[i]
+    return st
+
+
+def c_source(node: Node, fname: str = "kern") -> str:
+    """C source of one fused node's kernel (shapes are compile-time constants)."""
+    body = node.attrs["body"]
+    stmts, res = _body_statements(body)
+    oshape = tuple(node.meta[0])
+    odt = _np_name(node.meta[1].np)
+    ins = body.placeholders
+    nd = len(oshape)
+    strides = [_bstrides(p.meta[0], oshape) for p in ins]
+    ostr = _bstrides(oshape, oshape)
+    # coalesce adjacent dims with the same broadcast pattern (fewer, longer loops)
+    dims = list(range(nd))
+    groups = []
+    for d in dims:
+        if oshape[d] == 1:
+            continue
+        if groups:
+            prev = groups[-1]
+            pd = prev[-1]
+            if all((s[pd] == 0) == (s[d] == 0) for s in strides):
+                prev.append(d)
+                continue
+        groups.append([d])
+    sizes = [int(np.prod([oshape[d] for d in g])) for g in groups]
+    gstr = [[s[g[-1]] for g in groups] for s in strides]
+    gost = [ostr[g[-1]] for g in groups]
+    numel = int(np.prod(oshape)) if oshape else 1
+    args = [f"const {_CTYPE[_np_name(p.meta[1].np)]}* restrict in{i}" for i, p in enumerate(ins)]
+    args.append(f"{_CTYPE[odt]}* restrict out")
+    L = [_HELPERS, f"void {fname}({', '.join(args)}) {{"]
+    k = len(groups)
+    idx = [f"i{j}" for j in range(k)]
+
+    def off(sts):
+        terms = [f"{i}*{s}" if s != 1 else i for i, s in zip(idx, sts) if s != 0]
+        return " + ".join(terms) or "0"
+
+    par = "if(" + ("1" if numel >= 1 << 16 else "0") + ")"
+    if k == 0:
+        L.append("  {")
+    for j in range(k):
+        if j == 0 and k == 1:
+            L.append(f"  #pragma omp parallel for simd {par} schedule(static)")
+        elif j == 0:
+            L.append(f"  #pragma omp parallel for {par} schedule(static)")
+        elif j == k - 1:
+            L.append("  #pragma omp simd")
+        L.append(f"  for (int64_t {idx[j]} = 0; {idx[j]} < {sizes[j]}; {idx[j]}++) {{")
+    for i, p in enumerate(ins):
+        ct = _CTYPE[_np_name(p.meta[1].np)]
+        L.append(f"    {ct} x{i} = in{i}[{off(gstr[i])}];")
+    L.extend("    " + s for s in stmts)
+    L.append(f"    out[{off(gost)}] = {res};")
+    L.append("  }" * max(k, 1))
+    L.append("}")
+    return "\n".join(L) + "\n"
+
+
+# ------------------------------------------------------------------------ compiling
+_NOTICED = []
+_COMPILER: list = []
+
+
+def _compiler():
+    if not _COMPILER:
+        cc = os.environ.get("CC") or shutil.which("gcc") or shutil.which("cc")
+        ver = ""
+        if cc:
+            try:
+                ver = subprocess.run([cc, "--version"], capture_output=True, text=True,
+                                     timeout=30).stdout.splitlines()[0]
+            except Exception:  # noqa: BLE001
+                cc = None
+        _COMPILER.append((cc, ver))
+    return _COMPILER[0]
+
+
+def _notice(msg):
+    if not _NOTICED:
+        _NOTICED.append(msg)
+        warnings.warn(f"ardor.jit: {msg}; fused kernels run with numpy", RuntimeWarning,
+                      stacklevel=3)
+
+
+def compile_c(src: str):
+    """Compile C source to a shared library (cached on disk by hash) and load it; None
+    (after a one-line notice) when no compiler works."""
+    cc, ver = _compiler()
+    if cc is None:
+        _notice("no C compiler found")
+        return None
+    key = hashlib.sha256("\0".join([src, cc, ver, *CFLAGS]).encode()).hexdigest()[:24]
+    d = cache_dir()
+    so = os.path.join(d, f"k_{key}.so")
+    if not os.path.exists(so):
+        fd, cpath = tempfile.mkstemp(suffix=".c", dir=d)
+        with os.fdopen(fd, "w") as f:
+            f.write(src)
+        tmp = cpath[:-2] + ".so.tmp"
+        r = subprocess.run([cc, *CFLAGS, cpath, "-o", tmp, "-lm"], capture_output=True,
+                           text=True)
+        if r.returncode != 0:
+            os.unlink(cpath)
+            _notice(f"the C compiler failed ({r.stderr.strip().splitlines()[-1:]})")
+            return None
+        os.replace(tmp, so)
+        os.replace(cpath, so[:-3] + ".c")
+    return ctypes.CDLL(so)
+
+
+class CKernel:
+    """A compiled fused kernel: ``kern(*arrays, out=None)``."""
+
+    def __init__(self, lib, node):
+        self.fn = lib.kern
+        self.fn.restype = None
+        self.fn.argtypes = [ctypes.c_void_p] * (len(node.args) + 1)
+        self.shape = tuple(node.meta[0])
+        self.dtype = node.meta[1].np
+        self.in_dt = [p.meta[1].np for p in node.attrs["body"].placeholders]
+        self.empty = 0 in self.shape
+
+    def __call__(self, *arrays, out=None):
+        if out is None:
+            out = np.empty(self.shape, self.dtype)
+        if self.empty:
+            return out
+        ptrs = []
+        for a, dt in zip(arrays, self.in_dt):
+            if type(a) is not np.ndarray or not a.flags.c_contiguous or a.dtype != dt:
+                a = np.ascontiguousarray(a, dtype=dt)
+            ptrs.append(a.ctypes.data)
+        ptrs.append(out.ctypes.data)
+        self.fn(*ptrs)
+        return out
+
+
+def numpy_kernel(node: Node):
+    """The numpy runner of a fused node (its body's generated Python)."""
+    from ._codegen import generate
+    body = node.attrs["body"]
+    run = generate(body).fn
+    tensors = body.tensors
+
+    def kern(*arrays, out=None):
+        r = run(tensors, None, *arrays)
+        if out is not None:
+            np.copyto(out, r)
+            return out
+        return r
+    kern.kind = "numpy"
+    return kern
+
+
+class Measured:
+    """Times the compiled and the numpy kernel on the first call; keeps the faster."""
+
+    def __init__(self, ck, nk):
+        self.ck, self.nk = ck, nk
+        self.chosen = None
+
+    def __call__(self, *arrays, out=None):
+        if self.chosen is not None:
+            return self.chosen(*arrays, out=out)
+        tc = tn = float("inf")
+        for _ in range(2):
+            t0 = time.perf_counter()
+            r = self.ck(*arrays, out=out)
+            tc = min(tc, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            self.nk(*arrays)
+            tn = min(tn, time.perf_counter() - t0)
+        self.chosen = self.ck if tc <= tn else self.nk
+        self.times = {"c": tc, "numpy": tn}
+        return r
+
+
+def build_kernel(node: Node, backend: str = "auto"):
+    """The kernel for a fused node: 'c', 'numpy', or 'auto' (measured)."""
+    nk = numpy_kernel(node)
+    if backend == "numpy":
+        return nk
+    try:
+        src = c_source(node)
+    except Unsupported:
+        return nk
+    lib = compile_c(src)
+    if lib is None:
+        return nk
+    ck = CKernel(lib, node)
+    if backend == "c":
+        return ck
+    return Measured(ck, nk)

@@ -1,0 +1,28 @@
+"""Graph passes: each a function ``Graph -> Graph`` (a new graph; the input is untouched).
+
+dce                dead-code elimination
+cse                common-subexpression elimination
+fold_constants     constant folding (constants and frozen parameters)
+simplify           algebraic simplification (x*1, x+0, x/1, permute chains, reshape chains)
+fuse               elementwise fusion into ``fused`` nodes (one kernel each)
+plan_memory        buffer reuse by lifetime (returns the plan and peak-bytes report)
+"""
+from __future__ import annotations
+
+from .basic import cse, dce, fold_constants, simplify
+from .fusion import fuse
+from .memory import MemoryPlan, plan_memory
+
+__all__ = ["dce", "cse", "fold_constants", "simplify", "fuse", "plan_memory", "MemoryPlan",
+           "optimize"]
+
+
+def optimize(graph, fusion: bool = True):
+    """The default pipeline: simplify, fold, CSE, DCE, then (optionally) fuse."""
+    g = simplify(graph)
+    g = fold_constants(g)
+    g = cse(g)
+    g = dce(g)
+    if fusion:
+        g = fuse(g)
+    return g

@@ -1,0 +1,190 @@
+"""DCE, CSE, constant folding and algebraic simplification."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._ir import Graph, Node, map_nodes
+
+
+def _random(op) -> bool:
+    """Ops whose result changes from call to call (never merged or folded)."""
+    mod = getattr(op.forward, "__module__", "") or ""
+    return mod.endswith("random_ops") or "dropout" in op.name or op.name in (
+        "bernoulli", "multinomial", "poisson")
+
+
+def dce(graph: Graph) -> Graph:
+    """Remove nodes whose values nobody reads (outputs and state mutations are roots)."""
+    g = graph.copy()
+    live = set()
+    for _, v in g.mutations:
+        live.add(id(v))
+    for n in reversed(g.nodes):
+        if n.kind == "output" or id(n) in live or n.kind == "placeholder":
+            live.add(id(n))
+            for i in n.inputs:
+                live.add(id(i))
+    g.eliminate([n for n in g.nodes if id(n) not in live])
+    return g
+
+
+def _key(a):
+    if isinstance(a, Node):
+        return ("%", id(a))
+    if isinstance(a, (tuple, list)):
+        return (type(a).__name__,) + tuple(_key(x) for x in a)
+    if isinstance(a, dict):
+        return ("dict",) + tuple(sorted((k, _key(v)) for k, v in a.items()))
+    if isinstance(a, float) and a != a:
+        return ("nan",)
+    if isinstance(a, np.ndarray):
+        return ("arr", id(a))
+    try:
+        hash(a)
+    except TypeError:
+        return ("obj", id(a))
+    return (type(a).__name__, a)
+
+
+def cse(graph: Graph) -> Graph:
+    """Merge nodes computing the same op on the same inputs with the same attrs."""
+    g = graph.copy()
+    seen: dict = {}
+    repl: dict = {}
+    keep = []
+    for n in g.nodes:
+        if repl:
+            n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+        k = None
+        if n.kind == "call" and not _random(n.op):
+            k = ("call", n.op.name, _key(n.args), _key(n.attrs))
+        elif n.kind == "getitem":
+            k = ("getitem", id(n.args[0]), n.index)
+        elif n.kind == "get_attr":
+            k = ("get_attr", n.target)
+        if k is not None:
+            try:
+                prev = seen.get(k)
+            except TypeError:
+                prev = None
+            if prev is not None:
+                repl[id(n)] = prev
+                continue
+            seen[k] = n
+        keep.append(n)
+    dead = [n for n in g.nodes if id(n) in repl]
+    g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
+    g.nodes = keep
+    for n in dead:
+        g._names.discard(n.name)
+    return g
+
+
+def fold_constants(graph: Graph) -> Graph:
+    """Evaluate nodes whose inputs are all constants (``graph.consts``, e.g. after
+    :func:`ardor.jit.freeze`) once, replacing them by new constants."""
+    from .._codegen import interpret
+    from ...autograd.grad_mode import no_grad
+    g = graph.copy()
+    const = {id(n) for n in g.nodes if n.kind == "get_attr" and n.target in g.consts}
+    if not const:
+        return g
+    repl = {}
+    new_nodes = []
+    k = 0
+    for n in g.nodes:
+        if repl:
+            n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+        ins = n.inputs
+        if n.kind in ("call", "getitem", "fused") and ins and \
+                all(id(i) in const for i in ins) and \
+                not (n.kind == "call" and _random(n.op)) and n.nout == 1:
+            sub = Graph()
+            m = {}
+            for i in ins:
+                if id(i) not in m:
+                    m[id(i)] = sub.node_copy(i, None)
+            c = sub.node_copy(n, lambda a: m[id(a)])
+            sub.output(c)
+            with no_grad():
+                val = interpret(sub)
+            while f"_folded{k}" in g.tensors:
+                k += 1
+            name = f"_folded{k}"
+            k += 1
+            nn = Node(g, "get_attr", g._name(name), target=name,
+                      meta=(tuple(val.shape), val.dtype))
+            g.tensors[name] = val
+            g.consts.add(name)
+            const.add(id(nn))
+            repl[id(n)] = nn
+            new_nodes.append(nn)
+            continue
+        new_nodes.append(n)
+    g.nodes = new_nodes
+    g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
+    return dce(g)
+
+
+def _is_scalar(a, v) -> bool:
+    return not isinstance(a, (Node, bool)) and isinstance(a, (int, float)) and a == v
+
+
+_PERMS = ("permute", "transpose", "t")
+_RESHAPES = ("view", "reshape_copy")
+
+
+def simplify(graph: Graph) -> Graph:
+    """Algebraic identities: x*1, 1*x, x+0, 0+x, x-0, x/1, x**1 -> x; permute/transpose
+    chains composed (identity removed); view/reshape chains collapsed (same shape removed).
+    A rewrite applies only where the result keeps x's shape and dtype (no promotion or
+    broadcasting hidden by the identity)."""
+    g = graph.copy()
+    repl: dict = {}
+    for n in g.nodes:
+        if repl:
+            n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+        if n.kind != "call":
+            continue
+        name, a = n.op.name, n.args
+        x = None
+        if name == "mul" and len(a) == 2:
+            if _is_scalar(a[1], 1):
+                x = a[0]
+            elif _is_scalar(a[0], 1):
+                x = a[1]
+        elif name == "add" and len(a) == 2:
+            if _is_scalar(a[1], 0):
+                x = a[0]
+            elif _is_scalar(a[0], 0):
+                x = a[1]
+        elif name == "sub" and len(a) == 2 and _is_scalar(a[1], 0):
+            x = a[0]
+        elif name == "div" and len(a) == 2 and _is_scalar(a[1], 1):
+            x = a[0]
+        elif name == "pow_scalar" and len(a) == 2 and _is_scalar(a[1], 1):
+            x = a[0]
+        elif name in _PERMS and isinstance(a[0], Node):
+            src = a[0]
+            dims = tuple(n.attrs["dims"])
+            if src.kind == "call" and src.op.name in _PERMS:
+                inner = tuple(src.attrs["dims"])
+                dims = tuple(inner[d] for d in dims)
+                n.args = (src.args[0],)
+                from ..._ops.registry import OPS
+                n.op = OPS["permute"]
+                n.attrs = {"dims": dims}
+            if dims == tuple(range(len(dims))):
+                x = n.args[0]
+        elif name in _RESHAPES and isinstance(a[0], Node):
+            src = a[0]
+            if src.kind == "call" and src.op.name in _RESHAPES:
+                n.args = (src.args[0],)
+                if src.op.name == "reshape_copy":
+                    n.op = src.op
+            if n.args[0].meta is not None and n.args[0].meta[0] == n.meta[0]:
+                x = n.args[0]
+        if x is not None and isinstance(x, Node) and x.meta == n.meta:
+            repl[id(n)] = x
+    g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
+    return dce(g)

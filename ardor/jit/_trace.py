@@ -1,0 +1,230 @@
+"""Tracing: record the ops one run executes, through the same dispatch door as eager ops.
+
+The :class:`Tracer` is installed as ``ardor._state.state.tracer``; ``dispatch`` hands it every
+op (``record``), in-place writes (``record_inplace``), aliases made by ``detach``
+(``record_alias``) and conversions of tensor data to Python values
+(``warn_data_dependent``). Tensors the tracer has not seen produced by an op are graph
+inputs (placeholders, bound up front), *state* (parameters, buffers, optimizer state: read
+live at every run, and written back when the traced code mutates them in place) or
+constants (a snapshot taken when first seen).
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .._state import state
+from .._tensor import Tensor, _make
+from ._ir import Graph, Node
+
+
+class TracerWarning(Warning):
+    """The trace may not generalize to other inputs (as ``torch.jit.TracerWarning``)."""
+
+
+_WHAT = {
+    "item": "Converting a tensor to a Python number (.item()/float()/int())",
+    "tolist": "Converting a tensor to a Python list (.tolist())",
+    "bool": "Converting a tensor to a Python boolean",
+    "shape": "An op whose output shape depends on the input values",
+}
+
+# ops whose output shape depends on the data, not only on the input shapes
+DATA_DEPENDENT_SHAPE = {"nonzero", "masked_select", "unique", "unique_consecutive",
+                        "repeat_interleave"}
+
+
+class Tracer:
+    """Builds a :class:`Graph` from the ops a run executes."""
+
+    def __init__(self, graph: Graph | None = None, state_names: dict | None = None):
+        self.graph = graph if graph is not None else Graph()
+        self.env: dict = {}            # id(tensor) -> node
+        self.by_array: dict = {}       # id(ndarray) -> node (arrays adopted without an op)
+        self.keep: list = []           # keep traced tensors alive (their ids stay unique)
+        self.state_names = state_names or {}   # id(tensor) -> qualified name
+        self.attr_nodes: dict = {}     # target -> (tensor, get_attr node)
+        self.n_const = 0
+        self.warned: set = set()
+        self.prev = None
+
+    # -- binding -------------------------------------------------------------------------
+    def bind(self, t: Tensor, node: Node) -> None:
+        self.env[id(t)] = node
+        self.by_array[id(t._data)] = node
+        self.keep.append(t)
+
+    def input(self, t: Tensor, name: str) -> Node:
+        """Bind ``t`` to a new placeholder named ``name``."""
+        n = self.graph.placeholder(name, tuple(t.shape), t.dtype)
+        self.bind(t, n)
+        return n
+
+    def node_for(self, t: Tensor) -> Node:
+        n = self.env.get(id(t))
+        if n is not None:
+            return n
+        n = self.by_array.get(id(t._data))
+        if n is not None and n.meta is not None and n.meta[0] == tuple(t.shape) \
+                and n.meta[1] is t.dtype:
+            self.bind(t, n)  # a tensor adopting an op's output array (AccumulateGrad)
+            return n
+        name = self.state_names.get(id(t))
+        if name is not None:
+            live = t
+        else:
+            self.n_const += 1
+            name = f"_tensor_constant{self.n_const - 1}"
+            live = _make(np.array(t._data, copy=True))  # snapshot: later writes stay out
+        n = self.graph.get_attr(name, live)
+        if live is not t:
+            self.graph.consts.add(name)
+        self.attr_nodes[name] = (t, n)
+        self.bind(t, n)
+        return n
+
+    def arg(self, a):
+        if isinstance(a, Tensor):
+            return self.node_for(a)
+        if isinstance(a, (tuple, list)):
+            return type(a)(self.arg(x) for x in a)
+        return a
+
+    # -- hooks called by dispatch ----------------------------------------------------------
+    def record(self, op, args, attrs, outs) -> None:
+        nargs = tuple(self.arg(a) for a in args)
+        meta = tuple((tuple(o.shape), o.dtype) for o in outs)
+        if op.nout == 1:
+            node = self.graph.call(op, nargs, attrs, meta=meta[0])
+            self.bind(outs[0], node)
+        else:
+            node = self.graph.call(op, nargs, attrs, meta=meta)
+            for i, o in enumerate(outs):
+                self.bind(o, self.graph.getitem(node, i))
+        if op.name in DATA_DEPENDENT_SHAPE:
+            self.warn_data_dependent("shape")
+
+    def record_inplace(self, t: Tensor, result: Tensor) -> None:
+        """``t`` was overwritten with ``result`` (cast/broadcast to t's dtype and shape)."""
+        from .._ops.registry import OPS
+        rn = self.node_for(result)
+        if result.dtype is not t.dtype:
+            rn = self.graph.call(OPS["to_copy"], (rn,), _to_copy_attrs(t.dtype),
+                                 meta=(tuple(result.shape), t.dtype))
+        if tuple(result.shape) != tuple(t.shape):
+            rn = self.graph.call(OPS["expand"], (rn,), {"shape": tuple(t.shape)},
+                                 meta=(tuple(t.shape), t.dtype))
+        if id(t) not in self.env:
+            self.node_for(t)  # first sight: the pre-write value is state or a constant
+        if t._base is not None:
+            self._warn("An in-place op on a view was traced: only the view's value is "
+                       "tracked, not its base's", "view")
+        self.bind(t, rn)
+
+    def record_alias(self, src: Tensor, dst: Tensor) -> None:
+        self.bind(dst, self.node_for(src))
+
+    def warn_data_dependent(self, kind: str) -> None:
+        what = _WHAT.get(kind, kind)
+        self._warn(f"{what} might cause the trace to be incorrect. We can't record the data "
+                   "flow of Python values, so this value will be treated as a constant in "
+                   "the future. This means that the trace might not generalize to other "
+                   "inputs!", kind)
+
+    def _warn(self, msg, key):
+        warnings.warn(msg, TracerWarning, stacklevel=4)
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self):
+        self.prev = state.tracer
+        state.tracer = self
+        return self
+
+    def __exit__(self, *exc):
+        state.tracer = self.prev
+
+    def finish(self, result) -> tuple:
+        """Add the output node (and state mutations); return the output structure spec."""
+        g = self.graph
+        out = _map_out(result, self)
+        for target, (t, n0) in self.attr_nodes.items():
+            cur = self.env.get(id(t))
+            if cur is not None and cur is not n0:
+                if target.startswith("_tensor_constant"):
+                    self._warn(f"A tensor constant ({target}) was modified in place: the "
+                               "modification is not replayed", "const")
+                    continue
+                g.mutations.append((target, cur))
+        g.output(out)
+        return out
+
+
+def _to_copy_attrs(dt):
+    return {"dtype": dt}
+
+
+def _map_out(r, tracer):
+    if isinstance(r, Tensor):
+        return tracer.node_for(r)
+    if isinstance(r, tuple):
+        return tuple(_map_out(x, tracer) for x in r)
+    if isinstance(r, list):
+        return [_map_out(x, tracer) for x in r]
+    if isinstance(r, dict):
+        return {k: _map_out(v, tracer) for k, v in r.items()}
+    return r
+
+
+def state_tensors(*objs) -> dict:
+    """id(tensor) -> qualified name for the parameters/buffers of modules and the state of
+    optimizers found among ``objs`` (functions are searched through their closure and the
+    globals they name)."""
+    from ..nn.modules.module import Module
+    names: dict = {}
+    seen: set = set()
+
+    def visit(o, prefix, depth):
+        if id(o) in seen or depth > 3:
+            return
+        seen.add(id(o))
+        if isinstance(o, Module):
+            for n, p in o.named_parameters():
+                names.setdefault(id(p), prefix + n)
+            for n, b in o.named_buffers():
+                names.setdefault(id(b), prefix + n)
+        elif _is_optimizer(o):
+            for gi, grp in enumerate(o.param_groups):
+                for pi, p in enumerate(grp["params"]):
+                    names.setdefault(id(p), f"{prefix}param_groups.{gi}.{pi}")
+                    for k, v in o.state.get(p, {}).items():
+                        if isinstance(v, Tensor):
+                            names.setdefault(id(v), f"{prefix}state.{gi}.{pi}.{k}")
+        elif callable(o) and hasattr(o, "__code__"):
+            code = o.__code__
+            for cell, nm in zip(o.__closure__ or (), code.co_freevars):
+                try:
+                    visit(cell.cell_contents, nm + ".", depth + 1)
+                except ValueError:
+                    pass
+            g = getattr(o, "__globals__", {})
+            for nm in code.co_names:
+                if nm in g:
+                    visit(g[nm], nm + ".", depth + 1)
+        elif hasattr(o, "__func__"):
+            visit(o.__func__, prefix, depth)
+            visit(o.__self__, prefix, depth + 1)
+        elif isinstance(o, Tensor):
+            names.setdefault(id(o), prefix.rstrip("."))
+
+    for o in objs:
+        visit(o, "", 0)
+    return names
+
+
+def _is_optimizer(o) -> bool:
+    try:
+        from ..optim.optimizer import Optimizer
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(o, Optimizer)
