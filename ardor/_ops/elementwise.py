@@ -879,6 +879,54 @@ erfinv = _unary_float("erfinv", _erfinv_np,
                       doc="inverse error function")
 
 
+# ---------------------------------------------------------------- Bessel I0 (and I1 for its gradient)
+def _i0_forward(xp, a):
+    with np.errstate(over="ignore"):  # i0 overflows to inf beyond |x| ~ 713, as torch
+        return xp.i0(a).astype(a.dtype, copy=False)
+
+
+def _i1_np(xp, a):
+    """Modified Bessel function I1: power series for |x| <= 15, the asymptotic expansion
+    (relative error ~ e^(-2|x|)) beyond."""
+    x = a.astype(np.float64)
+    ax = xp.abs(x)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        # series sum_k (x/2)^(2k+1) / (k! (k+1)!)
+        xs = xp.minimum(ax, 15.0)
+        q = (xs * 0.5) ** 2
+        term = xs * 0.5
+        ser = term.copy()
+        for k in range(60):
+            term = term * q / ((k + 1) * (k + 2))
+            ser += term
+        # e^x / sqrt(2 pi x) * sum_k (-1)^k a_k / x^k, a_k = prod_j (4 - (2j-1)^2) / (k! 8^k)
+        xl = xp.maximum(ax, 15.0)
+        coef, acc = 1.0, xp.ones_like(xl)
+        inv = 1.0 / xl
+        pw = xp.ones_like(xl)
+        for k in range(1, 25):
+            coef *= -(4.0 - (2 * k - 1) ** 2) / (k * 8.0)
+            pw = pw * inv
+            acc += coef * pw
+        asym = xp.exp(xl) / xp.sqrt(2 * math.pi * xl) * acc
+        r = xp.where(ax <= 15.0, ser, asym)
+    return xp.copysign(r, x).astype(a.dtype, copy=False)
+
+
+@register
+class i1_grad:
+    """Modified Bessel I1 (the derivative of i0; used by its backward)."""
+    differentiable = False
+    onnx = "decompose"
+    promote = "float"
+    forward = _i1_np
+
+
+i0 = _unary_float("i0", _i0_forward, lambda ctx, g: g * dispatch(i1_grad, (_saved_a(ctx),)),
+                  None, "decompose", sample=_s_unary(-3.0, 3.0),
+                  doc="modified Bessel function of the first kind, order 0")
+
+
 # ---------------------------------------------------------------- rounding
 def _round_like(name, fn, expr, onnx, kernel):
     def forward(xp, a):
@@ -1671,6 +1719,7 @@ reciprocal_ = _unary_public(reciprocal, ("reciprocal",))
 deg2rad_ = _unary_public(deg2rad, ("deg2rad",))
 rad2deg_ = _unary_public(rad2deg, ("rad2deg",))
 sinc_ = _unary_public(sinc, ("sinc",))
+i0_ = _unary_public(i0, ("i0",))
 neg_ = _unary_public(neg, ("neg", "negative"))
 abs_ = _unary_public(abs, ("abs", "absolute"))
 sign_ = _unary_public(sign, ("sign",))

@@ -103,7 +103,7 @@ UNARY = [  # name, domain
     ("sign", (-3, 3)), ("sgn", (-3, 3)), ("floor", (-3, 3)), ("ceil", (-3, 3)),
     ("round", (-3, 3)), ("trunc", (-3, 3)), ("fix", (-3, 3)), ("frac", (-3, 3)),
     ("relu", (-3, 3)), ("square", (-3, 3)), ("logit", (0.05, 0.95)), ("nan_to_num", (-3, 3)),
-    ("angle", (-3, 3)), ("positive", (-3, 3)),
+    ("angle", (-3, 3)), ("positive", (-3, 3)), ("i0", (-20, 20)),
 ]
 UNARY_NAMES = [n for n, _ in UNARY]
 NO_INPLACE = {"angle", "positive"}
