@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._tensor import Size, Tensor
-from ._util import size_args, wrap_dim
+from ._util import size_args as _size_args, wrap_dim
 from .core import clone as clone_op
 from .dispatch import MULTI_VIEW, dispatch, dispatch_inplace
 from .registry import method, public, register
@@ -12,6 +12,17 @@ from .registry import method, public, register
 
 def _rn(rng, *shape):
     return rng.standard_normal(shape)
+
+
+def size_args(args, fname: str = "view", argname: str = "size") -> tuple:
+    """f(2, 3) / f((2, 3)) as a tuple of ints; torch's TypeError for anything else."""
+    seq = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+    for i, a in enumerate(seq):
+        if isinstance(a, bool) or not (isinstance(a, (int, np.integer)) or (
+                isinstance(a, Tensor) and a.ndim == 0 and a._data.dtype.kind in "iu")):
+            raise TypeError(f"{fname}(): argument '{argname}' (position 1) must be tuple of "
+                            f"ints, but found element of type {type(a).__name__} at pos {i}")
+    return _size_args(args)
 
 
 def variant(op, name: str, node_name: str):
@@ -96,14 +107,14 @@ def view_(self: Tensor, *shape) -> Tensor:
         t = _make(self._data.view(dt.np))
         t._version = self._version
         return t
-    shape = _infer_shape(size_args(shape), self.numel())
+    shape = _infer_shape(size_args(shape, "view"), self.numel())
     return dispatch(view, (self,), {"shape": shape})
 
 
 @public("reshape")
 def reshape(input: Tensor, *shape) -> Tensor:
     """A view when strides allow, else a copy."""
-    shape = _infer_shape(size_args(shape), input.numel())
+    shape = _infer_shape(size_args(shape, "reshape", "shape"), input.numel())
     if _viewable(input._data, shape):
         return dispatch(view, (input,), {"shape": shape})
     return dispatch(reshape_copy, (input,), {"shape": shape})
@@ -126,7 +137,7 @@ class expand:
 @method("expand")
 def expand_(self: Tensor, *sizes) -> Tensor:
     """A broadcast view; -1 keeps a dimension."""
-    sizes = size_args(sizes)
+    sizes = size_args(sizes, "expand")
     nd = self.ndim
     if len(sizes) < nd:
         raise RuntimeError(
@@ -170,7 +181,7 @@ class permute:
 @public("permute")
 def permute_(input: Tensor, *dims) -> Tensor:
     """Reorder dimensions as a view."""
-    dims = size_args(dims)
+    dims = size_args(dims, "permute", "dims")
     nd = input.ndim
     if len(dims) != nd:
         raise RuntimeError(f"permute(sparse_coo): number of dimensions in the tensor input does "
@@ -1034,7 +1045,7 @@ class repeat:
 @method("repeat")
 def repeat_(self: Tensor, *sizes) -> Tensor:
     """Tile the tensor along each dimension (len(sizes) >= ndim)."""
-    reps = size_args(sizes)
+    reps = size_args(sizes, "repeat", "repeats")
     if len(reps) < self.ndim:
         raise RuntimeError("Number of dimensions of repeat dims can not be smaller than number "
                            "of dimensions of tensor")
@@ -1048,7 +1059,7 @@ def repeat_(self: Tensor, *sizes) -> Tensor:
 @public("tile")
 def tile(input: Tensor, dims) -> Tensor:
     """numpy-style tile: repeat, with missing leading repeats taken as 1."""
-    dims = size_args((dims,) if isinstance(dims, int) else tuple(dims))
+    dims = size_args((dims,) if isinstance(dims, int) else tuple(dims), "tile", "dims")
     if len(dims) < input.ndim:
         dims = (1,) * (input.ndim - len(dims)) + dims
     return repeat_(input, dims)

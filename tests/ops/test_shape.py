@@ -198,6 +198,11 @@ def test_shared_version_counter_and_storage():
 
 ERRORS = [
     (lambda L, x: x.view(5, -1), [rn(3, 4)]),
+    (lambda L, x: x.view(2.0, 6), [rn(3, 4)]),
+    (lambda L, x: x.reshape((2, 6.0)), [rn(3, 4)]),
+    (lambda L, x: x.expand(3, None), [rn(3, 1)]),
+    (lambda L, x: x.permute(0, 1.0), [rn(3, 4)]),
+    (lambda L, x: x.repeat(2, "a"), [rn(3, 4)]),
     (lambda L, x: x.view(-1, -1), [rn(3, 4)]),
     (lambda L, x: x.t().view(12), [rn(3, 4)]),
     (lambda L, x: x.permute(0, 0), [rn(3, 4)]),
