@@ -34,6 +34,8 @@ def test_100k_chain_backward_without_recursion_in_linear_time():
     _, t_small = min((_time_chain(10_000) for _ in range(2)), key=lambda r: r[1])
     x, t_big = _time_chain(100_000)
     np.testing.assert_allclose(x.grad.numpy(), np.ones(3))
+    if t_big >= 25 * t_small:  # a load spike on a shared machine: measure once more
+        t_big = min(t_big, _time_chain(100_000)[1])
     # 10x the nodes: roughly 10x the time (loose bound: no quadratic blow-up)
     assert t_big < 25 * t_small, (t_small, t_big)
 
