@@ -594,3 +594,30 @@ def test_tensor_fuzzed_nested_data_matches_torch():
             kw = {} if dt is None else {"dtype": getattr(lib, dt)}
             return lib.tensor(_fuzz_conv(d, lib), **kw)
         same(run)
+
+
+def test_ranges_fuzzed_match_torch():
+    """arange/linspace/logspace/range with random int/float arguments and dtypes: the same
+    values bit for bit (torch's kernels' arithmetic), or the same exception type."""
+    rng = np.random.default_rng(11)
+
+    def num():
+        k = int(rng.integers(0, 4))
+        return [lambda: int(rng.integers(-20, 20)),
+                lambda: float(np.round(rng.standard_normal() * 10, 2)),
+                lambda: float(rng.standard_normal() * 5), lambda: int(rng.integers(1, 4))][k]()
+
+    for _ in range(600):
+        fn = ["arange", "linspace", "logspace", "range"][int(rng.integers(0, 4))]
+        args = [num() for _ in range(int(rng.integers(1, 4)))]
+        if fn in ("linspace", "logspace"):
+            args = [num(), num(), int(rng.integers(-1, 40))]
+        dt = [None, "float32", "float64", "int64", "int32", "float16", "bfloat16", "uint8",
+              "int16"][int(rng.integers(0, 9))]
+        if fn == "range" and dt is not None and "int" in dt:
+            continue  # torch.range with an integer dtype and a fractional step crashes torch
+
+        def run(lib):
+            kw = {} if dt is None else {"dtype": getattr(lib, dt)}
+            return getattr(lib, fn)(*args, **kw)
+        same(run, rtol=0, atol=0)

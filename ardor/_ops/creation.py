@@ -617,28 +617,31 @@ def arange(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, devi
     start, end, step = _num(start, "start"), _num(end, "end"), _num(step, "step")
     is_int = all(isinstance(v, numbers.Integral) for v in (start, end, step))
     dt = _dt(dtype, D.int64 if is_int else None)
-    if dt._category in (D._INT, D._BOOL):
-        # torch computes in int64 for integral dtypes: the arguments are truncated first
-        for v in (start, end):
-            if isinstance(v, float) and not math.isfinite(v):
-                raise RuntimeError(f"unsupported range: {_fmt(start)} -> {_fmt(end)}")
-        start, end, step = int(start), int(end), int(step)
-        if step == 0:
-            raise RuntimeError("step must be nonzero")
-        if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
-            raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-        sgn = 1 if step > 0 else -1
-        n = (end - start + step - sgn) // step
-        arr = (np.arange(n, dtype=np.int64) * step + start).astype(D.np_dtype(dt))
+    if dt is D.bool_:
+        raise _not_implemented("arange_cpu", dt)
+    # torch checks the bounds in double, then sizes and fills by dtype (RangeFactories.cpp)
+    sd, ed, std = float(start), float(end), float(step)
+    if std == 0:
+        raise RuntimeError("step must be nonzero")
+    if not (math.isfinite(sd) and math.isfinite(ed)):
+        raise RuntimeError(f"unsupported range: {_fmt(start)} -> {_fmt(end)}")
+    if not ((std > 0 and ed >= sd) or (std < 0 and ed <= sd)):
+        raise RuntimeError("upper bound and lower bound inconsistent with step sign")
+    if dt._category == D._INT:
+        # the accumulator is int64: the arguments are truncated toward zero
+        xs, xe, xst = int(start), int(end), int(step)
+        if dt is D.int64:
+            if xst == 0:
+                raise ValueError("step must be nonzero")
+            sgn = 1 if xst > 0 else -1
+            num = xe - xs + xst - sgn
+            n = abs(num) // abs(xst) * (1 if (num >= 0) == (xst > 0) else -1)
+        else:
+            n = math.ceil((ed - sd) / std)
+        arr = (np.arange(max(n, 0), dtype=np.int64) * xst + xs).astype(D.np_dtype(dt))
     else:
-        if step == 0:
-            raise RuntimeError("step must be nonzero")
-        if not (math.isfinite(start) and math.isfinite(end)):
-            raise RuntimeError(f"unsupported range: {_fmt(start)} -> {_fmt(end)}")
-        if not ((step > 0 and end >= start) or (step < 0 and end <= start)):
-            raise RuntimeError("upper bound and lower bound inconsistent with step sign")
-        n = math.ceil((float(end) - float(start)) / float(step))
-        arr = _arange_values(float(start), float(step), n, dt)
+        n = math.ceil((ed - sd) / std)
+        arr = _arange_values(sd, std, n, dt)
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
@@ -647,15 +650,13 @@ def _fmt(v) -> str:
 
 
 @public("range", method=False)
-def range_(start=0, end=None, step=1, *, out=None, dtype=None, layout=None, device=None,
+def range_(start, end, step=1, *, out=None, dtype=None, layout=None, device=None,
            requires_grad: bool = False) -> Tensor:
     """Deprecated: values from ``start`` to ``end`` inclusive (default float dtype)."""
     warnings.warn("torch.range is deprecated and will be removed in a future release because "
                   "its behavior is inconsistent with Python's range builtin. Instead, use "
                   "torch.arange, which produces values in [start, end).", UserWarning,
                   stacklevel=2)
-    if end is None:
-        start, end = 0, start
     start, end, step = _num(start, "start"), _num(end, "end"), _num(step, "step")
     dt = _dt(dtype)
     if step == 0:
@@ -721,26 +722,80 @@ def _arange_values(start: float, step: float, n: int, dt: D.dtype) -> np.ndarray
     return out.astype(npdt)
 
 
+_C_NAMES = {D.float32: "float", D.float64: "double", D.float16: "c10::Half",
+            D.bfloat16: "c10::BFloat16", D.int64: "int64_t", D.int32: "int",
+            D.int16: "int16_t", D.int8: "int8_t", D.uint8: "uint8_t", D.uint16: "uint16_t",
+            D.uint32: "uint32_t", D.uint64: "uint64_t", D.bool_: "bool"}
+
+
+def _not_implemented(kernel: str, dt: D.dtype) -> NotImplementedError:
+    return NotImplementedError(f'"{kernel}" not implemented for \'{dt._torch_name}\'')
+
+
+def _checked_scalar(v, dt: D.dtype):
+    """c10's Scalar.to<scalar_t>() (checked_convert): the value in dt's range, or torch's
+    overflow error. Integers wrap into unsigned types from [-max, max]; floats truncate."""
+    if dt.is_complex or dt is D.bool_:
+        return v
+    name = _C_NAMES.get(dt, dt.name)
+    err = RuntimeError(f"value cannot be converted to type {name} without overflow")
+    if dt._category == D._INT:
+        info = np.iinfo(dt.np)
+        if isinstance(v, float):
+            if v != v or not info.min <= v <= info.max:
+                raise err
+            return int(v)
+        lo = info.min if info.min < 0 else -int(info.max)
+        if not lo <= v <= info.max:
+            raise err
+        return v % (1 << info.bits) if v < 0 and info.min == 0 else v
+    fmax = float(D._ml_dtypes.finfo(dt.np).max) if dt is D.bfloat16 else \
+        float(np.finfo(dt.np).max)
+    fv = float(v)
+    if math.isfinite(fv) and not -fmax <= fv <= fmax:
+        raise err
+    return v
+
+
+def _c_from_double(x: np.ndarray, npdt) -> np.ndarray:
+    """C++ static_cast<int type>(double) as compiled for x86: truncation; NaN and values out
+    of the int64 (or int32 for narrower types) range give INT_MIN, then the bits wrap."""
+    if npdt.itemsize == 8 or npdt == np.uint32:
+        lim, fill = 2.0 ** 63, np.iinfo(np.int64).min
+    else:
+        lim, fill = 2.0 ** 31, np.iinfo(np.int32).min
+    with np.errstate(invalid="ignore"):
+        bad = ~(np.abs(x) < lim)
+        v = np.where(bad, 0.0, np.trunc(x)).astype(np.int64)
+    v[bad] = fill
+    return v.astype(npdt)
+
+
 def _linspace_array(start, end, steps: int, dt: D.dtype) -> np.ndarray:
     """torch's CPU linspace kernel: the first half ``start + step * i``, the second half
     ``end - step * (steps - 1 - i)``, each one FMA in the output dtype (double for integer
     outputs, per-operation rounding for float16/bfloat16)."""
     npdt = D.np_dtype(dt)
+    if dt is D.bool_:
+        raise _not_implemented("linspace_cpu", dt)
     if steps == 0:
         return np.empty(0, npdt)
-    if steps == 1:
-        return np.full(1, start, npdt if not dt._category == D._INT else np.float64).astype(npdt)
+    if steps == 1:  # torch: fill_(start), checked for integer dtypes only
+        if dt._category == D._INT:
+            return np.full(1, _checked_scalar(start, dt), np.int64).astype(npdt)
+        return np.full(1, start, npdt)
+    start, end = _checked_scalar(start, dt), _checked_scalar(end, dt)
     i = np.arange(steps)
     first = i < steps // 2
     if dt.is_complex:
         s, e = complex(start), complex(end)
         step = (e - s) / (steps - 1)
         return np.where(first, s + step * i, e - step * (steps - 1 - i)).astype(npdt)
-    if dt._category in (D._INT, D._BOOL):
-        s, e = float(int(start)), float(int(end))
+    if dt._category == D._INT:
+        s, e = float(start), float(end)
         step = (e - s) / (steps - 1)
         out = np.where(first, _fma(step, i, s), _fma(-step, steps - 1 - i, e))
-        return np.trunc(out).astype(npdt)
+        return _c_from_double(out, npdt)
     if dt is D.float16 or dt is D.bfloat16:
         def r(x):  # c10::Half / BFloat16 round every operation's float result
             return np.asarray(x, np.float32).astype(npdt).astype(np.float32)
@@ -787,29 +842,39 @@ def logspace(start, end, steps, base: float = 10.0, *, out=None, dtype=None, lay
     steps = _steps_arg(steps, "logspace")
     dt = _range_dtype(dtype, start, end)
     npdt = D.np_dtype(dt)
-    if steps <= 1 or dt.is_complex:
-        exps = _linspace_array(start, end, steps, dt if dt.is_complex else D.float64)
-        arr = np.power(complex(base) if dt.is_complex else float(base), exps).astype(npdt)
-    elif dt._category in (D._INT, D._BOOL):
-        # torch: pow(double base, start + step * i) in double, then truncated
-        s, e = float(int(start)), float(int(end))
-        step = (e - s) / (steps - 1)
-        i = np.arange(steps)
-        exps = np.where(i < steps // 2, s + step * i, e - step * (steps - 1 - i))
-        arr = np.trunc(_libm_pow(float(base), exps)).astype(npdt)
+    if dt is D.bool_:
+        raise _not_implemented("logspace_cpu", dt)
+    if dt.is_complex:
+        exps = _linspace_array(start, end, steps, dt)
+        arr = np.power(complex(base), exps).astype(npdt)
+    elif steps <= 1:
+        # torch: fill_(pow(base, start)) - a checked conversion of the double value
+        if dt._category == D._INT:
+            v = [] if steps == 0 else [_checked_scalar(math.pow(float(base), float(start)), dt)]
+            arr = np.array(v, dtype=np.int64).astype(npdt)
+        else:
+            v = [] if steps == 0 else [math.pow(float(base), float(start))]
+            with np.errstate(over="ignore"):
+                arr = np.array(v, dtype=np.float64).astype(npdt)
     else:
-        # torch's serial loop (compiled without FMA): start/end held in scalar_t, the step
-        # and the exponents start + step * i in double, libm's pow(double, double), then
-        # cast. math.pow is libm's pow; numpy's vectorized power can differ in the last ulp.
-        s = np.asarray(start, npdt)
-        e = np.asarray(end, npdt)
-        diff = (e.astype(np.float32) - s.astype(np.float32)).astype(npdt) \
-            if npdt.itemsize == 2 else e - s
+        # torch's serial loop (RangeFactories.cpp, compiled without FMA): start/end converted
+        # to scalar_t (checked), the step and the exponents start + step * i in double,
+        # libm's pow(double, double) (math.pow; numpy's vectorized power can differ in the
+        # last ulp), then a C cast to scalar_t
+        s = _checked_scalar(start, dt)
+        e = _checked_scalar(end, dt)
+        if dt._category == D._INT:
+            diff, s, e = float(e - s), float(s), float(e)
+        else:
+            s, e = npdt.type(s), npdt.type(e)
+            diff = (e.astype(np.float32) - s.astype(np.float32)).astype(npdt) \
+                if npdt.itemsize == 2 else e - s
+            s, e = np.float64(s), np.float64(e)
         step = np.float64(diff) / (steps - 1)
         i = np.arange(steps)
-        exps = np.where(i < steps // 2, np.float64(s) + step * i,
-                        np.float64(e) - step * (steps - 1 - i))
-        arr = _libm_pow(float(base), exps).astype(npdt)
+        exps = np.where(i < steps // 2, s + step * i, e - step * (steps - 1 - i))
+        vals = _libm_pow(float(base), exps)
+        arr = _c_from_double(vals, npdt) if dt._category == D._INT else vals.astype(npdt)
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
