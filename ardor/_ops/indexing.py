@@ -22,7 +22,7 @@ from ._util import wrap_dim
 from .core import alias, cast, sum_to
 from .dispatch import dispatch, dispatch_inplace
 from .registry import method, public, register
-from .shape import _slice, select, slice_op, unsqueeze, variant
+from .shape import _slice, select, slice_op, unsqueeze, variant, with_out
 
 _MAX_IDX = 12  # index tensors an ``index``/``index_put`` call may take (saved for backward)
 _IDX_SAVE = tuple(range(1, _MAX_IDX + 1))
@@ -653,6 +653,7 @@ def _check_gather_shapes(fname, input, dim, index, src=None):
 
 
 @public("gather")
+@with_out("gather")
 def gather_(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False,
             out=None) -> Tensor:
     """Values of ``input`` at ``index`` along ``dim``."""
@@ -953,6 +954,7 @@ class index_select:
 
 
 @public("index_select")
+@with_out("index_select")
 def index_select_(input: Tensor, dim: int, index: Tensor, *, out=None) -> Tensor:
     """Entries of ``input`` at ``index`` along ``dim``."""
     _check_vector_index("index_select", index)
@@ -1425,6 +1427,7 @@ def put_inplace(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = 
 
 
 @public("take_along_dim")
+@with_out("take_along_dim")
 def take_along_dim(input: Tensor, indices: Tensor, dim: int | None = None, *,
                    out=None) -> Tensor:
     """gather with broadcasting of input and indices outside ``dim`` (flattened if None)."""
@@ -1462,6 +1465,7 @@ class nonzero:
 
 
 @public("nonzero")
+@with_out("nonzero")
 def nonzero_(input: Tensor, *, out=None, as_tuple: bool = False):
     """Indices of non-zero elements: an (n, ndim) tensor, or a tuple of 1-D tensors."""
     r = dispatch(nonzero, (input,))
@@ -1566,6 +1570,7 @@ class value_selecting_reduction_backward:
 
 
 @public("sort")
+@with_out("sort")
 def sort_(input: Tensor, dim: int = -1, descending: bool = False, *, stable: bool = False,
           out=None):
     """(values, indices) sorted along ``dim`` (stable; NaN sorts as the largest value)."""
@@ -1589,6 +1594,7 @@ def argsort(input: Tensor, dim: int = -1, descending: bool = False, *,
 
 
 @public("msort")
+@with_out("msort")
 def msort(input: Tensor, *, out=None) -> Tensor:
     """Sorted along dim 0 (values only)."""
     return sort_(input, 0).values
@@ -1621,6 +1627,7 @@ class topk:
 
 
 @public("topk")
+@with_out("topk")
 def topk_(input: Tensor, k: int, dim: int = -1, largest: bool = True, sorted: bool = True, *,
           out=None):
     """(values, indices) of the ``k`` largest (``largest=False``: smallest) along ``dim``."""
@@ -1660,6 +1667,7 @@ class kthvalue:
 
 
 @public("kthvalue")
+@with_out("kthvalue")
 def kthvalue_(input: Tensor, k: int, dim: int = -1, keepdim: bool = False, *, out=None):
     """(values, indices) of the k-th smallest element along ``dim``."""
     d = wrap_dim(dim, input.ndim)
@@ -1778,6 +1786,7 @@ class searchsorted:
 
 
 @public("searchsorted", method=False)
+@with_out("searchsorted")
 def searchsorted_(sorted_sequence: Tensor, input, *, out_int32: bool = False,
                   right: bool = False, side: str | None = None, out=None,
                   sorter: Tensor | None = None) -> Tensor:
@@ -1806,6 +1815,7 @@ def searchsorted_(sorted_sequence: Tensor, input, *, out_int32: bool = False,
 
 
 @public("bucketize")
+@with_out("bucketize")
 def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool = False,
               out=None) -> Tensor:
     """Bucket index of each element of ``input`` for 1-D ``boundaries``."""

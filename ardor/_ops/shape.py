@@ -25,6 +25,54 @@ def size_args(args, fname: str = "view", argname: str = "size") -> tuple:
     return _size_args(args)
 
 
+def write_out(fname: str, res, out, cast: bool = False):
+    """Write ``res`` into the ``out=`` tensor(s) as torch does: no autograd, resize when the
+    shape differs; a different dtype is cast (``cast``, the cat family) or refused."""
+    if out is None:
+        return res
+    if isinstance(res, tuple):
+        outs = tuple(write_out(fname, r, o, cast) for r, o in zip(res, out))
+        return type(res)(*outs) if hasattr(res, "_fields") else outs
+    from .. import _dtype as D
+    from .._state import state
+    if state.grad_enabled and (res.requires_grad or out.requires_grad):
+        raise RuntimeError(f"{fname}(): functions with out=... arguments don't support "
+                           "automatic differentiation, but one of the arguments requires grad.")
+    if res.dtype is not out.dtype and not cast:
+        raise RuntimeError(f"Expected out tensor to have dtype {str(res.dtype).split('.')[-1]}"
+                           f", but got {str(out.dtype).split('.')[-1]} instead")
+    if res.dtype is not out.dtype and not D.can_cast(res.dtype, out.dtype):
+        raise TypeError(f"torch.{fname}(): input types can't be cast to the desired output type "
+                        f"{out.dtype._torch_name}")
+    if tuple(out.shape) != tuple(res.shape):
+        if out.numel():
+            import warnings
+            warnings.warn(f"An output with one or more elements was resized since it had shape "
+                          f"{list(out.shape)}, which does not match the required output shape "
+                          f"{list(res.shape)}. This behavior is deprecated, and in a future "
+                          "PyTorch release outputs will not be resized unless they have zero "
+                          "elements. You can explicitly reuse an out tensor t by resizing it, "
+                          "inplace, to zero elements with t.resize_(0).", UserWarning,
+                          stacklevel=3)
+        out._data = res._data.astype(out._data.dtype)
+    else:
+        out._data[...] = res._data
+    out._version[0] += 1
+    return out
+
+
+def with_out(fname: str, cast: bool = False):
+    """Give a public function torch's ``out=`` keyword (see write_out)."""
+    import functools
+
+    def deco(fn):
+        @functools.wraps(fn)
+        def wrapper(*args, out=None, **kwargs):
+            return write_out(fname, fn(*args, **kwargs), out, cast)
+        return wrapper
+    return deco
+
+
 def variant(op, name: str, node_name: str):
     """Register a copy of ``op`` under another name whose autograd node carries torch's name
     for that overload (``SqueezeBackward1`` for squeeze(dim), ...)."""
@@ -936,6 +984,7 @@ def _tensor_list(tensors, fname):
 
 
 @public("cat", "concat", "concatenate", method=False)
+@with_out("cat", cast=True)
 def cat_(tensors, dim: int = 0, *, axis=None, out=None) -> Tensor:
     """Concatenate tensors along an existing ``dim``; dtypes promote as torch.result_type."""
     if axis is not None:
@@ -970,6 +1019,7 @@ def cat_(tensors, dim: int = 0, *, axis=None, out=None) -> Tensor:
 
 
 @public("stack", method=False)
+@with_out("stack", cast=True)
 def stack_(tensors, dim: int = 0, *, out=None) -> Tensor:
     """Stack equally shaped tensors along a new dimension ``dim``."""
     tensors = _tensor_list(tensors, "stack")
@@ -985,6 +1035,7 @@ def stack_(tensors, dim: int = 0, *, out=None) -> Tensor:
 
 
 @public("hstack", method=False)
+@with_out("hstack", cast=True)
 def hstack(tensors, *, out=None) -> Tensor:
     """Concatenate horizontally (dim 1, or dim 0 for 1-D inputs)."""
     ts = atleast_1d(*_tensor_list(tensors, "hstack"))
@@ -993,6 +1044,7 @@ def hstack(tensors, *, out=None) -> Tensor:
 
 
 @public("vstack", "row_stack", method=False)
+@with_out("vstack", cast=True)
 def vstack(tensors, *, out=None) -> Tensor:
     """Concatenate vertically (inputs viewed as at least 2-D)."""
     ts = atleast_2d(*_tensor_list(tensors, "vstack"))
@@ -1001,6 +1053,7 @@ def vstack(tensors, *, out=None) -> Tensor:
 
 
 @public("dstack", method=False)
+@with_out("dstack", cast=True)
 def dstack(tensors, *, out=None) -> Tensor:
     """Concatenate along the third dimension (inputs viewed as at least 3-D)."""
     ts = atleast_3d(*_tensor_list(tensors, "dstack"))
@@ -1009,6 +1062,7 @@ def dstack(tensors, *, out=None) -> Tensor:
 
 
 @public("column_stack", method=False)
+@with_out("column_stack", cast=True)
 def column_stack(tensors, *, out=None) -> Tensor:
     """Stack 0-D/1-D inputs as columns, 2-D+ inputs side by side."""
     ts = [reshape(t_, (t_.numel(), 1)) if t_.ndim <= 1 else t_
@@ -1230,6 +1284,7 @@ def _tri_check(input, name):
 
 
 @public("tril")
+@with_out("tril")
 def tril_(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
     """Lower triangle (elements above ``diagonal`` zeroed)."""
     _tri_check(input, "tril")
@@ -1237,6 +1292,7 @@ def tril_(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
 
 
 @public("triu")
+@with_out("triu")
 def triu_(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
     """Upper triangle (elements below ``diagonal`` zeroed)."""
     _tri_check(input, "triu")
@@ -1291,6 +1347,7 @@ def diag_embed_(input: Tensor, offset: int = 0, dim1: int = -2, dim2: int = -1) 
 
 
 @public("diag")
+@with_out("diag")
 def diag(input: Tensor, diagonal: int = 0, *, out=None) -> Tensor:
     """1-D input: a matrix with it on the (offset) diagonal; 2-D input: that diagonal (copy)."""
     if input.ndim == 1:

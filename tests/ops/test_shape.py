@@ -1,4 +1,6 @@
 """Shape and movement ops against torch 2.13: values, gradients, view-ness, errors."""
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -360,3 +362,37 @@ def test_empty_inputs(k):
     run(EMPTY[k], np.zeros((0, 3)))
     if k < 5:
         run(EMPTY[k], np.zeros((2, 0)))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, x, out: L.cat([x, x], out=out), lambda L, x, out: L.stack([x, x], 1, out=out),
+    lambda L, x, out: L.tril(x, out=out), lambda L, x, out: L.hstack([x, x], out=out),
+    lambda L, x, out: L.gather(x, 1, L.tensor([[0], [2]]), out=out),
+    lambda L, x, out: L.index_select(x, 1, L.tensor([2, 0]), out=out),
+    lambda L, x, out: L.sort(x, out=(out, L.zeros(0, dtype=L.int64))),
+    lambda L, x, out: L.topk(x, 2, out=(out, L.zeros(0, dtype=L.int64))),
+], ids=["cat", "stack", "tril", "hstack", "gather", "index_select", "sort", "topk"])
+def test_out_argument(fn):
+    x = rn(2, 3)
+    res = []
+    for lib in (ardor, torch):
+        for out in (lib.zeros(0, dtype=lib.float64), lib.zeros(1, dtype=lib.float64)):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # torch warns when resizing a non-empty out
+                r = fn(lib, lib.tensor(x), out)
+            first = r[0] if isinstance(r, tuple) else r
+            assert first is out
+            res.append(np.array(first.tolist()))
+        with pytest.raises(RuntimeError, match="out=... arguments don't support automatic"):
+            fn(lib, lib.tensor(x, requires_grad=True), lib.zeros(0, dtype=lib.float64))
+    for a, t in zip(res[:2], res[2:]):
+        np.testing.assert_allclose(a, t)
+    # a float32 out: the cat family casts, the others refuse (same outcome as torch)
+    outcome = []
+    for lib in (ardor, torch):
+        try:
+            fn(lib, lib.tensor(x), lib.zeros(len(x), dtype=lib.float32))
+            outcome.append(None)
+        except (RuntimeError, TypeError) as e:
+            outcome.append(type(e))
+    assert outcome[0] == outcome[1]
