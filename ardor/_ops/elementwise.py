@@ -373,7 +373,9 @@ def _int_pow(xp, a, b):
     bb = xp.asarray(b)
     if not (bb < 0).any():
         return xp.power(a, b)
-    aa = xp.asarray(a)
+    dt = xp.result_type(a, b)  # python ints stay weak (int8 ** -1 stays int8)
+    aa = xp.asarray(a, dtype=dt)
+    bb = bb.astype(dt, copy=False)
     neg = bb < 0
     pos = xp.power(aa, xp.where(neg, 0, bb))
     one = xp.ones((), pos.dtype)
@@ -471,11 +473,19 @@ def _is_scalar(x) -> bool:
     return isinstance(x, (int, float, complex, bool, np.number, np.bool_))
 
 
+def _check_int_pow(input, exponent):
+    # before promotion: an unsigned tensor would otherwise wrap -1 around to 255
+    if type(exponent) is int and exponent < 0 and input._data.dtype.kind in "biu":
+        raise RuntimeError("Integers to negative integer powers are not allowed.")
+
+
 def _pow_dispatch(input, exponent):
     if isinstance(input, Tensor):
         if isinstance(exponent, Tensor):
             return dispatch(pow, (input, exponent))
-        return dispatch(pow_scalar, (input, _pyscalar(exponent)))
+        exponent = _pyscalar(exponent)
+        _check_int_pow(input, exponent)
+        return dispatch(pow_scalar, (input, exponent))
     if isinstance(exponent, Tensor):
         return dispatch(pow_rscalar, (_pyscalar(input), exponent))
     raise TypeError("pow() received an invalid combination of arguments: neither input nor "
@@ -1511,15 +1521,14 @@ def _cmp(name, ufunc, expr, onnx):
 def _cmp_inplace(name, ufunc, expr):
     """x.eq_(y) and friends: torch differentiates them with zero gradients. The result is
     written in self's dtype (no promotion of self: an int tensor may compare with 1.5)."""
-    def forward(xp, a, b):
-        return getattr(xp, ufunc)(a, b).astype(a.dtype)
+    def forward(xp, a, b, *, out_dtype):
+        return getattr(xp, ufunc)(a, b).astype(out_dtype.np)
     op = _decl(name + "_inplace", forward, _rounded_backward,
-                 promote=None, save=(), expr=expr, onnx="decompose",
+                 promote="compare", save=(), expr=expr, onnx="decompose",
                  node_name=name.capitalize() + "Backward1",
                  sample=lambda rng: [((rng.standard_normal((3, 4)), rng.standard_normal(4)),
-                                      {})],
-                 doc=f"in-place {name}: writes 0/1 into self")
-    op.node_cls.fit_inputs = True  # reduce the (zero) gradient of a broadcast `other`
+                                      {"out_dtype": D.float64})],
+                 doc=f"in-place {name}: writes 0/1 into self (in self's dtype, out_dtype)")
     return op
 
 
@@ -2229,16 +2238,17 @@ def addcdiv_inplace(input: Tensor, tensor1: Tensor, tensor2: Tensor, *, value=1)
 
 
 # ---------------------------------------------------------------- comparisons / logical / bits
-def _binary_public(op, names, inplace=True, scalar_other=True, inplace_op=None):
+def _binary_public(op, names, inplace=True, scalar_other=True, inplace_op=None,
+                   scalar_input=False):
     name = names[0]
     iop = inplace_op or op
 
     def fn(input, other, *, out=None):
-        if not isinstance(input, Tensor):
+        if not isinstance(input, Tensor) and not (scalar_input and isinstance(other, Tensor)):
             _need_tensor(name, input, "input", 1)
         if not scalar_other and not isinstance(other, Tensor):
             _need_tensor(name, other)
-        return _out(dispatch(op, (input, _pyscalar(other))), out)
+        return _out(dispatch(op, (_pyscalar(input), _pyscalar(other))), out)
 
     def fn_(input, other):
         if not scalar_other and not isinstance(other, Tensor):
@@ -2246,10 +2256,12 @@ def _binary_public(op, names, inplace=True, scalar_other=True, inplace_op=None):
         return dispatch_inplace(iop, input, (_pyscalar(other),))
     fn.__doc__ = op.doc
     fn.__name__ = names[0]
-    fn_.__doc__ = f"In-place {names[0]}."
+    def fn_cmp_(input, other):
+        return dispatch_inplace(iop, input, (_pyscalar(other),), {"out_dtype": input.dtype})
+    fn_.__doc__ = fn_cmp_.__doc__ = f"In-place {names[0]}."
     public(*names)(fn)
     if inplace:
-        public(*(n + "_" for n in names))(fn_)
+        public(*(n + "_" for n in names))(fn_cmp_ if inplace_op is not None else fn_)
     return fn
 
 
@@ -2262,11 +2274,13 @@ ge_ = _binary_public(ge, ("ge", "greater_equal"), inplace_op=ge_inplace)
 logical_and_ = _binary_public(logical_and, ("logical_and",), scalar_other=False)
 logical_or_ = _binary_public(logical_or, ("logical_or",), scalar_other=False)
 logical_xor_ = _binary_public(logical_xor, ("logical_xor",), scalar_other=False)
-bitwise_and_ = _binary_public(bitwise_and, ("bitwise_and",))
-bitwise_or_ = _binary_public(bitwise_or, ("bitwise_or",))
-bitwise_xor_ = _binary_public(bitwise_xor, ("bitwise_xor",))
-bitwise_left_shift_ = _binary_public(bitwise_left_shift, ("bitwise_left_shift",))
-bitwise_right_shift_ = _binary_public(bitwise_right_shift, ("bitwise_right_shift",))
+bitwise_and_ = _binary_public(bitwise_and, ("bitwise_and",), scalar_input=True)
+bitwise_or_ = _binary_public(bitwise_or, ("bitwise_or",), scalar_input=True)
+bitwise_xor_ = _binary_public(bitwise_xor, ("bitwise_xor",), scalar_input=True)
+bitwise_left_shift_ = _binary_public(bitwise_left_shift, ("bitwise_left_shift",),
+                                     scalar_input=True)
+bitwise_right_shift_ = _binary_public(bitwise_right_shift, ("bitwise_right_shift",),
+                                      scalar_input=True)
 
 
 @public("isclose")
@@ -2457,7 +2471,10 @@ def fmod_inplace(self, other):
 def pow_inplace(self, exponent):
     """In-place power."""
     op = pow if isinstance(exponent, Tensor) else pow_scalar
-    return dispatch_inplace(op, self, (_pyscalar(exponent),))
+    exponent = _pyscalar(exponent)
+    if op is pow_scalar:
+        _check_int_pow(self, exponent)
+    return dispatch_inplace(op, self, (exponent,))
 
 
 def float_power_inplace(self, exponent):

@@ -980,3 +980,15 @@ def test_complex_gradients(name):
                     to_np(t.grad.resolve_conj()) if lib is torch else to_np(t.grad)))
     for u, v in zip(res[1], res[0]):
         np.testing.assert_allclose(u, v, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_numpy_scalars_act_as_python_numbers():
+    """torch reads numpy scalars as Python numbers: float32 * np.float64 stays float32."""
+    for x in (np.array([1.5, -2.0], F32), np.array([1, 2], np.int8), np.array([3, 4])):
+        for s in (np.float64(2.5), np.float32(1.5), np.int64(3), np.int32(2), np.float16(0.5)):
+            for sym in ("+", "-", "*", "/", "**", "<", "=="):
+                op = OPERATORS[sym]
+                run(lambda t: op(t, s), lambda t: op(t, s), [x], grad=False)
+                run(lambda t: op(s, t), lambda t: op(s, t), [x], grad=False)
+            run(lambda t: torch.clamp(t, s), lambda t: ardor.clamp(t, s), [x], grad=False)
+            run(lambda t: torch.add(t, s), lambda t: ardor.add(t, s), [x], grad=False)
