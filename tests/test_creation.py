@@ -621,3 +621,27 @@ def test_ranges_fuzzed_match_torch():
             kw = {} if dt is None else {"dtype": getattr(lib, dt)}
             return getattr(lib, fn)(*args, **kw)
         same(run, rtol=0, atol=0)
+
+
+FILLS = [0, 1, -1, 300, -300, 2 ** 40, 1.5, -2.5, 1e39, float("inf"), float("nan"), True, False,
+         1j, 1 + 0j, np.float32(2.5), np.int16(7), np.bool_(True), np.float64(-0.5), "T1",
+         "T2.5", "Tb"]
+FILL_DTYPES = [None, "float32", "float64", "int64", "int32", "int8", "uint8", "bool", "float16",
+               "bfloat16", "complex64"]
+
+
+@pytest.mark.parametrize("dt", FILL_DTYPES)
+def test_full_fill_values_match_torch(dt):
+    """Every fill value kind into every dtype: torch's inference, checked conversion
+    (overflow errors, unsigned wrap of small negatives), bool/complex rules."""
+    for fv in FILLS:
+        for fn in ("full", "full_like"):
+            def run(lib):
+                f = fv
+                if isinstance(f, str):
+                    f = {"T1": lib.tensor(1), "T2.5": lib.tensor(2.5), "Tb": lib.tensor(True)}[f]
+                kw = {} if dt is None else {"dtype": getattr(lib, dt)}
+                if fn == "full":
+                    return lib.full((2,), f, **kw)
+                return lib.full_like(lib.zeros(2, dtype=lib.int32), f, **kw)
+            same(run, rtol=0, atol=0)

@@ -449,8 +449,10 @@ def _fill_dtype(fill_value) -> D.dtype:
     """torch.full's dtype inference from the fill value."""
     if isinstance(fill_value, Tensor):
         fill_value = fill_value.item()
-    if isinstance(fill_value, (bool, np.bool_)):
+    if isinstance(fill_value, bool):  # torch: np.bool_ is no bool here (default float)
         return D.bool_
+    if isinstance(fill_value, np.bool_):
+        return D.get_default_dtype()
     if isinstance(fill_value, numbers.Integral):
         return D.int64
     if isinstance(fill_value, numbers.Real):
@@ -487,19 +489,20 @@ def full(size, fill_value, *, out=None, dtype=None, layout=None, device=None,
 
 
 def _fill_array(arr: np.ndarray, fill, dt: D.dtype) -> None:
-    if isinstance(fill, complex) and not dt.is_complex:
-        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow")
-    if dt._category == D._INT and isinstance(fill, float) and not math.isfinite(fill):
-        raise RuntimeError(f"value cannot be converted to type {dt.name} without overflow")
-    if dt._category == D._INT and isinstance(fill, numbers.Integral):
-        info = np.iinfo(arr.dtype)
-        if not info.min <= int(fill) <= info.max:
-            lo = info.min if arr.dtype.kind == "i" else -int(info.max)
-            if not lo <= int(fill) <= info.max:
-                raise RuntimeError(f"value cannot be converted to type {dt.name} without "
-                                   "overflow")
-            fill = np.array(int(fill), np.int64).astype(arr.dtype)
-    arr.fill(fill)
+    """arr.fill(fill) with torch's fill_ semantics: a checked conversion of the scalar."""
+    if isinstance(fill, np.generic):
+        fill = fill.item()
+    if dt is D.bool_:
+        arr.fill(bool(fill))
+        return
+    if not dt.is_complex and isinstance(fill, complex):
+        if fill.imag != 0:
+            raise RuntimeError(f"value cannot be converted to type {_C_NAMES.get(dt, dt.name)} "
+                               "without overflow")
+        fill = fill.real
+    fill = _checked_scalar(fill, dt)
+    with np.errstate(over="ignore"):
+        arr.fill(fill)
 
 
 def _like_dtype(input: Tensor, dtype) -> D.dtype:
@@ -735,7 +738,13 @@ def _not_implemented(kernel: str, dt: D.dtype) -> NotImplementedError:
 def _checked_scalar(v, dt: D.dtype):
     """c10's Scalar.to<scalar_t>() (checked_convert): the value in dt's range, or torch's
     overflow error. Integers wrap into unsigned types from [-max, max]; floats truncate."""
-    if dt.is_complex or dt is D.bool_:
+    if dt is D.bool_:
+        return v
+    if dt.is_complex:  # each part must fit the real type
+        r = dt.to_real()
+        c = complex(v)
+        _checked_scalar(c.real, r)
+        _checked_scalar(c.imag, r)
         return v
     name = _C_NAMES.get(dt, dt.name)
     err = RuntimeError(f"value cannot be converted to type {name} without overflow")
