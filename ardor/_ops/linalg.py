@@ -1576,3 +1576,49 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=N
 
 Tensor.__matmul__ = lambda self, other: matmul_(self, other)
 Tensor.__rmatmul__ = lambda self, other: matmul_(other, self)
+
+
+def cond(A: Tensor, p=None, *, out=None) -> Tensor:
+    """torch.linalg.cond: ratio of singular values (p None/2/-2) or norm(A) * norm(A^-1)."""
+    _check_mat("linalg.cond", A, square=p not in (None, 2, -2))
+    if p in (None, 2, -2):
+        S = svdvals(A)
+        return S[..., 0] / S[..., -1] if p != -2 else S[..., -1] / S[..., 0]
+    return matrix_norm(A, p) * matrix_norm(inv(A), p)
+
+
+def vander(x: Tensor, *, N=None) -> Tensor:
+    """torch.linalg.vander: columns x**0, x**1, ..., x**(N-1)."""
+    import ardor
+    n = x.shape[-1] if N is None else int(N)
+    if n <= 0:
+        raise RuntimeError("N must be greater than 1.")
+    if x.ndim == 0:
+        raise RuntimeError("x must have at least one dimension.")
+    cols = [ardor.ones_like(x)] + [x] * (n - 1)
+    return ardor.cumprod(ardor.stack(cols, -1), -1) if n > 1 else ardor.ones_like(x).unsqueeze(-1)
+
+
+def tensorinv(A: Tensor, ind: int = 2, *, out=None) -> Tensor:
+    """torch.linalg.tensorinv: inverse with respect to tensordot over the first ``ind``
+    dims."""
+    if ind <= 0:
+        raise RuntimeError(f"Expected a strictly positive integer for 'ind', but got {ind}")
+    out_shape = tuple(A.shape[ind:]) + tuple(A.shape[:ind])
+    rows = _prod(A.shape[:ind])
+    cols = _prod(A.shape[ind:])
+    if rows != cols:
+        raise RuntimeError(f"Expected self to satisfy the requirement prod(self.shape[ind:]) "
+                           f"== prod(self.shape[:ind]), but got {cols} != {rows}")
+    return inv(A.reshape(rows, cols)).reshape(out_shape)
+
+
+def tensorsolve(A: Tensor, B: Tensor, dims=None, *, out=None) -> Tensor:
+    """torch.linalg.tensorsolve: X with tensordot(A, X, X.ndim) = B."""
+    if dims is not None:
+        nd = A.ndim
+        dims = [d % nd for d in dims]
+        A = A.permute(*[i for i in range(nd) if i not in dims], *dims)
+    rest = tuple(A.shape[B.ndim:])
+    X = solve(A.reshape(B.numel(), _prod(rest)), B.reshape(-1))
+    return X.reshape(rest)

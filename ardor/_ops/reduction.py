@@ -1408,3 +1408,135 @@ def corrcoef(input: Tensor) -> Tensor:
     d = ardor.diagonal(c).sqrt()
     c = c / d.unsqueeze(1) / d.unsqueeze(0)
     return c.clamp(-1, 1) if not c.is_complex() else c
+
+
+# ---------------------------------------------------------------- counting / integration
+@register
+class bincount:
+    """Occurrences (or summed weights) of each non-negative integer value."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a, w=None, *, minlength=0):
+        n = max(int(a.max()) + 1 if a.size else 0, minlength)
+        if w is None:
+            return xp.bincount(a, minlength=n).astype(np.int64)
+        return xp.bincount(a, weights=w, minlength=n).astype(w.dtype if w.dtype.kind == "f"
+                                                            else np.float64)
+
+
+@public("bincount")
+def bincount_(input: Tensor, weights=None, minlength: int = 0) -> Tensor:
+    """Counts of each value of a 1-D non-negative integer tensor (weighted sums with
+    ``weights``)."""
+    if input.dtype.is_floating_point or input.dtype.is_complex or input.dtype is D.bool_:
+        raise NotImplementedError(f"\"bincount_cpu\" not implemented for "
+                                  f"'{input.dtype._torch_name}'")
+    if input.ndim != 1 or (input.numel() and bool((input._data < 0).any())):
+        raise RuntimeError("bincount only supports 1-d non-negative integral inputs.")
+    return dispatch(bincount, (input, weights), {"minlength": int(minlength)})
+
+
+@register
+class histc:
+    """Histogram with ``bins`` equal bins over [min, max] (data range when both are 0)."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, a, *, bins=100, min=0.0, max=0.0):
+        lo, hi = float(min), float(max)
+        if lo == hi and a.size:
+            lo, hi = float(a.min()), float(a.max())
+        if lo == hi:
+            lo, hi = lo - 1, hi + 1
+        x = a.reshape(-1)
+        x = x[(x >= lo) & (x <= hi)]
+        idx = ((x - lo) * (bins / (hi - lo))).astype(np.int64)
+        idx = xp.minimum(idx, bins - 1)
+        return xp.bincount(idx, minlength=bins).astype(a.dtype)
+
+
+@public("histc")
+def histc_(input: Tensor, bins: int = 100, min: float = 0, max: float = 0) -> Tensor:
+    """Histogram of the elements (elements outside [min, max] are ignored)."""
+    if not input.dtype.is_floating_point:
+        raise NotImplementedError(f"\"histogram_cpu\" not implemented for "
+                                  f"'{input.dtype._torch_name}'")
+    if min > max:
+        raise RuntimeError("torch.histc: max must be larger than min")
+    return dispatch(histc, (input,), {"bins": int(bins), "min": float(min), "max": float(max)})
+
+
+def _trapz_parts(y: Tensor, x, dx, dim: int):
+    import ardor
+    d = wrap_dim(dim, y.ndim)
+    n = y.shape[d]
+    left, right = y.narrow(d, 0, max(n - 1, 0)), y.narrow(d, 1, max(n - 1, 0))
+    avg = (left + right)
+    if x is None:
+        return avg, (dx if dx is not None else 1) / 2, d
+    x = x if isinstance(x, Tensor) else ardor.tensor(x)
+    if (x.shape[0] if x.ndim == 1 else x.shape[wrap_dim(dim, x.ndim)]) != n:
+        raise RuntimeError("trapezoid: There must be one `x` value for each sample point")
+    if x.ndim == 1:
+        shape = [1] * y.ndim
+        shape[d] = x.shape[0]
+        x = x.reshape(shape)
+        dx_ = x.narrow(d, 1, max(n - 1, 0)) - x.narrow(d, 0, max(n - 1, 0))
+    else:
+        xd = wrap_dim(dim, x.ndim)
+        dx_ = x.narrow(xd, 1, max(n - 1, 0)) - x.narrow(xd, 0, max(n - 1, 0))
+    return avg * dx_, 0.5, d
+
+
+@public("trapezoid", method=False)
+def trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Trapezoidal rule along ``dim`` (spacing ``dx`` or sample points ``x``)."""
+    parts, scale, d = _trapz_parts(y, x, dx, dim)
+    return parts.sum(d) * scale
+
+
+@public("trapz", method=False)
+def trapz(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Alias of trapezoid."""
+    return trapezoid(y, x, dx=dx, dim=dim)
+
+
+@public("cumulative_trapezoid", method=False)
+def cumulative_trapezoid(y: Tensor, x=None, *, dx=None, dim: int = -1) -> Tensor:
+    """Cumulative trapezoidal rule along ``dim``."""
+    parts, scale, d = _trapz_parts(y, x, dx, dim)
+    return cumsum_(parts, d) * scale
+
+
+@public("diff")
+def diff(input: Tensor, n: int = 1, dim: int = -1, prepend=None, append=None) -> Tensor:
+    """n-th forward difference along ``dim`` (with optional prepended/appended values)."""
+    import ardor
+    if input.ndim == 0:
+        raise RuntimeError("diff expects input to be at least one-dimensional")
+    d = wrap_dim(dim, input.ndim)
+    x = input
+    if prepend is not None or append is not None:
+        parts = [t for t in (prepend, input, append) if t is not None]
+        x = ardor.cat(parts, d)
+    for _ in range(n):
+        m = x.shape[d]
+        if m == 0:
+            break
+        hi, lo = x.narrow(d, 1, m - 1), x.narrow(d, 0, m - 1)
+        x = ardor.logical_xor(hi, lo) if x.dtype is D.bool_ else hi - lo
+    return x
+
+
+@public("frobenius_norm", method=False)
+def frobenius_norm(input: Tensor, dim, keepdim: bool = False) -> Tensor:
+    """Frobenius norm over ``dim`` (deprecated in torch)."""
+    return vector_norm(input, 2, dim, keepdim)
+
+
+@public("nuclear_norm", method=False)
+def nuclear_norm(input: Tensor, dim=(-2, -1), keepdim: bool = False) -> Tensor:
+    """Nuclear norm (sum of singular values) over ``dim`` (deprecated in torch)."""
+    from ..linalg import matrix_norm
+    return matrix_norm(input, "nuc", dim, keepdim)

@@ -624,3 +624,19 @@ def _c(*s):
 ])
 def test_complex_gradients(fn, arrs):
     run(lambda L, *ts: fn(L, *ts).abs(), *arrs())
+
+
+@pytest.mark.parametrize("p", [None, 2, -2, "fro", "nuc", 1, float("inf")])
+def test_cond(p):
+    # torch 2.13's own backward fails for the norm-based orders (an in-place bug): values only
+    run(lambda L, a: lib_linalg(L).cond(a, p), wc(2, 3, 3), grad=p in (None, 2, -2, "nuc"))
+
+
+def test_vander_tensorinv_tensorsolve():
+    run(lambda L, x: lib_linalg(L).vander(x), r(4))
+    run(lambda L, x: lib_linalg(L).vander(x, N=3), r((2, 4)))
+    run(lambda L, x: lib_linalg(L).vander(x.long()), rng.integers(0, 4, 3), grad=False)
+    A = wc(6, 6).reshape(6, 2, 3)
+    run(lambda L, a: lib_linalg(L).tensorinv(a, ind=1), A)
+    run(lambda L, a, b: lib_linalg(L).tensorsolve(a, b), A, r(6))
+    raises_like(lambda L, a: lib_linalg(L).tensorinv(a, ind=2), r((2, 3, 4)))

@@ -455,3 +455,43 @@ def test_complex_values_and_gradients(fn):
     ra.abs().sum().backward()
     rt.abs().sum().backward()
     check(a.grad, t.grad)
+
+
+def test_bincount_histc():
+    xi = rng.integers(0, 6, 20)
+    run(lambda L, a: L.bincount(a), xi, grad=False)
+    run(lambda L, a: L.bincount(a, minlength=10), xi, grad=False)
+    for wdt in (np.float32, np.float64):
+        run(lambda L, a, w: L.bincount(a, w), xi, rng.standard_normal(20).astype(wdt),
+            grad=False)
+    run(lambda L, a: L.bincount(a, minlength=3), np.zeros(0, dtype=np.int64), grad=False)
+    for bad in (np.array([-1]), np.array([[1]]), np.array([1.0])):
+        raises_like(lambda L, a: L.bincount(a), bad)
+    x = rng.standard_normal(50)
+    run(lambda L, a: L.histc(a, bins=7), x, grad=False)
+    run(lambda L, a: L.histc(a.float(), bins=4, min=-1, max=1), x, grad=False)
+    raises_like(lambda L, a: L.histc(a, bins=3), np.array([1, 2]))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda L, y, x: L.trapezoid(y), lambda L, y, x: L.trapezoid(y, dx=0.5, dim=0),
+    lambda L, y, x: L.trapezoid(y, x), lambda L, y, x: L.trapz(y, x[:, 0], dim=0),
+    lambda L, y, x: L.trapz(y, x[0], dim=0),
+    lambda L, y, x: L.cumulative_trapezoid(y), lambda L, y, x: L.cumulative_trapezoid(y, x),
+    lambda L, y, x: L.diff(y), lambda L, y, x: L.diff(y, 2, 0),
+    lambda L, y, x: L.diff(y, 1, -1, prepend=x[:, :1], append=x),
+    lambda L, y, x: L.frobenius_norm(y, (0, 1)), lambda L, y, x: L.nuclear_norm(y),
+])
+def test_integration_and_diff(fn):
+    y, x = rng.standard_normal((3, 4)), np.cumsum(rng.uniform(0.1, 1, (3, 4)), 1)
+    try:
+        fn(torch, torch.tensor(y), torch.tensor(x))
+    except RuntimeError:
+        raises_like(fn, y, x)
+    else:
+        run(fn, y, x)
+
+
+def test_diff_int_bool():
+    run(lambda L, a: L.diff(a), rng.integers(0, 5, (2, 5)), grad=False)
+    run(lambda L, a: L.diff(a > 2), rng.integers(0, 5, (2, 5)), grad=False)
