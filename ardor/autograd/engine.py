@@ -122,8 +122,8 @@ def _executable(root_nodes, targets, accumulate):
             if p not in exe:
                 exe.add(p)
                 stack.append(p)
-    if accumulate:
-        exe.update(t for t in targets if type(t) is AccumulateGrad)
+    if accumulate:  # backward(inputs=...): the inputs' own nodes run too, as in torch
+        exe.update(targets)
     deps: dict = {}
     wanted = exe | set(targets)
     for node in exe:
@@ -181,19 +181,24 @@ def run_backward(roots, grad_roots, retain_graph: bool, create_graph: bool,
                     slot = capture.get((node, i))
                     if slot is not None:
                         captured[slot] = _add(captured[slot], g)
+            if exe is not None and node not in exe:
+                continue  # only captured: node pre-hooks do not run (torch's exec_info)
             if hooked and node._pre_hooks:
                 for hook in list(node._pre_hooks.values()):
                     r = hook(tuple(grads))
                     if r is not None:
                         grads = list(r)
                     del r
-            if exe is not None and node not in exe:
-                continue
             if is_acc:
                 if accumulate and grads[0] is not None:
                     g = grads[0]
-                    del grads
-                    accumulate_into(node.variable, g, 3)
+                    if hooked and node._hooks:
+                        accumulate_into(node.variable, g)
+                        for hook in list(node._hooks.values()):
+                            hook((), tuple(grads))
+                    else:
+                        del grads
+                        accumulate_into(node.variable, g, 3)
                     del g
                 continue
             in_grads = ()

@@ -625,3 +625,22 @@ def test_saved_tensors_hooks():
     same(sc)
     from ardor.autograd.graph import _SAVED_SLOT, Node
     assert Node.__dict__["_saved"] is _SAVED_SLOT  # hooks leave no cost behind
+
+
+def test_accumulate_grad_node_hooks_and_which_nodes_run():
+    def sc(lib):
+        calls = []
+        (x,) = leaves(lib, A)
+        y = x * 2
+        acc = y.grad_fn.next_functions[0][0]
+        acc.register_hook(lambda gi, go: calls.append(("post", gi, norm(go), norm(x.grad))))
+        acc.register_prehook(lambda go: calls.append(("pre", norm(go), x.grad)))
+        y.sum().backward()
+        lib.autograd.grad((x * 2).sum(), x)  # x's AccumulateGrad is not run: no node hooks
+        (w,) = leaves(lib, B)
+        y = x * w
+        y.grad_fn.register_prehook(lambda g: calls.append("y node ran"))
+        (y * 2).sum().backward(inputs=[y])  # the input's own node runs (torch)
+        lib.autograd.grad((y * 2).sum(), y)  # captured only: its node does not run
+        return calls, y.grad, w.grad
+    same(sc)
