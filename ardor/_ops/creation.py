@@ -991,6 +991,17 @@ class polar_op:
             ((r * (gi * c - gr * s_)) if nt else None)
 
 
+def _check_broadcast(sa, sb) -> None:
+    """torch's error for shapes that do not broadcast, naming the first clashing dim."""
+    n = max(len(sa), len(sb))
+    for k in range(1, n + 1):
+        x = sa[-k] if k <= len(sa) else 1
+        y = sb[-k] if k <= len(sb) else 1
+        if x != y and x != 1 and y != 1:
+            raise RuntimeError(f"The size of tensor a ({x}) must match the size of tensor b "
+                               f"({y}) at non-singleton dimension {n - k}")
+
+
 def _check_parts(a, b, fname: str):
     for x in (a, b):
         if not isinstance(x, Tensor):
@@ -1004,12 +1015,7 @@ def _check_parts(a, b, fname: str):
                            f"type {b.dtype._torch_name} for second argument")
     if a.dtype is D.float16:
         raise RuntimeError(f"{fname}: complex32 (from float16 parts) is not supported by ardor")
-    try:
-        np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise RuntimeError(f"The size of tensor a ({a.shape[-1] if a.ndim else 1}) must match "
-                           f"the size of tensor b ({b.shape[-1] if b.ndim else 1}) at "
-                           "non-singleton dimension") from None
+    _check_broadcast(a.shape, b.shape)
 
 
 @public("complex", method=False)

@@ -18,7 +18,8 @@ import numpy as np
 from .. import _dtype as D
 from .. import random as _random
 from .._tensor import Tensor
-from .creation import _check_device, _finish, _kw_size, _size_args, _sizes, _write_out
+from .creation import (_check_broadcast, _check_device, _finish, _kw_size, _size_args, _sizes,
+                       _write_out)
 from .dispatch import dispatch, dispatch_inplace
 from .registry import method, public, register
 
@@ -147,10 +148,16 @@ def _randint_array(rng, low: int, high: int, size, dt: D.dtype) -> np.ndarray:
     if low >= high:
         raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} "
                            f">= to={high}")
+    if dt._category == D._INT or dt is D.bool_:
+        info = np.iinfo(dt.np) if dt is not D.bool_ else np.iinfo(np.uint8)
+        hi_max = 1 if dt is D.bool_ else info.max
+        if high - 1 > hi_max:
+            raise RuntimeError(f"to - 1 is out of bounds for {_CPP_NAMES.get(dt, dt.name)}")
+        if low < info.min:
+            raise RuntimeError(f"from is out of bounds for {_CPP_NAMES.get(dt, dt.name)}")
+    if dt is D.bool_:
+        return rng.integers(low, high, size, dtype=np.int8).astype(np.bool_)
     if dt._category == D._INT:
-        info = np.iinfo(dt.np)
-        if high - 1 > info.max or low < info.min:
-            raise RuntimeError(f"to - 1 is out of bounds for {dt.name}")
         if dt.np.itemsize < 8 or dt.np.kind == "i":
             return rng.integers(low, high, size, dtype=dt.np)
     if high - low > (1 << 63) or dt.np == np.uint64:
@@ -314,12 +321,8 @@ def normal(mean=0.0, std=1.0, size=None, *, generator=None, out=None, dtype=None
         _check_float_tensor(std)
         _check_std_tensor(std)
         dt = D.promote_types(mean.dtype, std.dtype)
-        try:
-            shape = np.broadcast_shapes(mean.shape, std.shape)
-        except ValueError:
-            raise RuntimeError(f"The size of tensor a ({tuple(mean.shape)}) must match the size "
-                               f"of tensor b ({tuple(std.shape)}) at non-singleton "
-                               "dimension") from None
+        _check_broadcast(tuple(mean.shape), tuple(std.shape))
+        shape = np.broadcast_shapes(mean.shape, std.shape)
         r = dispatch(normal_tensor_tensor, (mean, std),
                      {"noise": _standard_normal(rng, shape, dt)})
     elif mt:
@@ -528,11 +531,18 @@ def _fill(op, self: Tensor, values: np.ndarray) -> Tensor:
     return dispatch_inplace(op, self, (), {"values": values})
 
 
-def _continuous(self: Tensor, what: str):
+# C++ names of the integer scalar types, as torch's typeid-based messages print them
+_CPP_NAMES = {D.int64: "long int", D.int32: "int", D.int16: "short int", D.int8: "signed char",
+              D.uint8: "unsigned char", D.bool_: "bool", D.uint16: "unsigned short",
+              D.uint32: "unsigned int", D.uint64: "unsigned long"}
+
+
+def _continuous(self: Tensor, what: str, cpp_name: bool = False):
     if not (self.dtype.is_floating_point or self.dtype.is_complex):
+        name = _CPP_NAMES.get(self.dtype, self.dtype.name) if cpp_name else \
+            self.dtype._torch_name
         raise RuntimeError(f"{what} distribution is a continuous probability distribution. "
-                           f"dtype must be a floating point but you specified "
-                           f"{self.dtype._torch_name}")
+                           f"dtype must be a floating point but you specified {name}")
 
 
 @method("uniform_")
@@ -642,7 +652,7 @@ def random_(self: Tensor, from_=None, to=None, *, generator=None, **kw) -> Tenso
 def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
             generator=None) -> Tensor:
     """Fill with samples from Cauchy(median, sigma)."""
-    _continuous(self, "Cauchy")
+    _continuous(self, "Cauchy", cpp_name=True)
     if not sigma > 0:
         raise RuntimeError(f"cauchy_ expects sigma > 0.0, but found sigma={_g(sigma)}")
     wt = _work_dtype(self.dtype)
@@ -656,7 +666,8 @@ def cauchy_(self: Tensor, median: float = 0.0, sigma: float = 1.0, *,
 def log_normal_(self: Tensor, mean: float = 1.0, std: float = 2.0, *,
                 generator=None) -> Tensor:
     """Fill with samples exp(N(mean, std**2))."""
-    _continuous(self, "LogNormal")
+    if not (self.dtype.is_floating_point or self.dtype.is_complex):
+        raise _not_impl("log_normal_cpu", self.dtype)
     if not std > 0:
         raise RuntimeError(f"log_normal_ expects std > 0.0, but found std={_g(std)}")
     wt = _work_dtype(self.dtype)
@@ -671,4 +682,6 @@ def geometric_(self: Tensor, p: float, *, generator=None) -> Tensor:
     """Fill with samples from Geometric(p) on {1, 2, ...}."""
     if not 0 < p < 1:
         raise RuntimeError(f"geometric_ expects p to be in (0, 1), but got p={_g(p)}")
+    if self.dtype is D.bool_:
+        raise _not_impl("geometric_cpu", self.dtype)
     return _fill(_GEOMETRIC, self, _rng(generator).geometric(p, self.shape))
