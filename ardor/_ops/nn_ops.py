@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 
 import numpy as np
 
@@ -24,6 +25,36 @@ from .registry import register
 
 
 # ====================================================================== helpers (xp level)
+_WS = threading.local()
+_WS_MAX = 1 << 28          # bytes kept per role; larger scratch arrays are not cached
+
+
+def _copy_c(xp, a):
+    """A fresh C-contiguous copy (never aliases a workspace buffer)."""
+    r = xp.empty(a.shape, dtype=a.dtype)
+    r[...] = a
+    return r
+
+
+def _workspace(xp, role: str, shape, dtype):
+    """A reusable scratch array for the column buffers of conv (one per role and thread).
+
+    Large fresh numpy arrays are mmap'd by malloc and page-faulted on first touch, which
+    costs as much as the im2col copy itself; reusing the buffer avoids that. Never returned
+    to the caller: every use is consumed (copied out) before the op returns.
+    """
+    n = _prod(shape)
+    dt = np.dtype(dtype)
+    if xp is not np or n * dt.itemsize > _WS_MAX:
+        return xp.empty(shape, dtype=dt)
+    pool = getattr(_WS, "pool", None)
+    if pool is None:
+        pool = _WS.pool = {}
+    buf = pool.get((role, dt))
+    if buf is None or buf.size < n:
+        buf = pool[(role, dt)] = np.empty(max(n, 1), dtype=dt)
+    return buf[:n].reshape(shape)
+
 def _as_strided(xp, a, shape, strides):
     return xp.lib.stride_tricks.as_strided(a, shape=shape, strides=strides)
 
@@ -108,7 +139,8 @@ def _im2col(xp, x, g: _Geom, groups: int):
                            (st[0], item))
     else:
         view = _window_view(xp, xpad, g.k, g.s, g.d, g.out)
-    cols = xp.ascontiguousarray(view)
+    cols = _workspace(xp, "cols", view.shape, view.dtype)
+    cols[...] = view
     return cols.reshape(groups, -1, n * g.L)
 
 
@@ -119,9 +151,7 @@ def _from_cols(xp, y, g: _Geom, n: int):
     if g.full and g.cols_shape != g.out:
         y = y[(slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)]
     perm = (1, 0) + tuple(range(2, y.ndim))
-    if n == 1 and y.flags.c_contiguous:
-        return y.reshape((1, c) + g.out)
-    return xp.ascontiguousarray(y.transpose(perm))
+    return _copy_c(xp, y.transpose(perm))
 
 
 def _to_cols(xp, gy, g: _Geom):
@@ -145,7 +175,8 @@ def _col2im_g(xp, gcols, g: _Geom, in_shape):
     nd = len(g.k)
     if g.full:
         plane = _prod(g.sp)
-        acc = xp.zeros((c, n, plane + g.need), dtype=gcols.dtype)
+        acc = _workspace(xp, "acc", (c, n, plane + g.need), gcols.dtype)
+        acc.fill(0)
         L = g.L
         for j, off in enumerate(g.offs):
             acc[:, :, off:off + L] += gcols[:, j]
@@ -161,14 +192,20 @@ def _col2im_g(xp, gcols, g: _Geom, in_shape):
             gpad[(slice(None), slice(None)) + sl] += cols[(slice(None),) + off]
     crop = tuple(slice(g.padding[i][0], g.padding[i][0] + in_shape[2 + i]) for i in range(nd))
     gx = gpad[(slice(None), slice(None)) + crop]
-    return xp.ascontiguousarray(gx.transpose((1, 0) + tuple(range(2, 2 + nd))))
+    return _copy_c(xp, gx.transpose((1, 0) + tuple(range(2, 2 + nd))))
 
 
-def _gemm(xp, a, b):
-    """Batched (groups) GEMM; a 2-D BLAS call when there is one group."""
+def _gemm(xp, a, b, role=None):
+    """Batched (groups) GEMM; a 2-D BLAS call when there is one group. With ``role`` the
+    result goes to a reusable workspace."""
+    out = None
+    if role is not None:
+        out = _workspace(xp, role, (a.shape[0], a.shape[1], b.shape[2]),
+                         np.result_type(a.dtype, b.dtype))
     if a.shape[0] == 1:
-        return xp.matmul(a[0], b[0])[None]
-    return xp.matmul(a, b)
+        r = xp.matmul(a[0], b[0], out=None if out is None else out[0])
+        return r[None]
+    return xp.matmul(a, b, out=out)
 
 
 def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
@@ -176,7 +213,7 @@ def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     cout = w.shape[0]
     g = _Geom(x.shape[2:], w.shape[2:], stride, dilation, padding)
     cols = _im2col(xp, x, g, groups)
-    y = _gemm(xp, w.reshape(groups, cout // groups, -1), cols)   # ONE (batched) GEMM
+    y = _gemm(xp, w.reshape(groups, cout // groups, -1), cols, "gemm")   # ONE batched GEMM
     y = _from_cols(xp, y.reshape(cout, -1), g, n)
     if b is not None:
         y += b.reshape((cout,) + (1,) * (x.ndim - 2))
@@ -190,7 +227,7 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
     g = _Geom(input_size, w.shape[2:], stride, dilation, padding)
     gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, -1)
     wm = w.reshape(groups, cout // groups, -1)
-    gcols = _gemm(xp, wm.transpose(0, 2, 1), gm)                # (G, Cg*K, N*L)
+    gcols = _gemm(xp, wm.transpose(0, 2, 1), gm, "gemm")        # (G, Cg*K, N*L)
     gcols = gcols.reshape(cin, _prod(g.k), n, g.L)
     return _col2im_g(xp, gcols, g, (n, cin) + tuple(input_size))
 
@@ -344,7 +381,7 @@ class im2col:
             cols = cols.reshape((c * _prod(kernel_size), n) + g.cols_shape)[
                 (slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)]
         cols = cols.reshape(c * _prod(kernel_size), n, -1)
-        return xp.ascontiguousarray(cols.transpose(1, 0, 2))
+        return _copy_c(xp, cols.transpose(1, 0, 2))
 
     def backward(ctx, g):
         at = ctx.attrs
@@ -530,8 +567,12 @@ class max_pool_nd:
             m = v > best
             if isf:
                 m |= v != v
-            xp.copyto(idx, j, where=m)
-            xp.copyto(best, v, where=m)
+            # idx = where(m, j, idx) and best = max(best, v) without masked stores (branchy
+            # and ~10x slower than plain arithmetic on random masks)
+            step = (j - idx).astype(kdt, copy=False)
+            step *= m.view(np.int8) if kdt is np.int8 else m
+            idx += step
+            xp.maximum(best, v, out=best)
         # kernel offset -> flat index into the unpadded input (torch's convention):
         # base position of each window + a small per-offset table
         nd = len(k)
