@@ -44,6 +44,11 @@ def _promote(rule, args, arrays, has_scalars):
                 target = D.get_default_dtype().np
                 return [a.astype(target) for a in arrays]
             return arrays
+    else:  # torch reads numpy scalars as the Python numbers they hold (weak, no upcast)
+        for a in args:
+            if isinstance(a, np.generic):
+                args = [x.item() if isinstance(x, np.generic) else x for x in args]
+                break
     dt = _compute_dtype(args, arrays)
     if rule == "float" and not (dt.is_floating_point or dt.is_complex):
         dt = D.get_default_dtype()
