@@ -93,6 +93,8 @@ def _size_args(size, fname: str) -> tuple:
                             f"not {type(s).__name__}")
     for s in out:
         if s < 0:
+            if fname == "zeros":  # torch's zeros checks sizes with its own message
+                raise RuntimeError("zeros: Dimension size must be non-negative.")
             raise RuntimeError(f"Trying to create tensor with negative dimension {s}: {out}")
     return tuple(out)
 
@@ -505,15 +507,15 @@ def _fill_array(arr: np.ndarray, fill, dt: D.dtype) -> None:
         arr.fill(fill)
 
 
-def _like_dtype(input: Tensor, dtype) -> D.dtype:
+def _like_dtype(input: Tensor, dtype, fname: str = "zeros_like") -> D.dtype:
     if not isinstance(input, Tensor):
-        raise TypeError(f"argument 'input' (position 1) must be Tensor, not "
+        raise TypeError(f"{fname}(): argument 'input' (position 1) must be Tensor, not "
                         f"{type(input).__name__}")
     return input.dtype if dtype is None else D.as_dtype(dtype)
 
 
-def _like(fill, input, dtype, device, requires_grad):
-    dt = _like_dtype(input, dtype)
+def _like(fill, input, dtype, device, requires_grad, fname="zeros_like"):
+    dt = _like_dtype(input, dtype, fname)
     arr = np.empty(input._data.shape, D.np_dtype(dt))
     if fill is not None:
         _fill_array(arr, fill, dt)
@@ -524,28 +526,28 @@ def _like(fill, input, dtype, device, requires_grad):
 def zeros_like(input: Tensor, *, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
     """Zeros with ``input``'s shape (and dtype unless given)."""
-    return _like(0, input, dtype, device, requires_grad)
+    return _like(0, input, dtype, device, requires_grad, "zeros_like")
 
 
 @public("ones_like", method=False)
 def ones_like(input: Tensor, *, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """Ones with ``input``'s shape (and dtype unless given)."""
-    return _like(1, input, dtype, device, requires_grad)
+    return _like(1, input, dtype, device, requires_grad, "ones_like")
 
 
 @public("empty_like", method=False)
 def empty_like(input: Tensor, *, dtype=None, layout=None, device=None,
                requires_grad: bool = False, memory_format=None) -> Tensor:
     """An uninitialized tensor with ``input``'s shape (and dtype unless given)."""
-    return _like(None, input, dtype, device, requires_grad)
+    return _like(None, input, dtype, device, requires_grad, "empty_like")
 
 
 @public("full_like", method=False)
 def full_like(input: Tensor, fill_value, *, dtype=None, layout=None, device=None,
               requires_grad: bool = False, memory_format=None) -> Tensor:
     """``fill_value`` with ``input``'s shape and dtype (unless ``dtype`` is given)."""
-    return _like(_fill_scalar(fill_value), input, dtype, device, requires_grad)
+    return _like(_fill_scalar(fill_value), input, dtype, device, requires_grad, "full_like")
 
 
 @public("empty_strided", method=False)
@@ -743,8 +745,12 @@ def _checked_scalar(v, dt: D.dtype):
     if dt.is_complex:  # each part must fit the real type
         r = dt.to_real()
         c = complex(v)
-        _checked_scalar(c.real, r)
-        _checked_scalar(c.imag, r)
+        try:
+            _checked_scalar(c.real, r)
+            _checked_scalar(c.imag, r)
+        except RuntimeError:
+            raise RuntimeError(f"value cannot be converted to type c10::complex<"
+                               f"{_C_NAMES[r]}> without overflow") from None
         return v
     name = _C_NAMES.get(dt, dt.name)
     err = RuntimeError(f"value cannot be converted to type {name} without overflow")
