@@ -46,6 +46,12 @@ def test_promote_types_every_pair(a):
         r = outcome(lambda: ardor.promote_types(A(a), A(b)))
         if t != r:
             bad.append((b, t, r))
+        if t == "RuntimeError":
+            with pytest.raises(RuntimeError) as te:
+                torch.promote_types(T(a), T(b))
+            with pytest.raises(RuntimeError) as ae:
+                ardor.promote_types(A(a), A(b))
+            assert str(ae.value) == str(te.value)
     assert not bad
 
 
@@ -178,10 +184,11 @@ def test_finfo_default_and_errors():
     finally:
         torch.set_default_dtype(torch.float32)
     for bad in ("int32", "bool", "uint8"):
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError) as te:
             torch.finfo(T(bad))
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError) as ae:
             ardor.finfo(A(bad))
+        assert str(ae.value).replace("ardor", "torch") == str(te.value)
 
 
 @pytest.mark.parametrize("name", ["int8", "int16", "int32", "int64", "uint8", "uint16",
@@ -196,10 +203,11 @@ def test_iinfo_matches_torch(name):
 
 @pytest.mark.parametrize("name", ["float32", "bool", "complex64"])
 def test_iinfo_errors(name):
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as te:
         torch.iinfo(T(name))
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError) as ae:
         ardor.iinfo(A(name))
+    assert str(ae.value).replace("ardor", "torch") == str(te.value)
 
 
 def test_is_tensor_is_floating_point_numel():
