@@ -16,7 +16,6 @@ import warnings
 
 import numpy as np
 
-from .. import _dtype as D
 from .._tensor import Tensor, _make
 from ._util import wrap_dim
 from .core import alias, cast, sum_to
@@ -46,11 +45,6 @@ def _zeros(shape, dt, like: Tensor) -> Tensor:
 def _xp(arr):
     import cupy
     return cupy
-
-
-def _fix_bounds(e: IndexError, exc=IndexError):
-    msg = str(e).replace(" axis ", " dimension ")
-    return exc(msg)
 
 
 def _index_error(e: IndexError, idx) -> IndexError:

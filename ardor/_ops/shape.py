@@ -349,7 +349,8 @@ def squeeze_(input: Tensor, dim=None) -> Tensor:
 # ---------------------------------------------------------------- samples of the ops above
 
 
-view.sample = lambda rng: [([_rn(rng, 2, 6)], {"shape": (3, 4)}), ([_rn(rng, 4)], {"shape": (2, 1, 2)})]
+view.sample = lambda rng: [([_rn(rng, 2, 6)], {"shape": (3, 4)}),
+                           ([_rn(rng, 4)], {"shape": (2, 1, 2)})]
 reshape_copy.sample = lambda rng: [([_rn(rng, 3, 4).T], {"shape": (12,)})]
 expand.sample = lambda rng: [([_rn(rng, 3, 1)], {"shape": (2, 3, 4)})]
 permute.sample = lambda rng: [([_rn(rng, 2, 3, 4)], {"dims": (2, 0, 1)})]
@@ -792,19 +793,18 @@ def movedim(input: Tensor, source, destination) -> Tensor:
     if len(src) != len(dst):
         raise RuntimeError(f"movedim: Invalid source or destination dims: source ({src} dims) "
                            f"should contain the same number of dims as destination ({dst} dims)")
+    given_src, given_dst = list(src), list(dst)
     src = [wrap_dim(x, nd) for x in src]
     dst = [wrap_dim(x, nd) for x in dst]
     if len(set(src)) != len(src):
-        raise RuntimeError(f"movedim: repeated dim in `source` ({list(source) if not isinstance(source, int) else [source]})")
+        raise RuntimeError(f"movedim: repeated dim in `source` ({given_src})")
     if len(set(dst)) != len(dst):
-        raise RuntimeError(f"movedim: repeated dim in `destination` ({list(destination) if not isinstance(destination, int) else [destination]})")
+        raise RuntimeError(f"movedim: repeated dim in `destination` ({given_dst})")
     order = [None] * nd
     for s, d in zip(src, dst):
         order[d] = s
     rest = iter(i for i in range(nd) if i not in src)
     order = tuple(o if o is not None else next(rest) for o in order)
-    if order == tuple(range(nd)):
-        return dispatch(permute, (input,), {"dims": order})
     return dispatch(permute, (input,), {"dims": order})
 
 
@@ -1152,7 +1152,7 @@ def repeat_interleave_(input, repeats=None, dim=None, *, output_size=None) -> Te
             reps = tuple(int(x) for x in r)
     else:
         reps = int(repeats)
-    if (isinstance(reps, int) and reps < 0) or (isinstance(reps, tuple) and min(reps, default=0) < 0):
+    if min(reps if isinstance(reps, tuple) else (reps,), default=0) < 0:
         raise RuntimeError("repeats can not be negative")
     if input.ndim == 0:
         input = reshape(input, (1,))
