@@ -28,7 +28,7 @@ def __getattr__(name):
     if name == "freeze":
         from ._freeze import freeze
         return freeze
-    if name in ("save", "load"):
+    if name in ("save", "load", "SerializationError", "LoadedGraph"):
         from . import _serialize
         return getattr(_serialize, name)
     if name in ("script", "ignore", "unused", "ScriptError", "ScriptFunction"):

@@ -1,0 +1,181 @@
+"""ardor.jit speed: fused elementwise kernels, compiled CNN inference, compiled MLP training
+step, each beside ardor eager, numpy (where it applies) and torch eager.
+
+    python benchmarks/jit.py [--rounds 7] [--quick]
+
+Rows are medians over rounds of the best-of-N per-call time (rounds alternate between the
+contenders so machine noise hits them alike). Threads are pinned to 2 for all (numpy's BLAS,
+torch, and the OpenMP fused kernels).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import timeit
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "2")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+import ardor  # noqa: E402
+import ardor.jit as jit  # noqa: E402
+
+try:
+    import torch  # noqa: E402
+    torch.set_num_threads(2)
+except ImportError:  # pragma: no cover
+    torch = None
+
+
+def gelu_chain(x, tanh):
+    """8 elementwise ops: x * (1 + tanh(0.79788456 * (x + 0.044715 * x**3)))."""
+    t = x * x
+    t = t * x
+    t = t * 0.044715
+    t = t + x
+    t = t * 0.7978845608
+    t = tanh(t)
+    t = t + 1.0
+    return t * x
+
+
+def _time(fn, number):
+    return min(timeit.repeat(fn, number=number, repeat=3)) / number
+
+
+def _median_rows(cases, rounds, number):
+    res = {k: [] for k in cases}
+    for _ in range(rounds):
+        for k, fn in cases.items():
+            if fn is not None:
+                res[k].append(_time(fn, number))
+    return {k: statistics.median(v) if v else None for k, v in res.items()}
+
+
+def bench_fused(rounds, n=1 << 22):
+    rng = np.random.default_rng(0)
+    xa = rng.standard_normal(n).astype(np.float32)
+    x = ardor.tensor(xa)
+    fused = jit.trace(lambda x: gelu_chain(x, ardor.tanh), (x,))
+    cg = fused.compiled
+    kinds = [type(k).__name__ for k in cg.kernels.values()]
+    cases = {
+        "fused (ardor.jit)": lambda: cg(xa),
+        "numpy expression": lambda: gelu_chain(xa, np.tanh),
+        "ardor eager": lambda: gelu_chain(x, ardor.tanh),
+        "torch eager": (lambda tx=torch.tensor(xa): gelu_chain(tx, torch.tanh)) if torch else None,
+    }
+    ref = gelu_chain(xa.astype(np.float64), np.tanh)
+    err = float(np.max(np.abs(cg(xa) - ref)))
+    r = _median_rows(cases, rounds, 5)
+    return r, f"GELU-like chain of 8 elementwise ops on {n} float32 (kernel: {kinds}, max abs " \
+              f"err vs float64 {err:.1e})"
+
+
+def _copy_weights(am, tm):
+    sd = {k: ardor.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()}
+    am.load_state_dict(sd)
+
+
+def _cnn(nn):
+    return nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32),
+                         nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(32 * 8 * 8, 10))
+
+
+def bench_cnn(rounds, batch=32):
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    tm, am = _cnn(torch.nn).eval(), _cnn(ardor.nn).eval()
+    _copy_weights(am, tm)
+    xa = rng.standard_normal((batch, 3, 32, 32)).astype(np.float32)
+    x, tx = ardor.tensor(xa), torch.tensor(xa)
+    traced = jit.freeze(jit.trace(am, (x,)))
+    cg = traced.compiled
+
+    def eager():
+        with ardor.no_grad():
+            return am(x)
+
+    def teager():
+        with torch.no_grad():
+            return tm(tx)
+    np.testing.assert_allclose(cg(xa), teager().numpy(), rtol=1e-3, atol=1e-4)
+    cases = {"compiled (ardor.jit)": lambda: cg(xa), "ardor eager": eager,
+             "torch eager": teager}
+    return _median_rows(cases, rounds, 5), f"CNN inference (conv-bn-relu-pool x2 + linear), " \
+                                           f"batch {batch}x3x32x32"
+
+
+def _mlp(nn, width=512, depth=4):
+    layers = [nn.Linear(256, width), nn.ReLU()]
+    for _ in range(depth - 1):
+        layers += [nn.Linear(width, width), nn.ReLU()]
+    return nn.Sequential(*layers, nn.Linear(width, 10))
+
+
+def bench_train(rounds, batch=128):
+    rng = np.random.default_rng(0)
+    torch.manual_seed(0)
+    tm, am = _mlp(torch.nn), _mlp(ardor.nn)
+    _copy_weights(am, tm)
+    xa = rng.standard_normal((batch, 256)).astype(np.float32)
+    ya = rng.integers(0, 10, batch)
+    x, y = ardor.tensor(xa), ardor.tensor(ya)
+    tx, ty = torch.tensor(xa), torch.tensor(ya)
+    opt = ardor.optim.SGD(am.parameters(), lr=1e-3, momentum=0.9)
+    topt = torch.optim.SGD(tm.parameters(), lr=1e-3, momentum=0.9)
+    loss_fn = ardor.nn.functional.cross_entropy
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = loss_fn(am(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    def tstep():
+        topt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(tm(tx), ty)
+        loss.backward()
+        topt.step()
+        return loss
+    compiled = jit.compile(step)
+    for _ in range(3):
+        compiled(x, y)
+    cases = {"compiled step (ardor.jit.compile)": lambda: compiled(x, y),
+             "ardor eager": lambda: step(x, y), "torch eager": tstep}
+    return _median_rows(cases, rounds, 5), f"MLP training step (SGD momentum; 256-" \
+                                           f"{'x'.join(['512'] * 4)}-10, batch {batch})"
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--quick", action="store_true")
+    args = ap.parse_args()
+    rounds = 3 if args.quick else args.rounds
+    for fn in (bench_fused, bench_cnn, bench_train):
+        try:
+            rows, title = fn(rounds)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            print(f"\n{fn.__name__}: failed: {type(e).__name__}: {e}")
+            continue
+        first = next(iter(rows))
+        base = rows[first]
+        print(f"\n{title}")
+        print(f"| {'':36s} | median ms | {first.split(' (')[0]} speedup |")
+        print(f"|{'-' * 38}|-----------|{'-' * 20}|")
+        for k, v in rows.items():
+            if v is None:
+                print(f"| {k:36s} |       n/a |                    |")
+                continue
+            print(f"| {k:36s} | {v * 1e3:9.3f} | {v / base:17.2f}x |")
+
+
+if __name__ == "__main__":
+    main()
