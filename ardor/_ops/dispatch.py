@@ -309,6 +309,14 @@ def dispatch_inplace(op, self: Tensor, args: tuple, attrs: dict = _EMPTY) -> Ten
 def _check_view_inplace(view: Tensor, base: Tensor, needs_grad: bool) -> None:
     """torch's refusals for in-place ops on views under autograd."""
     d = view.__dict__
+    cf = d.get("_custom_fn_view")  # set by autograd.Function on view outputs
+    if cf is not None:
+        raise RuntimeError(
+            f"Output {cf[1]} of {cf[0]} is a view and is being modified inplace. This view was "
+            "created inside a custom Function (or because an input was returned as-is) and the "
+            "autograd logic to handle view+inplace would override the custom backward "
+            "associated with the custom Function, leading to incorrect gradients. This behavior "
+            "is forbidden. You can fix this by cloning the output of the custom Function.")
     if d.get("_nograd_view"):
         raise RuntimeError(
             "A view was created in no_grad mode and is being modified inplace with grad mode "

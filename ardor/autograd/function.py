@@ -314,6 +314,8 @@ def _wrap_outputs(ctx, cls, args, tensors_in, outs, executable):
             o._requires_grad = True
             o.grad_fn = ctx
             o._output_nr = i
+            if o._base is not None:  # in-place on it later is refused, as in torch
+                o._custom_fn_view = (cls.__name__, i)
         elif executable or id(o) not in dirty:
             if o.grad_fn is None and id(o) not in in_ids and not (id(o) in dirty):
                 o._requires_grad = False

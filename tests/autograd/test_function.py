@@ -392,3 +392,38 @@ def test_reentrant_backward_checkpoint_style():
         return g1, x.grad
     got = same(sc)
     assert got[0] == got[1]
+
+
+def test_view_outputs_refuse_inplace():
+    def sc(lib):
+        F = lib.autograd.Function
+
+        class Id(F):
+            @staticmethod
+            def forward(ctx, x):
+                return x
+
+            @staticmethod
+            def backward(ctx, g):
+                return g
+
+        class Head(F):
+            @staticmethod
+            def forward(ctx, x):
+                return x[:2]
+
+            @staticmethod
+            def backward(ctx, g):
+                r = lib.zeros(3, 4, dtype=g.dtype)
+                r[:2] = g
+                return r
+        r = []
+        for f in (Id, Head):
+            x = lib.tensor(X, requires_grad=True)
+            y = f.apply(x * 1)
+            r.append(catch(lambda: y.add_(1)))
+            with lib.no_grad():
+                y.mul_(2)  # allowed outside grad mode
+            r.append(y)
+        return r
+    same(sc)
