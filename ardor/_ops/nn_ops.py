@@ -127,7 +127,7 @@ def _im2col(xp, x, g: _Geom, groups: int):
     n, c = x.shape[:2]
     xpad = _zero_pad(xp, x, g.padding)
     if g.full:
-        flat = xpad.reshape(n, c, -1)
+        flat = xp.ascontiguousarray(xpad.reshape(n, c, _prod(g.sp)))  # unit plane stride
         if g.need:
             flat = xp.pad(flat, ((0, 0), (0, 0), (0, g.need)))
         st = flat.strides
@@ -141,7 +141,7 @@ def _im2col(xp, x, g: _Geom, groups: int):
         view = _window_view(xp, xpad, g.k, g.s, g.d, g.out)
     cols = _workspace(xp, "cols", view.shape, view.dtype)
     cols[...] = view
-    return cols.reshape(groups, -1, n * g.L)
+    return cols.reshape(groups, c // groups * _prod(g.k), n * g.L)
 
 
 def _from_cols(xp, y, g: _Geom, n: int):
@@ -162,10 +162,10 @@ def _to_cols(xp, gy, g: _Geom):
         buf = xp.zeros((c, n) + g.cols_shape, dtype=gy.dtype)
         buf[(slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)] = \
             gy.transpose(perm)
-        return buf.reshape(c, -1)
+        return buf.reshape(c, n * g.L)
     if n == 1:
-        return gy.reshape(c, -1)
-    return xp.ascontiguousarray(gy.transpose(perm)).reshape(c, -1)
+        return gy.reshape(c, g.L)
+    return xp.ascontiguousarray(gy.transpose(perm)).reshape(c, n * g.L)
 
 
 def _col2im_g(xp, gcols, g: _Geom, in_shape):
@@ -214,7 +214,7 @@ def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     g = _Geom(x.shape[2:], w.shape[2:], stride, dilation, padding)
     cols = _im2col(xp, x, g, groups)
     y = _gemm(xp, w.reshape(groups, cout // groups, -1), cols, "gemm")   # ONE batched GEMM
-    y = _from_cols(xp, y.reshape(cout, -1), g, n)
+    y = _from_cols(xp, y.reshape(cout, n * g.L), g, n)
     if b is not None:
         y += b.reshape((cout,) + (1,) * (x.ndim - 2))
     return y
@@ -225,7 +225,7 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
     n, cout = gy.shape[:2]
     cin = w.shape[1] * groups
     g = _Geom(input_size, w.shape[2:], stride, dilation, padding)
-    gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, -1)
+    gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
     wm = w.reshape(groups, cout // groups, -1)
     gcols = _gemm(xp, wm.transpose(0, 2, 1), gm, "gemm")        # (G, Cg*K, N*L)
     gcols = gcols.reshape(cin, _prod(g.k), n, g.L)
@@ -236,7 +236,7 @@ def _conv_weight_grad(xp, x, gy, stride, padding, dilation, groups, kernel_size)
     n, cout = gy.shape[:2]
     g = _Geom(x.shape[2:], kernel_size, stride, dilation, padding)
     cols = _im2col(xp, x, g, groups)
-    gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, -1)
+    gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
     gw = _gemm(xp, gm, cols.transpose(0, 2, 1))                 # ONE (batched) GEMM
     return gw.reshape((cout, x.shape[1] // groups) + tuple(kernel_size))
 

@@ -196,3 +196,25 @@ def test_conv_module_errors(kw):
     def words(e):
         return sorted(str(e).translate(str.maketrans("{},", "   ")).split())
     assert words(ea.value) == words(et.value)
+
+
+def test_noncontiguous_and_empty_batch():
+    base = RNG.standard_normal((5, 6, 3, 2))
+    w = RNG.standard_normal((4, 3, 2, 2))
+    xa = ardor.tensor(base).permute(3, 2, 1, 0)            # (2, 3, 6, 5) transposed view
+    xt = torch.tensor(base).permute(3, 2, 1, 0)
+    assert not xa.is_contiguous()
+    np.testing.assert_allclose(AF.conv2d(xa, ardor.tensor(w), padding=1).numpy(),
+                               TF.conv2d(xt, torch.tensor(w), padding=1).numpy(), atol=1e-12)
+    sl = RNG.standard_normal((2, 3, 1, 12))
+    np.testing.assert_allclose(AF.conv2d(ardor.tensor(sl)[..., ::2], ardor.tensor(w[..., :1, :])).numpy(),
+                               TF.conv2d(torch.tensor(sl)[..., ::2], torch.tensor(w[..., :1, :])).numpy(),
+                               atol=1e-12)
+    for kw in (dict(), dict(stride=2, padding=1)):
+        xe = ardor.zeros(0, 3, 5, 5, dtype=ardor.float64, requires_grad=True)
+        we = ardor.tensor(w, requires_grad=True)
+        y = AF.conv2d(xe, we, **kw)
+        assert tuple(y.shape) == tuple(TF.conv2d(torch.zeros(0, 3, 5, 5, dtype=torch.float64),
+                                                 torch.tensor(w), **kw).shape)
+        y.sum().backward()
+        assert tuple(xe.grad.shape) == (0, 3, 5, 5) and float(we.grad.abs().sum()) == 0.0

@@ -28,7 +28,7 @@ def _tup(v, n: int, name: str = "kernel_size") -> tuple:
 def _batch(x: Tensor, nd: int, name: str):
     if x.ndim == nd + 1 and x.numel() > 0:
         return x.unsqueeze(0), True
-    if x.ndim == nd + 2 and x.numel() > 0:
+    if x.ndim == nd + 2 and all(v > 0 for v in x.shape[1:]):   # empty batch allowed
         return x, False
     if nd == 2:
         raise RuntimeError("non-empty 3D or 4D (batch mode) tensor expected for input")
