@@ -219,6 +219,35 @@ def test_asarray():
     assert ardor.asarray(x, dtype=ardor.float64).dtype == ardor.float64
 
 
+ASARRAY_CASES = {
+    "list_copy_false": lambda L: L.asarray([1, 2], copy=False),
+    "tensor_copy_false_dtype": lambda L: L.asarray(L.ones(2), dtype=L.float64, copy=False),
+    "np_copy_false_same": lambda L: L.asarray(np.ones(2), copy=False),
+    "tensor_rg": lambda L: L.asarray(L.ones(2), requires_grad=True),
+    "np_rg": lambda L: L.asarray(np.ones(2), requires_grad=True),
+    "int_rg": lambda L: L.asarray([1, 2], requires_grad=True),
+    "scalar_bool": lambda L: L.asarray(True),
+    "np_scalar_i16": lambda L: L.asarray(np.int16(3)),
+    "nested": lambda L: L.asarray([[1, 2], [3, 4.5]]),
+    "ragged": lambda L: L.asarray([[1, 2], [3]]),
+    "str": lambda L: L.asarray("a"),
+    "none": lambda L: L.asarray(None),
+    "np_obj": lambda L: L.asarray(np.array([None])),
+    "tensor_list": lambda L: L.asarray([L.tensor(1.0), L.tensor(2.0)]),
+    "as_tensor_list_dtype": lambda L: L.as_tensor([1.5, 2.5], dtype=L.int32),
+    "as_tensor_ragged": lambda L: L.as_tensor([[1], [1, 2]]),
+    "as_tensor_none": lambda L: L.as_tensor(None),
+    "as_tensor_np_u16": lambda L: L.as_tensor(np.ones(2, np.uint16)),
+    "as_tensor_np_bad": lambda L: L.as_tensor(np.array(["a"])),
+    "as_tensor_scalar": lambda L: L.as_tensor(2.5, dtype=L.float64),
+}
+
+
+@pytest.mark.parametrize("name", sorted(ASARRAY_CASES))
+def test_asarray_as_tensor_match_torch(name):
+    same(ASARRAY_CASES[name])
+
+
 # ------------------------------------------------------------------ factories
 FACTORY_CASES = {
     "zeros_args": lambda L: L.zeros(2, 3),

@@ -402,8 +402,7 @@ def asarray(obj, *, dtype=None, device=None, copy: bool | None = None,
             arr = obj.astype(D.np_dtype(dt))
         return _finish(arr, requires_grad)
     if copy is False and not hasattr(obj, "__array_interface__"):
-        raise ValueError("can't alias a Python sequence: copy=False needs an object with the "
-                         "buffer protocol")
+        raise ValueError("can't alias arbitrary sequence into a tensor.")
     return _finish(_infer_array(obj, dt), requires_grad)
 
 
