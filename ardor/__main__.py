@@ -1,5 +1,5 @@
-"""``python -m ardor``: the project's main job (a short training demo for now)."""
-from .examples_main import main
+"""``python -m ardor``: the project's main job (train a CNN on the bundled digits)."""
+from .examples.train import main
 
 if __name__ == "__main__":
     main()

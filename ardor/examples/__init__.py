@@ -1,0 +1,1 @@
+"""Runnable examples; ``python -m ardor.examples.train`` is the project's main job."""
