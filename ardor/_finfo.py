@@ -18,8 +18,9 @@ def _lookup(type_, who: str, other: str, ok) -> D.dtype:
     if not ok(d):
         if who == "iinfo" and d is D.bool_:
             raise TypeError(f"{d} is not supported by ardor.iinfo")
-        raise TypeError(f"ardor.{who}() requires a{'n integer' if who == 'iinfo' else ' floating point'}"
-                        f" input type. Use ardor.{other} to handle 'ardor.{who}'")
+        kind = "an integer" if who == "iinfo" else "a floating point"
+        raise TypeError(f"ardor.{who}() requires {kind} input type. Use ardor.{other} to "
+                        f"handle 'ardor.{who}'")
     return d
 
 

@@ -46,7 +46,8 @@ def make_tensor(*shape, dtype, device=None, low: float | None = None,
         elif dt._category == D._INT:
             arr[arr == 0] = 1
         else:
-            arr[arr == 0] = np.finfo(np.float32).eps if dt.itemsize <= 4 else np.finfo(np.float64).eps
+            tiny = np.finfo(np.float32 if dt.itemsize <= 4 else np.float64).eps
+            arr[arr == 0] = tiny
     if noncontiguous and arr.size > 1:
         wide = np.empty(shape[:-1] + (shape[-1] * 2,), arr.dtype)
         wide[..., ::2] = arr
