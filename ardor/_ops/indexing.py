@@ -989,6 +989,8 @@ class index_add:
         out = a.copy()
         n = a.shape[dim] if a.ndim else 1
         _check_index_bounds(idx, n, dim)
+        if a.dtype.kind in "iu":
+            alpha = int(alpha)  # torch truncates a float alpha for integer tensors
         if alpha != 1:
             src = src * alpha
         if a.ndim == 0:
