@@ -1879,7 +1879,7 @@ def add_(input, other, *, alpha=1, out=None) -> Tensor:
     """input + alpha * other"""
     if alpha != 1 or alpha is True:
         _check_alpha(input, other, alpha)
-        other = mul_(other, alpha)
+        other = mul_(other, alpha) if isinstance(other, Tensor) else _pyscalar(other) * alpha
     return _out(dispatch(add, (input, other)), out)
 
 
@@ -1889,7 +1889,7 @@ def sub_(input, other, *, alpha=1, out=None) -> Tensor:
     _check_bool_sub(input, other)
     if alpha != 1 or alpha is True:
         _check_alpha(input, other, alpha)
-        other = mul_(other, alpha)
+        other = mul_(other, alpha) if isinstance(other, Tensor) else _pyscalar(other) * alpha
     return _out(dispatch(sub, (input, other)), out)
 
 
@@ -2435,7 +2435,7 @@ def add_inplace(self, other, *, alpha=1):
     """In-place add."""
     if alpha != 1 or alpha is True:
         _check_alpha(self, other, alpha)
-        other = mul_(other, alpha)
+        other = mul_(other, alpha) if isinstance(other, Tensor) else _pyscalar(other) * alpha
     return dispatch_inplace(add, self, (other,))
 
 
@@ -2444,7 +2444,7 @@ def sub_inplace(self, other, *, alpha=1):
     _check_bool_sub(self, other)
     if alpha != 1 or alpha is True:
         _check_alpha(self, other, alpha)
-        other = mul_(other, alpha)
+        other = mul_(other, alpha) if isinstance(other, Tensor) else _pyscalar(other) * alpha
     return dispatch_inplace(sub, self, (other,))
 
 

@@ -592,6 +592,10 @@ def test_alpha():
                 lambda a, b: getattr(ardor, name)(a, b, alpha=al), [x, y])
             run(lambda a, b: getattr(a.clone(), name + "_")(b, alpha=al),
                 lambda a, b: getattr(a.clone(), name + "_")(b, alpha=al), [x, y], grad=False)
+    for x in (np.array([1, 2]), np.array([1.0, 2.0], F32)):  # scalar other stays a scalar
+        for o, al in ((1.5, 2), (2, 3), (2, 0.5)):
+            run(lambda a: torch.add(a, o, alpha=al), lambda a: ardor.add(a, o, alpha=al), [x])
+            run(lambda a: torch.sub(a, o, alpha=al), lambda a: ardor.sub(a, o, alpha=al), [x])
     b = np.array([True, False])
     for f in (lambda a: a - a, lambda a: a - True, lambda a: -a, lambda a: a + a,
               lambda a: a * a, lambda a: a / a, lambda a: torch.rsub(a, 1.0) if
