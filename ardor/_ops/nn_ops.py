@@ -1563,3 +1563,121 @@ class kl_div_grad:
             return -e + 0 * x, e * (t - x + 1)
         with np.errstate(divide="ignore", invalid="ignore"):
             return -t + 0 * x, xp.where(t > 0, xp.log(xp.where(t > 0, t, 1)) + 1 - x, 0 * x)
+
+
+# ====================================================================== grid sampling
+def _unnormalize(xp, coord, size, align_corners):
+    """[-1, 1] grid coordinate -> pixel coordinate, and d(pixel)/d(coord)."""
+    if align_corners:
+        return (coord + 1) / 2 * (size - 1), (size - 1) / 2
+    return ((coord + 1) * size - 1) / 2, size / 2
+
+
+def _gs_prepare(xp, x, grid, padding_mode, align_corners):
+    n, c, h, w = x.shape
+    ix, sx = _unnormalize(xp, grid[..., 0], w, align_corners)
+    iy, sy = _unnormalize(xp, grid[..., 1], h, align_corners)
+    mx = my = None
+    if padding_mode == "border":
+        mx = (ix > 0) & (ix < w - 1)      # where the clip passes the gradient through
+        my = (iy > 0) & (iy < h - 1)
+        ix = xp.clip(ix, 0, w - 1)
+        iy = xp.clip(iy, 0, h - 1)
+    return ix, iy, sx, sy, mx, my
+
+
+def _gs_corners(xp, ix, iy, h, w):
+    """The 4 bilinear corners: (flat index, in-bounds mask, weight, dweight/dix,
+    dweight/diy) each."""
+    x0 = xp.floor(ix)
+    y0 = xp.floor(iy)
+    fx, fy = ix - x0, iy - y0
+    out = []
+    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        xi, yi = x0 + dx, y0 + dy
+        wx = fx if dx else 1 - fx
+        wy = fy if dy else 1 - fy
+        gxs = 1.0 if dx else -1.0
+        gys = 1.0 if dy else -1.0
+        valid = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+        idx = (xp.clip(yi, 0, h - 1) * w + xp.clip(xi, 0, w - 1)).astype(np.int64)
+        out.append((idx, valid, wx * wy, gxs * wy, gys * wx))
+    return out
+
+
+def _gather_hw(xp, x, idx):
+    """x (N, C, H, W) at flat spatial indices idx (N, Ho, Wo) -> (N, C, Ho, Wo)."""
+    n, c = x.shape[:2]
+    v = xp.take_along_axis(x.reshape(n, c, -1), idx.reshape(n, 1, -1), axis=2)
+    return v.reshape((n, c) + idx.shape[1:])
+
+
+@register
+class grid_sample_2d:
+    """F.grid_sample on 4-D input: bilinear / nearest, zeros / border padding."""
+    save = (0, 1)
+    onnx = "GridSample"
+    node_name = "GridSampler2DBackward0"
+
+    def forward(xp, x, grid, *, mode, padding_mode, align_corners):
+        n, c, h, w = x.shape
+        ix, iy, _, _, _, _ = _gs_prepare(xp, x, grid, padding_mode, align_corners)
+        if mode == "nearest":
+            xi, yi = xp.rint(ix), xp.rint(iy)          # round half to even, as nearbyint
+            valid = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+            idx = (xp.clip(yi, 0, h - 1) * w + xp.clip(xi, 0, w - 1)).astype(np.int64)
+            return _gather_hw(xp, x, idx) * valid[:, None].astype(x.dtype)
+        out = None
+        for idx, valid, wgt, _, _ in _gs_corners(xp, ix, iy, h, w):
+            term = _gather_hw(xp, x, idx) * (wgt * valid)[:, None].astype(x.dtype)
+            out = term if out is None else out + term
+        return out
+
+    def backward(ctx, g):
+        x, grid = ctx.saved
+        gx, gg = dispatch(grid_sample_2d_backward, (g, x, grid), ctx.attrs)
+        nx, ng = ctx.needs_input_grad
+        return (gx if nx else None, gg if ng else None)
+
+    def sample(rng):
+        grid = rng.uniform(-1.2, 1.2, (2, 3, 4, 2))
+        return [((_rand(rng, 2, 2, 4, 5), grid),
+                 {"mode": "bilinear", "padding_mode": "zeros", "align_corners": False}),
+                ((_rand(rng, 1, 2, 3, 4), rng.uniform(-0.9, 0.9, (1, 2, 3, 2))),
+                 {"mode": "bilinear", "padding_mode": "border", "align_corners": True})]
+
+
+@register
+class grid_sample_2d_backward:
+    """(grad_input, grad_grid) of grid_sample_2d."""
+    nout = 2
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, g, x, grid, *, mode, padding_mode, align_corners):
+        n, c, h, w = x.shape
+        ix, iy, sx, sy, mx, my = _gs_prepare(xp, x, grid, padding_mode, align_corners)
+        gx = xp.zeros(n * c * h * w, dtype=x.dtype)
+        base = (xp.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
+        ggrid = xp.zeros(grid.shape, dtype=grid.dtype)
+        if mode == "nearest":
+            xi, yi = xp.rint(ix), xp.rint(iy)
+            valid = (xi >= 0) & (xi <= w - 1) & (yi >= 0) & (yi <= h - 1)
+            idx = (xp.clip(yi, 0, h - 1) * w + xp.clip(xi, 0, w - 1)).astype(np.int64)
+            vals = g * valid[:, None].astype(g.dtype)
+            _scatter_add(xp, gx, (idx[:, None] + base).reshape(-1), vals.reshape(-1))
+            return gx.reshape(x.shape), ggrid
+        dix = diy = 0
+        for idx, valid, wgt, dwx, dwy in _gs_corners(xp, ix, iy, h, w):
+            vm = valid.astype(x.dtype)
+            vals = g * (wgt * vm)[:, None].astype(g.dtype)
+            _scatter_add(xp, gx, (idx[:, None] + base).reshape(-1), vals.reshape(-1))
+            gv = (g * _gather_hw(xp, x, idx)).sum(1) * vm      # sum over channels
+            dix = dix + gv * dwx
+            diy = diy + gv * dwy
+        if mx is not None:
+            dix = dix * mx
+            diy = diy * my
+        ggrid[..., 0] = dix * sx
+        ggrid[..., 1] = diy * sy
+        return gx.reshape(x.shape), ggrid

@@ -104,3 +104,21 @@ def test_errors_match_torch(call):
     with pytest.raises(type(et.value)) as ea:
         call(AF, ardor)
     assert str(ea.value).replace("ardor", "torch") == str(et.value)
+
+
+@pytest.mark.parametrize("ac", [False, True])
+@pytest.mark.parametrize("mode,pm", [("bilinear", "zeros"), ("bilinear", "border"),
+                                     ("nearest", "zeros"), ("nearest", "border")])
+def test_affine_grid_and_grid_sample(ac, mode, pm):
+    th = RNG.standard_normal((2, 2, 3)) * 0.5
+    both(lambda t: AF.affine_grid(t, (2, 3, 4, 5), align_corners=ac),
+         lambda t: TF.affine_grid(t, (2, 3, 4, 5), align_corners=ac), th)
+    x = RNG.standard_normal((2, 3, 6, 7))
+    g = RNG.uniform(-1.3, 1.3, (2, 4, 5, 2))
+    both(lambda xx: AF.grid_sample(xx, ardor.tensor(g), mode, pm, ac),
+         lambda xx: TF.grid_sample(xx, torch.tensor(g), mode, pm, ac), x)
+    both(lambda gg: AF.grid_sample(ardor.tensor(x), gg, mode, pm, ac),
+         lambda gg: TF.grid_sample(torch.tensor(x), gg, mode, pm, ac), g)
+    th3 = RNG.standard_normal((1, 3, 4))
+    both(lambda t: AF.affine_grid(t, (1, 2, 3, 4, 5), align_corners=ac),
+         lambda t: TF.affine_grid(t, (1, 2, 3, 4, 5), align_corners=ac), th3)

@@ -10,7 +10,7 @@ from ..._ops.dispatch import dispatch
 from ..._tensor import Tensor, _make
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear",
-           "pixel_shuffle", "pixel_unshuffle"]
+           "pixel_shuffle", "pixel_unshuffle", "affine_grid", "grid_sample"]
 
 _NONCONST_MSG = ("Padding size {n} is not supported for {d}D input tensor.\n"
                  "Supported combinations for non-constant padding:\n"
@@ -235,3 +235,86 @@ def pixel_unshuffle(input: Tensor, downscale_factor: int) -> Tensor:
     x = input.reshape(*lead, c, h // r, r, w // r, r)
     perm = tuple(range(nl)) + tuple(nl + i for i in (0, 2, 4, 1, 3))
     return x.permute(*perm).reshape(*lead, c * r * r, h // r, w // r)
+
+
+# ---------------------------------------------------------------- spatial transformers
+_ALIGN_WARN = ("Default grid_sample and affine_grid behavior has changed to align_corners=False "
+               "since 1.3.0. Please specify align_corners=True if the old behavior is desired. "
+               "See the documentation of grid_sample for details.")
+
+
+def _base_coords(n: int, align_corners: bool) -> np.ndarray:
+    if n <= 1:
+        return np.zeros(max(n, 1))
+    r = np.linspace(-1.0, 1.0, n)
+    return r if align_corners else r * (n - 1) / n
+
+
+def affine_grid(theta: Tensor, size, align_corners: bool | None = None) -> Tensor:
+    """Sampling grid (N, H, W, 2) (or (N, D, H, W, 3)) of the affine maps ``theta``."""
+    import warnings
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARN)
+        align_corners = False
+    if not theta.is_floating_point():
+        raise ValueError(f"Expected theta to have floating point type, but got "
+                         f"{theta.dtype}".replace("ardor.", "torch."))
+    size = [int(v) for v in size]
+    if len(size) == 4:
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (2, 3):
+            raise ValueError(f"Expected a batch of 2D affine matrices of shape Nx2x3 for size "
+                             f"{size}. Got {list(theta.shape)}.".replace("[", "torch.Size([")
+                             .replace("].", "]).").replace(f"size torch.Size({size})",
+                                                           f"size {size}"))
+        n, _, h, w = size
+        xs, ys = _base_coords(w, align_corners), _base_coords(h, align_corners)
+        base = np.stack(np.broadcast_arrays(xs[None, :], ys[:, None], np.ones((1, 1))), -1)
+        base = base.reshape(1, h * w, 3)
+        out_shape = (n, h, w, 2)
+    elif len(size) == 5:
+        if theta.ndim != 3 or tuple(theta.shape[-2:]) != (3, 4):
+            raise ValueError(f"Expected a batch of 3D affine matrices of shape Nx3x4 for size "
+                             f"{size}. Got {list(theta.shape)}.")
+        n, _, d, h, w = size
+        xs, ys, zs = (_base_coords(w, align_corners), _base_coords(h, align_corners),
+                      _base_coords(d, align_corners))
+        base = np.stack(np.broadcast_arrays(xs[None, None, :], ys[None, :, None],
+                                            zs[:, None, None], np.ones((1, 1, 1))), -1)
+        base = base.reshape(1, d * h * w, 4)
+        out_shape = (n, d, h, w, 3)
+    else:
+        raise NotImplementedError(f"affine_grid only supports 4D and 5D sizes, for 2D and 3D "
+                                  f"affine transforms, respectively. Got size {size}.")
+    if min(size) <= 0:
+        raise ValueError(f"Expected non-zero, positive output size. Got {size}")
+    b = _make(base.astype(theta.dtype.np))
+    return (b @ theta.transpose(1, 2)).reshape(out_shape)
+
+
+def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
+                padding_mode: str = "zeros", align_corners: bool | None = None) -> Tensor:
+    """Sample ``input`` (N, C, H, W) at ``grid`` (N, Ho, Wo, 2) locations in [-1, 1]."""
+    import warnings
+    if mode not in ("bilinear", "nearest", "bicubic"):
+        raise ValueError(f"nn.functional.grid_sample(): expected mode to be 'bilinear', "
+                         f"'nearest' or 'bicubic', but got: '{mode}'")
+    if padding_mode not in ("zeros", "border", "reflection"):
+        raise ValueError(f"nn.functional.grid_sample(): expected padding_mode to be 'zeros', "
+                         f"'border', or 'reflection', but got: '{padding_mode}'")
+    if align_corners is None:
+        warnings.warn(_ALIGN_WARN)
+        align_corners = False
+    if mode == "bicubic" or padding_mode == "reflection" or input.ndim != 4:
+        raise NotImplementedError("grid_sample: only 4-D input with bilinear/nearest mode and "
+                                  "zeros/border padding is supported")
+    if grid.ndim != 4 or grid.shape[0] != input.shape[0] or grid.shape[-1] != 2:
+        raise RuntimeError(f"grid_sampler(): expected grid to have size 2 in last dimension "
+                           f"and the same batch size as input, but got input with sizes "
+                           f"{list(input.shape)} and grid with sizes {list(grid.shape)}")
+    if input.dtype is not grid.dtype:
+        raise RuntimeError(f"grid_sampler(): expected input and grid to have same dtype, but "
+                           f"input has {input.dtype} and grid has {grid.dtype}"
+                           .replace("ardor.", "torch."))
+    return dispatch(_K.grid_sample_2d, (input, grid),
+                    {"mode": mode, "padding_mode": padding_mode,
+                     "align_corners": bool(align_corners)})
