@@ -847,7 +847,7 @@ class scatter_reduce:
         if not include_self or reduce == "mean":
             fill = {"sum": 0, "mean": 0, "prod": 1}.get(reduce)
             if fill is None:
-                if a.dtype.kind == "f":
+                if a.dtype.kind not in "iub":  # floats, incl. bfloat16 (kind 'V')
                     fill = -np.inf if reduce == "amax" else np.inf
                 elif a.dtype.kind == "b":
                     fill = reduce == "amin"
@@ -861,7 +861,7 @@ class scatter_reduce:
             cnt = _scatter_into(xp, xp.full(a.shape, 1 if include_self else 0, np.int64), idx,
                                 1, dim, "add")
             cnt = xp.where(cnt == 0, 1, cnt)
-            if a.dtype.kind in "fc":
+            if a.dtype.kind not in "iub":
                 return (out / cnt).astype(a.dtype)
             return xp.floor_divide(out, cnt).astype(a.dtype)
         return _scatter_into(xp, out, idx, src, dim, reduce)

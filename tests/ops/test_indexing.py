@@ -683,3 +683,13 @@ def test_scatter_reduce_integer_inputs(reduce):
     for inc in (True, False):
         run(lambda L, x: x.scatter_reduce(1, T(L, [[0, 3, 3], [1, 1, 1]]), x[1:, 1:] * 2,
                                           reduce, include_self=inc), x, grad=False)
+
+
+@pytest.mark.parametrize("dt", ["half", "bfloat16"])
+def test_reduced_precision_inputs(dt):
+    x = rn(3, 4)
+    skip = ("unique", "searchsorted", "bucketize", "nonzero", "argwhere")
+    for name, fn in IDX:
+        if not name.startswith(skip):
+            run(lambda L, x, fn=fn: fn(L, getattr(x, dt)()), x, grad=False, rtol=2e-2,
+                atol=2e-2)
