@@ -11,6 +11,7 @@ from .._ops.linalg import (  # noqa: F401  (the public names, re-exported)
     matmul_ as matmul, matrix_exp, matrix_norm, matrix_power, matrix_rank, pinv, qr, slogdet, solve,
     solve_triangular, svd, svdvals)
 from .._ops.reduction import vector_norm  # noqa: F401
+from .._ops.reduction import _nt
 from .._tensor import Tensor
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eigh",
@@ -20,23 +21,70 @@ __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "di
            "vector_norm"]
 
 
-def inv_ex(A: Tensor, *, check_errors: bool = False, out=None):
-    """(inverse, info): like inv; info is 0 (errors raise, as with check_errors=True)."""
+inv_ex_t = _nt("linalg_inv_ex", "inverse info")
+cholesky_ex_t = _nt("linalg_cholesky_ex", "L info")
+solve_ex_t = _nt("linalg_solve_ex", "result info")
+
+
+def _ex(run, A: Tensor, info_of, check_errors: bool, tup, base="", name=""):
+    """torch's *_ex: (result, info) where info > 0 marks a failed matrix of the batch.
+    With check_errors=False a failure does not raise: that matrix's result is NaN and the
+    whole result carries no gradient."""
     import ardor
-    return inv(A), ardor.zeros(tuple(A.shape[:-2]), dtype=ardor.int32)
+    import numpy as np
+    try:
+        return tup(run(), ardor.zeros(tuple(A.shape[:-2]), dtype=ardor.int32))
+    except LinAlgError as e:
+        if check_errors:
+            raise LinAlgError(str(e).replace(base + ":", name + ":", 1)) from None
+    a = A.detach().numpy(force=True)
+    flat = a.reshape((-1,) + a.shape[-2:])
+    info = np.array([info_of(m) for m in flat], dtype=np.int32).reshape(a.shape[:-2])
+    good = (info == 0).reshape(-1)
+    safe = flat.copy()
+    safe[~good] = np.eye(a.shape[-1], dtype=a.dtype)          # placeholder, overwritten
+    with ardor.no_grad():
+        r = run(ardor.tensor(safe.reshape(a.shape)))
+    out = r.numpy().copy()
+    out.reshape((-1,) + out.shape[-2:])[~good] = np.nan
+    return tup(ardor.tensor(out), ardor.tensor(info))
+
+
+def inv_ex(A: Tensor, *, check_errors: bool = False, out=None):
+    """(inverse, info) of torch.linalg.inv_ex: info is the 1-based index of a zero pivot."""
+    from .._ops.linalg import _lu_info
+    return _ex(lambda X=A: inv(X), A, _lu_info, check_errors, inv_ex_t, "linalg.inv",
+               "linalg.inv_ex")
 
 
 def cholesky_ex(A: Tensor, *, upper: bool = False, check_errors: bool = False, out=None):
-    """(L, info): like cholesky; info is 0 (errors raise, as with check_errors=True)."""
-    import ardor
-    return cholesky(A, upper=upper), ardor.zeros(tuple(A.shape[:-2]), dtype=ardor.int32)
+    """(L, info) of torch.linalg.cholesky_ex: info is the order of the failing minor."""
+    from .._ops.linalg import _chol_order
+    return _ex(lambda X=A: cholesky(X, upper=upper), A, _chol_order, check_errors,
+               cholesky_ex_t, "linalg.cholesky", "linalg.cholesky_ex")
 
 
 def solve_ex(A: Tensor, B: Tensor, *, left: bool = True, check_errors: bool = False,
              out=None):
-    """(X, info): like solve; info is 0 (errors raise, as with check_errors=True)."""
+    """(result, info) of torch.linalg.solve_ex."""
     import ardor
-    return solve(A, B, left=left), ardor.zeros(tuple(A.shape[:-2]), dtype=ardor.int32)
+    try:
+        return solve_ex_t(solve(A, B, left=left),
+                          ardor.zeros(tuple(A.shape[:-2]), dtype=ardor.int32))
+    except LinAlgError as e:
+        if check_errors:
+            raise LinAlgError(str(e).replace("linalg.solve:", "linalg.solve_ex:", 1)) from None
+    from .._ops.linalg import _lu_info
+    r = _ex(lambda X=A: inv(X), A, _lu_info, False, inv_ex_t)   # NaN where singular
+    vector = B.ndim == 1 or (B.ndim == A.ndim - 1 and tuple(B.shape) == tuple(A.shape[:-1]))
+    with ardor.no_grad():
+        if not left:
+            X = B @ r.inverse
+        elif vector:
+            X = (r.inverse @ B.unsqueeze(-1)).squeeze(-1)
+        else:
+            X = r.inverse @ B
+    return solve_ex_t(X, r.info)
 
 
 def vecdot(x: Tensor, y: Tensor, *, dim: int = -1, out=None) -> Tensor:

@@ -640,3 +640,19 @@ def test_vander_tensorinv_tensorsolve():
     run(lambda L, a: lib_linalg(L).tensorinv(a, ind=1), A)
     run(lambda L, a, b: lib_linalg(L).tensorsolve(a, b), A, r(6))
     raises_like(lambda L, a: lib_linalg(L).tensorinv(a, ind=2), r((2, 3, 4)))
+
+
+@pytest.mark.parametrize("name", ["inv_ex", "cholesky_ex", "solve_ex"])
+def test_ex_variants(name):
+    good = spd(2, 3, 3)
+    bad = good.copy()
+    bad[1] = -np.eye(3) if name == "cholesky_ex" else np.ones((3, 3))
+    args = (lambda L, a: (a, a[..., 0])) if name == "solve_ex" else (lambda L, a: (a,))
+    fn = lambda L, a: getattr(lib_linalg(L), name)(*args(L, a))  # noqa: E731
+    run(lambda L, a: tuple(fn(L, a)), good)
+    assert type(fn(ardor, ardor.tensor(good))).__name__ == type(fn(torch, torch.tensor(good))
+                                                              ).__name__
+    a_res, t_res = fn(ardor, ardor.tensor(bad)), fn(torch, torch.tensor(bad))
+    check(a_res[1], t_res[1])                         # info
+    check(a_res[0][0], t_res[0][0])                   # the good matrix's result
+    raises_like(lambda L, a: getattr(lib_linalg(L), name)(*args(L, a), check_errors=True), bad)
