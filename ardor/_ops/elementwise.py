@@ -877,13 +877,28 @@ def _erfinv_np(xp, a):
     return y.astype(a.dtype, copy=False)
 
 
-erf = _unary_float("erf", _erf_np,
+try:  # scipy's kernels are compiled (much faster than the numpy fallback above) where present
+    from scipy import special as _sp_special
+except Exception:  # pragma: no cover - scipy is optional
+    _sp_special = None
+
+
+def _fast(fallback, name):
+    """Use scipy.special.<name> for numpy arrays when scipy is installed, else Cody's."""
+    def forward(xp, a):
+        if _sp_special is not None and xp is np and a.dtype.kind == "f":
+            return getattr(_sp_special, name)(a).astype(a.dtype, copy=False)
+        return fallback(xp, a)
+    return forward
+
+
+erf = _unary_float("erf", _fast(_erf_np, "erf"),
                    lambda ctx, g: g * (_2_SQRTPI * exp_(-_saved_a(ctx) ** 2)), "erf(a)", "Erf",
                    doc="error function")
-erfc = _unary_float("erfc", _erfc_np,
+erfc = _unary_float("erfc", _fast(_erfc_np, "erfc"),
                     lambda ctx, g: g * (-_2_SQRTPI * exp_(-_saved_a(ctx) ** 2)),
                     "sub(1, erf(a))", "decompose", doc="complementary error function")
-erfinv = _unary_float("erfinv", _erfinv_np,
+erfinv = _unary_float("erfinv", _fast(_erfinv_np, "erfinv"),
                       lambda ctx, g: g * (0.5 * math.sqrt(_PI)) * exp_(ctx.out ** 2), None,
                       "decompose", save=(), save_out=True, sample=_s_unary(-0.9, 0.9),
                       doc="inverse error function")
