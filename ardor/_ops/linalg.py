@@ -1400,9 +1400,16 @@ def svdvals(A: Tensor, *, driver=None, out=None) -> Tensor:
 @public("svd")
 @_no_out("svd")
 def svd_(input: Tensor, some: bool = True, compute_uv: bool = True, *, out=None):
-    """(U, S, V) with V not transposed (torch.svd)."""
+    """(U, S, V) with V not transposed (torch.svd); compute_uv=False gives zero U and V."""
+    if not compute_uv:
+        import ardor
+        S = svdvals(input)
+        m, n = input.shape[-2:]
+        batch = tuple(input.shape[:-2])
+        return svd_old_t(ardor.zeros(batch + (m, m), dtype=input.dtype), S,
+                         ardor.zeros(batch + (n, n), dtype=input.dtype))
     U, S, Vh = svd(input, full_matrices=not some)
-    return svd_old_t(U, S, Vh.mT)
+    return svd_old_t(U, S, _H(Vh))
 
 
 def _rank_tol(S: Tensor, shape, atol, rtol, hermitian=False):
