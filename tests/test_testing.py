@@ -141,3 +141,52 @@ def test_make_tensor(dtype, kw):
         assert (a != 0).all()
     g = ardor.testing.make_tensor(2, dtype=ardor.float32, requires_grad=True)
     assert g.requires_grad and g.is_leaf
+
+
+def test_assert_close_fuzzed_messages_match_torch():
+    """Random dtypes, shapes, perturbations, nan/inf and tolerances: identical outcomes and
+    identical mismatch reports (differences computed in the compared dtype, as torch)."""
+    rng = np.random.default_rng(5)
+    kinds = ["float32", "float64", "float16", "int64", "int32", "uint8", "bool", "complex64",
+             "int8", "bfloat16"]
+    for _ in range(300):
+        kind = kinds[int(rng.integers(0, len(kinds)))]
+        shape = tuple(int(x) for x in rng.integers(0, 5, int(rng.integers(0, 3))))
+        x = rng.standard_normal(shape) * 10.0 ** int(rng.integers(-3, 4))
+        y = x.copy()
+        if y.size:
+            idx = rng.integers(0, y.size, int(rng.integers(1, y.size + 1)))
+            y.flat[idx] = y.flat[idx] * (1 + [1e-7, 1e-4, 1e-2, 1.0][int(rng.integers(0, 4))]) \
+                + [0, 1e-6, 1e-3, 3][int(rng.integers(0, 4))]
+            if rng.random() < 0.15:
+                y.flat[idx[0]] = np.nan
+            if rng.random() < 0.1:
+                x.flat[idx[-1]] = np.inf
+
+        def mk(lib, a):
+            with np.errstate(all="ignore"):
+                if kind == "bool":
+                    return lib.tensor(a > 0)
+                if kind in ("int64", "int32", "int8", "uint8"):
+                    a = np.clip(np.nan_to_num(a, nan=0, posinf=100, neginf=-100), -100, 100)
+                    return lib.tensor(a.astype(kind))
+                if kind == "complex64":
+                    return lib.tensor((a + 1j * (a[::-1] if a.ndim else a)).astype(np.complex64))
+                if kind == "bfloat16":
+                    return lib.tensor(a.astype(np.float32)).to(lib.bfloat16)
+                return lib.tensor(a.astype(kind))
+        r = rng.random()
+        kw = {}
+        if r < 0.2:
+            kw = dict(rtol=float(rng.choice([0, 1e-3, 0.1])), atol=float(rng.choice([0, 1e-5, 1])))
+        elif r < 0.3:
+            kw = dict(equal_nan=True)
+        outcomes = []
+        for lib, fn in ((torch, torch.testing.assert_close),
+                        (ardor, ardor.testing.assert_close)):
+            try:
+                fn(mk(lib, x), mk(lib, y), **kw)
+                outcomes.append(None)
+            except AssertionError as e:
+                outcomes.append(str(e).replace("ardor.", "torch."))
+        assert outcomes[1] == outcomes[0], (kind, shape, kw)
