@@ -100,6 +100,9 @@ def __getattr__(name):
     if name in _SUBMODULES:
         import importlib
         return importlib.import_module("." + name, __name__)
+    if name == "compile":  # torch.compile's place: ardor.jit.compile
+        from .jit import compile
+        return compile
     raise AttributeError(f"module 'ardor' has no attribute '{name}'")
 
 

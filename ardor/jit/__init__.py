@@ -34,7 +34,7 @@ def __getattr__(name):
     if name in ("script", "ignore", "unused", "ScriptError", "ScriptFunction"):
         from . import _script
         return getattr(_script, name)
-    if name in ("compile", "CompiledStep"):
+    if name in ("compile", "CompiledStep", "JitWarning"):
         from . import _compile
         return getattr(_compile, name)
     raise AttributeError(f"module 'ardor.jit' has no attribute {name!r}")

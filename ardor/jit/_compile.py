@@ -1,0 +1,296 @@
+"""ardor.jit.compile: a whole step (forward, loss, backward, optimizer update) as one graph.
+
+``step = ardor.jit.compile(train_step)`` (also ``ardor.compile``) returns a callable with
+the same signature. Calls go:
+
+1. the first call for a signature runs eagerly (optimizers create their state lazily);
+2. the next call runs eagerly *under the tracer*: forward ops, the backward formulas the
+   autograd engine runs (the op table's ``backward``, traced like any other op: this is
+   the graph-level autodiff), and the optimizer update (supported optimizers are swapped
+   for a dispatch-based step with identical arithmetic) are recorded into one graph whose
+   state mutations (parameters, optimizer buffers) are written back at its end and whose
+   outputs include the new ``.grad`` of every parameter;
+3. later calls run the compiled graph (fused kernels, planned memory, no autograd).
+
+Guards: the signature is the tensor arguments' shapes/dtypes, the other arguments, the
+optimizers' hyper-parameters and the parameters' shapes/dtypes; a new signature recompiles
+(steps 1-2 again) up to ``max_recompiles`` times, then the function runs eagerly. Anything
+the trace cannot replay faithfully (a tensor converted to a Python value, a state tensor
+modified outside the recorded ops, an unsupported optimizer, gradients accumulated across
+calls) makes that signature run eagerly, with a one-line warning giving the reason.
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+
+from .._tensor import Tensor, _make
+from ._runtime import CompiledGraph, _wrap
+from ._trace import Tracer, TracerWarning, _is_optimizer, state_tensors
+
+
+class JitWarning(UserWarning):
+    """A compiled function recompiled or fell back to eager execution (the reason given)."""
+
+
+class _Fallback(Exception):
+    pass
+
+
+def _find(objs, pred, depth=0, seen=None):
+    """Objects satisfying ``pred`` reachable from functions' closures/globals."""
+    seen = set() if seen is None else seen
+    out = []
+    for o in objs:
+        if id(o) in seen or depth > 3:
+            continue
+        seen.add(id(o))
+        if pred(o):
+            out.append(o)
+        elif callable(o) and hasattr(o, "__code__"):
+            cells = [c.cell_contents for c in (o.__closure__ or ()) if _has(c)]
+            g = getattr(o, "__globals__", {})
+            cells += [g[n] for n in o.__code__.co_names if n in g]
+            out += _find(cells, pred, depth + 1, seen)
+        elif hasattr(o, "__func__"):
+            out += _find([o.__func__, o.__self__], pred, depth + 1, seen)
+    return out
+
+
+def _has(cell) -> bool:
+    try:
+        cell.cell_contents
+        return True
+    except ValueError:
+        return False
+
+
+def _modules(objs):
+    from ..nn.modules.module import Module
+    return _find(objs, lambda o: isinstance(o, Module))
+
+
+# ------------------------------------------------------------------ traceable optimizers
+def _sgd_step(opt):
+    """SGD's update through dispatch, with the same arithmetic (and rounding) as
+    ardor.optim.sgd's kernel, so the tracer records it."""
+    from ..autograd.grad_mode import no_grad
+    for group in opt.param_groups:  # check first: never stop half-way through an update
+        if group["momentum"] != 0 and any(
+                p.grad is not None and opt.state[p].get("momentum_buffer") is None
+                for p in group["params"]):
+            raise _Fallback("SGD momentum buffers are created on the first step")
+    with no_grad():
+        for group in opt.param_groups:
+            mom, damp = group["momentum"], group["dampening"]
+            wd, lr = float(group["weight_decay"]), float(group["lr"])
+            nesterov, maximize = group["nesterov"], group["maximize"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                if wd != 0:
+                    g = (p * wd - g) if maximize else (p * wd + g)
+                elif maximize:
+                    g = -g
+                if mom != 0:
+                    buf = opt.state[p]["momentum_buffer"]
+                    buf.mul_(mom)
+                    buf.add_(g if damp == 0 else g * (1 - damp))
+                    g = buf * mom + g if nesterov else buf
+                p.add_(g * -lr)
+
+
+_STEPS = {"SGD": _sgd_step}
+
+
+def _hyper(opt):
+    return tuple(tuple((k, v if not isinstance(v, Tensor) else float(v))
+                       for k, v in sorted(g.items()) if k != "params")
+                 for g in opt.param_groups)
+
+
+class _Patch:
+    """Swap supported optimizers' ``step`` for the traceable version while tracing."""
+
+    def __init__(self, opts):
+        self.opts = opts
+
+    def __enter__(self):
+        for o in self.opts:
+            impl = _STEPS.get(type(o).__name__)
+            if impl is None or type(o).__module__.split(".")[0] != "ardor":
+                raise _Fallback(f"optimizer {type(o).__name__} has no traceable step "
+                                f"(supported: {', '.join(_STEPS)})")
+            o.step = functools.partial(_traced_step, impl, o)
+
+    def __exit__(self, *exc):
+        for o in self.opts:
+            o.__dict__.pop("step", None)
+
+
+def _traced_step(impl, opt, closure=None):
+    if closure is not None:
+        raise _Fallback("optimizer.step(closure) is not supported in a compiled step")
+    impl(opt)
+
+
+# ------------------------------------------------------------------ the compiled callable
+class _Entry:
+    def __init__(self):
+        self.calls = 0
+        self.compiled = None
+        self.params = []       # (target, tensor) whose .grad the graph returns
+        self.eager_reason = None
+
+
+class CompiledStep:
+    """The callable returned by :func:`compile` (see the module docstring)."""
+
+    def __init__(self, fn, max_recompiles: int = 8, backend: str = "auto"):
+        self.fn = fn
+        self.max_recompiles = max_recompiles
+        self.backend = backend
+        self.entries: dict = {}
+        self.eager = False
+        functools.update_wrapper(self, fn)
+
+    # the guard: everything the graph was specialized on
+    def _key(self, args, kwargs):
+        parts = []
+        for a in list(args) + [kwargs[k] for k in sorted(kwargs)]:
+            if isinstance(a, Tensor):
+                parts.append(("T", tuple(a.shape), a.dtype, a.requires_grad))
+            else:
+                try:
+                    hash(a)
+                    parts.append(("V", a))
+                except TypeError:
+                    parts.append(("id", id(a)))
+        opts = _find([self.fn], _is_optimizer)
+        parts.append(tuple(_hyper(o) for o in opts))
+        mods = _modules([self.fn])
+        parts.append(tuple(m.training for mod in mods for m in mod.modules()))
+        parts.append(tuple((id(p), tuple(p.shape), p.dtype) for mod in mods
+                           for p in mod.parameters()))
+        return tuple(parts)
+
+    def _warn(self, msg):
+        name = getattr(self.fn, "__name__", "function")
+        warnings.warn(f"ardor.jit.compile({name}): {msg}", JitWarning, stacklevel=3)
+
+    def __call__(self, *args, **kwargs):
+        if self.eager:
+            return self.fn(*args, **kwargs)
+        key = self._key(args, kwargs)
+        e = self.entries.get(key)
+        if e is None:
+            if len(self.entries) > self.max_recompiles:
+                self.eager = True
+                self._warn(f"more than {self.max_recompiles} recompilations; running eagerly "
+                           "from now on")
+                return self.fn(*args, **kwargs)
+            if self.entries:
+                self._warn("guard failed (input shapes/dtypes, arguments, optimizer "
+                           "hyper-parameters or parameters changed); recompiling")
+            e = self.entries[key] = _Entry()
+        e.calls += 1
+        if e.eager_reason is not None or e.calls == 1 or kwargs:
+            if kwargs and e.calls == 2:
+                e.eager_reason = "keyword arguments are not supported; running eagerly"
+                self._warn(e.eager_reason)
+            return self.fn(*args, **kwargs)
+        if e.compiled is None:
+            try:
+                return self._trace(e, args)
+            except _Fallback as why:
+                e.eager_reason = str(why.args[0])
+                self._warn(f"{e.eager_reason}; running eagerly")
+                return why.args[1] if len(why.args) > 1 else self.fn(*args)
+        return self._run(e, args)
+
+    def _trace(self, e, args):
+        from ..autograd.grad_mode import enable_grad
+        objs = [self.fn]
+        opts = _find(objs, _is_optimizer)
+        names = state_tensors(*objs)
+        tracer = Tracer(state_names=names)
+        inputs = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                if any(a is b for b in inputs):
+                    a = _make(a._data)
+                tracer.input(a, f"arg{i}")
+                inputs.append(a)
+        # live state tensors, to catch writes that bypass the recorded ops
+        state = {}
+        mods = _modules(objs)
+        for mod in mods:
+            for n, t in list(mod.named_parameters()) + list(mod.named_buffers()):
+                state[id(t)] = (n, t, t._version[0])
+        for o in opts:
+            for st in o.state.values():
+                for k, t in st.items():
+                    if isinstance(t, Tensor):
+                        state[id(t)] = (k, t, t._version[0])
+        params = [p for mod in mods for p in mod.parameters()]
+        for o in opts:
+            for g in o.param_groups:
+                params += [p for p in g["params"] if all(p is not q for q in params)]
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", TracerWarning)
+            with _Patch(opts), enable_grad(), tracer:
+                result = self.fn(*args)
+        data_dep = [w for w in caught if issubclass(w.category, TracerWarning)]
+        for w in caught:
+            if not issubclass(w.category, TracerWarning):
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        if data_dep:
+            raise _Fallback(f"the step is data-dependent ({str(data_dep[0].message)[:60]}...)",
+                            result)
+        # gradients: outputs of the graph, reinstalled after each compiled run
+        grads = []
+        for p in params:
+            g = p._grad
+            if g is None:
+                grads.append((p, None))
+                continue
+            n = tracer.env.get(id(g)) or tracer.by_array.get(id(g._data))
+            if n is None or n.kind == "get_attr":
+                raise _Fallback("gradients accumulate across calls (call zero_grad() in the "
+                                "step)", result)
+            grads.append((p, n))
+        out_spec = tracer.finish(result)
+        mutated = {t for t, _ in tracer.graph.mutations}
+        for tid, (n, t, v0) in state.items():
+            tgt = names.get(tid)
+            if t._version[0] != v0 and tgt not in mutated and tgt is not None:
+                # a version bump without a recorded in-place op: the write bypassed dispatch
+                raise _Fallback(f"state tensor {tgt} was modified outside the traced ops",
+                                result)
+        g = tracer.graph
+        out_node = g.nodes.pop()
+        g._names.discard(out_node.name)
+        g.output((out_node.args[0], tuple(n for _, n in grads if n is not None)))
+        g.verify()
+        e.compiled = CompiledGraph(g, self.backend)
+        e.params = [p for p, n in grads]
+        e.has_grad = [n is not None for _, n in grads]
+        e.inputs_n = len(inputs)
+        return result
+
+    def _run(self, e, args):
+        arrays = [a._data for a in args if isinstance(a, Tensor)]
+        out, grads = e.compiled(*arrays)
+        it = iter(grads)
+        for p, has in zip(e.params, e.has_grad):
+            p._grad = _make(next(it)) if has else None
+        return _wrap(out)
+
+
+def compile(fn=None, *, max_recompiles: int = 8, backend: str = "auto"):
+    """Compile ``fn`` (a training step or any function of tensors) into one graph with
+    guards; usable as ``@ardor.jit.compile`` or ``ardor.jit.compile(fn)``."""
+    if fn is None:
+        return lambda f: CompiledStep(f, max_recompiles, backend)
+    return CompiledStep(fn, max_recompiles, backend)

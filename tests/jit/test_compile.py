@@ -1,0 +1,145 @@
+"""ardor.compile / ardor.jit.compile: a whole training step as one graph, with guards."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import ardor
+import ardor.jit as jit
+import ardor.nn as nn
+from ardor.jit._compile import JitWarning
+
+
+def _data(n=20, batch=16, din=8, k=4):
+    rng = np.random.default_rng(0)
+    xs = [rng.standard_normal((batch, din)).astype(np.float32) for _ in range(n)]
+    ys = [rng.integers(0, k, batch) for _ in range(n)]
+    return xs, ys
+
+
+def _setup(lib, **opt_kw):
+    torch.manual_seed(0)
+    tm = torch.nn.Sequential(torch.nn.Linear(8, 32), torch.nn.ReLU(), torch.nn.Linear(32, 32),
+                             torch.nn.Tanh(), torch.nn.Linear(32, 4))
+    if lib == "torch":
+        return tm, torch.optim.SGD(tm.parameters(), **opt_kw)
+    m = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.Tanh(),
+                      nn.Linear(32, 4))
+    m.load_state_dict({k: ardor.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()})
+    return m, ardor.optim.SGD(m.parameters(), **opt_kw)
+
+
+OPTS = [dict(lr=0.1), dict(lr=0.05, momentum=0.9, weight_decay=1e-3),
+        dict(lr=0.05, momentum=0.9, nesterov=True), dict(lr=0.05, momentum=0.5, dampening=0.1,
+                                                         maximize=True)]
+
+
+@pytest.mark.parametrize("opt_kw", OPTS, ids=["plain", "momentum_wd", "nesterov", "damp_max"])
+def test_compiled_training_matches_eager_after_20_steps(opt_kw):
+    xs, ys = _data()
+    runs = {}
+    for mode in ("eager", "compiled"):
+        m, opt = _setup("ardor", **opt_kw)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        f = ardor.compile(step) if mode == "compiled" else step
+        losses = [float(f(ardor.tensor(x), ardor.tensor(y))) for x, y in zip(xs, ys)]
+        runs[mode] = (m, losses, f)
+    m_e, l_e, _ = runs["eager"]
+    m_c, l_c, f = runs["compiled"]
+    assert isinstance(f, jit.CompiledStep)
+    entry = next(iter(f.entries.values()))
+    assert entry.compiled is not None and entry.eager_reason is None
+    assert any(n.kind == "fused" for n in entry.compiled.graph.nodes)
+    np.testing.assert_allclose(l_c, l_e, rtol=1e-5)
+    for (name, a), (_, b) in zip(m_e.named_parameters(), m_c.named_parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=name)
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-4, atol=1e-6)
+    # and torch agrees with both
+    tm, topt = _setup("torch", **opt_kw)
+    for x, y in zip(xs, ys):
+        topt.zero_grad()
+        torch.nn.functional.cross_entropy(tm(torch.tensor(x)), torch.tensor(y)).backward()
+        topt.step()
+    for (name, a), b in zip(m_c.named_parameters(), tm.parameters()):
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_guard_recompiles_on_shape_and_dtype_change():
+    m, opt = _setup("ardor", lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (m(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+    f = jit.compile(step)
+    x16 = ardor.tensor(np.ones((16, 8), np.float32))
+    for _ in range(3):
+        f(x16)
+    with pytest.warns(JitWarning, match="guard failed.*recompiling"):
+        f(ardor.tensor(np.ones((4, 8), np.float32)))
+    f(ardor.tensor(np.ones((4, 8), np.float32)))
+    f(ardor.tensor(np.ones((4, 8), np.float32)))
+    assert len(f.entries) == 2 and all(e.compiled is not None for e in f.entries.values())
+    # a dtype change: float64 input into float32 weights errors eagerly as in torch
+    with pytest.warns(JitWarning, match="guard failed"):
+        with pytest.raises(RuntimeError, match="dtype"):
+            f(ardor.tensor(np.ones((4, 8), np.float64)))
+
+
+def test_fallback_to_eager_with_reason():
+    m, opt = _setup("ardor", lr=0.1)
+    seen = []
+
+    def step(x):
+        opt.zero_grad()
+        loss = m(x).sum()
+        loss.backward()
+        opt.step()
+        seen.append(loss.item())  # data-dependent Python value
+        return loss
+    f = jit.compile(step)
+    x = ardor.tensor(np.ones((2, 8), np.float32))
+    f(x)
+    with pytest.warns(JitWarning, match="data-dependent; running eagerly|data-dependent"):
+        f(x)
+    f(x)
+    assert len(seen) == 3  # every call really ran the Python code
+    m2, adam = _setup("ardor", lr=0.1)
+    adam = ardor.optim.Adam(m2.parameters())
+
+    def astep(x):
+        adam.zero_grad()
+        m2(x).sum().backward()
+        adam.step()
+    g = jit.compile(astep)
+    g(x)
+    with pytest.warns(JitWarning, match="Adam has no traceable step"):
+        g(x)
+
+
+def test_compile_inference_function():
+    m, _ = _setup("ardor", lr=0.1)
+    m.eval()
+
+    @jit.compile
+    def f(x):
+        with ardor.no_grad():
+            return nn.functional.softmax(m(x), -1)
+    x = ardor.tensor(np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32))
+    outs = [f(x) for _ in range(3)]
+    with ardor.no_grad():
+        ref = nn.functional.softmax(m(x), -1).numpy()
+    for o in outs:
+        np.testing.assert_allclose(o.numpy(), ref, rtol=1e-6)
