@@ -1742,6 +1742,78 @@ def cartesian_prod(*tensors) -> Tensor:
     return stack_([reshape(g, (-1,)) for g in grids], 1)
 
 
+# ---------------------------------------------------------------- in-place shape changes
+squeeze_all_inplace = variant(squeeze, "squeeze_inplace", "SqueezeBackward3")
+squeeze_dim_inplace = variant(squeeze, "squeeze_dim_inplace", "SqueezeBackward4")
+squeeze_dims_inplace = variant(squeeze, "squeeze_dims_inplace", "SqueezeBackward5")
+unsqueeze_inplace = variant(unsqueeze, "unsqueeze_inplace", "UnsqueezeBackward1")
+t_inplace = variant(t_op, "t_inplace", "TBackward1")
+transpose_inplace = variant(transpose_op, "transpose_inplace", "TransposeBackward1")
+as_strided_inplace = variant(as_strided, "as_strided_inplace", "AsStridedBackward1")
+
+
+def _meta_inplace(self: Tensor, op, attrs) -> Tensor:
+    """Change this tensor's shape/strides in place (squeeze_, t_, ...): it becomes the view
+    ``op`` makes of it, keeping its storage and version counter; autograd records ``op``."""
+    from .._state import state
+    if state.grad_enabled and self._requires_grad and self.grad_fn is None:
+        raise RuntimeError("a leaf Variable that requires grad is being used in an in-place "
+                           "operation.")
+    new = dispatch(op, (self,), attrs)
+    self._data = new._data
+    self._version[0] += 1
+    if new._requires_grad:
+        self._requires_grad = True
+        self.grad_fn = new.grad_fn
+        self._output_nr = new._output_nr
+    if self._base is not None:
+        self._view_ops = new._view_ops
+        self._vver = self._version[0]
+    return self
+
+
+@method("squeeze_")
+def squeeze_inplace_(self: Tensor, dim=None) -> Tensor:
+    """squeeze in place."""
+    r = squeeze_(self, dim)
+    op = squeeze_all_inplace if dim is None else (
+        squeeze_dims_inplace if isinstance(dim, (list, tuple)) else squeeze_dim_inplace)
+    return _meta_inplace(self, op, r._view_ops[-1][1])
+
+
+@method("unsqueeze_")
+def unsqueeze_inplace_(self: Tensor, dim: int) -> Tensor:
+    """unsqueeze in place."""
+    return _meta_inplace(self, unsqueeze_inplace, {"dim": wrap_dim(dim, self.ndim + 1)})
+
+
+@method("t_")
+def t_inplace_(self: Tensor) -> Tensor:
+    """t in place."""
+    if self.ndim > 2:
+        raise RuntimeError(f"t_() expects a tensor with <= 2 dimensions, but self is "
+                           f"{self.ndim}D")
+    dims = (1, 0) if self.ndim == 2 else tuple(range(self.ndim))
+    return _meta_inplace(self, t_inplace, {"dims": dims})
+
+
+@method("transpose_", "swapaxes_", "swapdims_")
+def transpose_inplace_(self: Tensor, dim0: int, dim1: int) -> Tensor:
+    """transpose in place."""
+    nd = self.ndim
+    d0, d1 = wrap_dim(dim0, nd), wrap_dim(dim1, nd)
+    dims = list(range(nd))
+    dims[d0], dims[d1] = dims[d1], dims[d0]
+    return _meta_inplace(self, transpose_inplace, {"dims": tuple(dims)})
+
+
+@method("as_strided_")
+def as_strided_inplace_(self: Tensor, size, stride, storage_offset=None) -> Tensor:
+    """as_strided in place."""
+    r = as_strided_(self, size, stride, storage_offset)
+    return _meta_inplace(self, as_strided_inplace, r._view_ops[-1][1])
+
+
 def _install():
     Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
     Tensor.mT = property(lambda self: self.transpose(-2, -1))

@@ -299,3 +299,30 @@ def test_inplace_on_random_views_property(case):
             getattr(v, inplace)(y * 2)
         return a, v * 3
     run(fn, rng.standard_normal(shape), rng.standard_normal(vshape), view=False)
+
+
+META = [
+    lambda L, x, y: _do(x[None], lambda a: a.squeeze_().mul_(y)),
+    lambda L, x, y: _do(x[None], lambda a: a.squeeze_(0).mul_(y)),
+    lambda L, x, y: _do(x[None, :, None], lambda a: a.squeeze_((0, 2))),
+    lambda L, x, y: _do(x, lambda a: a.unsqueeze_(1).mul_(y[:, None])),
+    lambda L, x, y: _do(x, lambda a: a.t_().mul_(y.t())),
+    lambda L, x, y: _do(x, lambda a: a.transpose_(0, 1)),
+    lambda L, x, y: _do(x, lambda a: a.swapaxes_(1, 0)),
+    lambda L, x, y: _do(x, lambda a: a.swapdims_(-1, 0)),
+    lambda L, x, y: _do(x, lambda a: a.as_strided_((2, 2), (1, 4), 1)),
+    lambda L, x, y: _do(x, lambda a: a[1:].unsqueeze_(0).mul_(2)),
+]
+
+
+@pytest.mark.parametrize("k", range(len(META)))
+def test_inplace_shape_changes(k):
+    run(META[k], rn(3, 4), rn(3, 4), view=False)
+    ea, et = raises_like(lambda L, x: x.requires_grad_().unsqueeze_(0), rn(3))
+    assert str(ea) == str(et)
+    for lib in (ardor, torch):  # storage and version counter stay shared with the base
+        a = lib.zeros(2, 3)
+        v = a[0]
+        v.unsqueeze_(0)
+        v.fill_(1.0)
+        assert tuple(v.shape) == (1, 3) and v._base is a and a.tolist()[0] == [1.0] * 3
