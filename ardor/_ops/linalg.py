@@ -1331,6 +1331,55 @@ def eigh(A: Tensor, UPLO: str = "L", *, out=None):
     return eigh_t(*dispatch(linalg_eigh, (A,), {"UPLO": UPLO}))
 
 
+eig_t = _nt("linalg_eig", "eigenvalues eigenvectors")
+
+
+@register
+class linalg_eig:
+    """Eigenvalues and (unit-norm) eigenvectors of a general square matrix, always complex."""
+    nout = 2
+    onnx = "decompose"
+    save = (0,)
+    save_out = True
+
+    def sample(rng):
+        return [((rng.standard_normal((3, 3)) + np.diag([0.0, 3.0, 6.0]),), {})]
+
+    def forward(xp, a):
+        cdt = np.complex64 if a.dtype in (np.float32, np.complex64) else np.complex128
+        w, v = xp.linalg.eig(a)
+        return w.astype(cdt, copy=False), v.astype(cdt, copy=False)
+
+    def backward(ctx, gL, gV):
+        # torch's linalg_eig_backward: gA = V^-H (diag(gL) + (V^H gV - V^H V re(diag(V^H gV)))
+        # / conj(E)) V^H, with E_ij = L_j - L_i; real inputs get the real part
+        a, L, V = ctx.saved
+        Vh = _H(V)
+        VhgV = Vh @ gV
+        eye = _mask("eye", VhgV)
+        re_diag = (VhgV * eye).sum(-1).real
+        VhgV = VhgV - Vh @ (V * re_diag.unsqueeze(-2))
+        Lc = L.conj()
+        E = Lc.unsqueeze(-2) - Lc.unsqueeze(-1) + eye
+        ret = VhgV / E * (1 - eye) + gL.unsqueeze(-1) * eye
+        gA = dispatch(linalg_solve, (Vh, ret @ Vh))
+        return gA if a.is_complex() else gA.real
+
+
+@_no_out("linalg_eig")
+def eig(A: Tensor, *, out=None):
+    """torch.linalg.eig -> (eigenvalues, eigenvectors), complex."""
+    _check_mat("linalg.eig", A)
+    return eig_t(*dispatch(linalg_eig, (A,)))
+
+
+@_with_out("linalg_eigvals")
+def eigvals(A: Tensor, *, out=None) -> Tensor:
+    """torch.linalg.eigvals (complex)."""
+    _check_mat("linalg.eigvals", A)
+    return dispatch(linalg_eig, (A,))[0]
+
+
 @_with_out("linalg_eigvalsh")
 def eigvalsh(A: Tensor, UPLO: str = "L", *, out=None) -> Tensor:
     """torch.linalg.eigvalsh."""

@@ -656,3 +656,14 @@ def test_ex_variants(name):
     check(a_res[1], t_res[1])                         # info
     check(a_res[0][0], t_res[0][0])                   # the good matrix's result
     raises_like(lambda L, a: getattr(lib_linalg(L), name)(*args(L, a), check_errors=True), bad)
+
+
+@pytest.mark.parametrize("dt", [np.float64, np.float32])
+def test_eig_eigvals(dt):
+    A = r((2, 4, 4)).astype(dt)
+    tol = dict(rtol=1e-4, atol=1e-4) if dt == np.float32 else {}
+    run(lambda L, a: lib_linalg(L).eigvals(a), A, grad=False, **tol)
+    # phase-invariant functions of the eigenvectors; gradients of the eigenvalues
+    run(lambda L, a: (lambda w, V: (w.real, w.imag, V.abs()))(*lib_linalg(L).eig(a)), A, **tol)
+    run(lambda L, a: lib_linalg(L).eig(a).eigenvalues.abs(), A + 0j, **tol)
+    raises_like(lambda L, a: lib_linalg(L).eig(a), r((3, 4)))
