@@ -1814,6 +1814,41 @@ def as_strided_inplace_(self: Tensor, size, stride, storage_offset=None) -> Tens
     return _meta_inplace(self, as_strided_inplace, r._view_ops[-1][1])
 
 
+@method("resize_")
+def resize_inplace(self: Tensor, *sizes, memory_format=None) -> Tensor:
+    """Give this tensor a new shape in place, keeping its leading elements (row-major) and
+    growing its storage with zeros when needed (torch leaves new memory uninitialized)."""
+    sizes = size_args(sizes, "resize_", "size")
+    if self._requires_grad:
+        raise RuntimeError("cannot resize variables that require grad")
+    for s in sizes:
+        if s < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {s}: "
+                               f"{list(sizes)}")
+    n = 1
+    for s in sizes:
+        n *= s
+    arr = self._data
+    root = _root(arr) if type(arr) is np.ndarray else arr
+    off = self.storage_offset() if root is not arr else 0
+    if arr.flags.c_contiguous and root.flags.c_contiguous and off + n <= root.size:
+        # the storage is large enough: reuse it (its elements past the old end included)
+        self._data = root.reshape(-1)[off:off + n].reshape(sizes)
+    else:
+        xp = np if type(arr) is np.ndarray else None
+        flat = (xp or __import__("cupy")).zeros(n, arr.dtype)
+        k = min(n, arr.size)
+        flat[:k] = arr.reshape(-1)[:k]
+        self._data = flat.reshape(sizes)
+    return self
+
+
+@method("resize_as_")
+def resize_as_inplace(self: Tensor, the_template: Tensor, memory_format=None) -> Tensor:
+    """resize_ to ``the_template``'s shape."""
+    return resize_inplace(self, tuple(the_template.shape))
+
+
 def _install():
     Tensor.T = property(lambda self: self.permute(*reversed(range(self.ndim))))
     Tensor.mT = property(lambda self: self.transpose(-2, -1))

@@ -397,3 +397,17 @@ def test_out_argument(fn):
         except (RuntimeError, TypeError) as e:
             outcome.append(type(e))
     assert outcome[0] == outcome[1]
+
+
+def test_resize_():
+    for lib in (ardor, torch):
+        x = lib.arange(6.0) if hasattr(lib, "arange") else lib.tensor([0.0, 1, 2, 3, 4, 5])
+        x.resize_(2, 2)
+        assert x.tolist() == [[0.0, 1.0], [2.0, 3.0]]
+        x.resize_(3, 2)
+        assert x.shape == (3, 2) and x.tolist() == [[0.0, 1.0], [2.0, 3.0], [4.0, 5.0]]
+        y = lib.zeros(4, 5)
+        x.resize_as_(y)
+        assert x.shape == (4, 5)
+    ea, et = raises_like(lambda L, x: x.requires_grad_().resize_(2), rn(3))
+    assert str(ea) == str(et)
