@@ -185,3 +185,34 @@ def test_loss_errors_match_torch(call):
         with pytest.raises(type(et.value)) as ea:
             call(AF, ardor)
     assert str(ea.value).replace("ardor", "torch") == str(et.value)
+
+
+@pytest.mark.parametrize("red", REDS)
+def test_multilabel_margin_and_ctc(red):
+    t = np.array([[3, 0, -1, 1, 2], [1, 2, 4, -1, 0], [0, 1, 2, 3, 4], [-1, 0, 0, 0, 0]])
+    both("multilabel_margin_loss", [X, t], [True, False], reduction=red)
+    both("multilabel_margin_loss", [X[0], t[0]], [True, False], reduction=red)
+    T_, N, C = 7, 3, 5
+    x = RNG.standard_normal((T_, N, C))
+    tg, tl, il = np.array([[1, 2, 2, 0], [3, 1, 0, 0], [4, 4, 4, 0]]), np.array([3, 2, 1]), \
+        np.array([7, 5, 6])
+    for targets in (tg, np.array([1, 2, 2, 3, 1, 4])):
+        both("ctc_loss", [x, targets, il, tl], [True, False, False, False], reduction=red)
+        xa, xt = ardor.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+        la = AF.ctc_loss(AF.log_softmax(xa, 2), ardor.tensor(targets), ardor.tensor(il),
+                         ardor.tensor(tl), reduction=red, zero_infinity=True)
+        lt = TF.ctc_loss(TF.log_softmax(xt, 2), torch.tensor(targets), torch.tensor(il),
+                         torch.tensor(tl), reduction=red, zero_infinity=True)
+        np.testing.assert_allclose(la.detach().numpy(), lt.detach().numpy(), rtol=1e-10)
+        la.sum().backward()
+        lt.sum().backward()
+        np.testing.assert_allclose(xa.grad.numpy(), xt.grad.numpy(), atol=1e-10)
+    am, tm = ardor.nn.CTCLoss(blank=4), torch.nn.CTCLoss(blank=4)
+    assert repr(am) == repr(tm)
+    np.testing.assert_allclose(am(ardor.tensor(x), ardor.tensor(tg % 4), ardor.tensor(il),
+                                  ardor.tensor(tl)).numpy(),
+                               tm(torch.tensor(x), torch.tensor(tg % 4), torch.tensor(il),
+                                  torch.tensor(tl)).numpy(), rtol=1e-10)
+    am, tm = ardor.nn.MultiLabelMarginLoss(reduction=red), torch.nn.MultiLabelMarginLoss(reduction=red)
+    np.testing.assert_allclose(am(ardor.tensor(X), ardor.tensor(t)).numpy(),
+                               tm(torch.tensor(X), torch.tensor(t)).numpy(), rtol=1e-10)

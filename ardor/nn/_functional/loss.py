@@ -14,7 +14,8 @@ __all__ = ["l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "cross_entropy
            "poisson_nll_loss", "gaussian_nll_loss", "cosine_embedding_loss",
            "margin_ranking_loss", "hinge_embedding_loss", "triplet_margin_loss",
            "triplet_margin_with_distance_loss", "soft_margin_loss",
-           "multilabel_soft_margin_loss", "multi_margin_loss"]
+           "multilabel_soft_margin_loss", "multi_margin_loss", "multilabel_margin_loss",
+           "ctc_loss"]
 
 
 def _legacy(size_average, reduce, reduction: str) -> str:
@@ -425,3 +426,55 @@ def multi_margin_loss(input: Tensor, target: Tensor, p: int = 1, margin: float =
     if input.ndim == 1:
         loss = loss.reshape(())
     return _reduce(loss, reduction)
+
+
+def multilabel_margin_loss(input: Tensor, target: Tensor, size_average=None, reduce=None,
+                           reduction: str = "mean") -> Tensor:
+    """Multi-label hinge loss; ``target`` holds class indices padded with -1 at the end."""
+    from ... import zeros_like
+    reduction = _check_reduction(_legacy(size_average, reduce, reduction))
+    x = input.unsqueeze(0) if input.ndim <= 1 else input
+    t = target.unsqueeze(0) if target.ndim <= 1 else target
+    if x.ndim != 2 or tuple(t.shape) != tuple(x.shape):
+        raise RuntimeError(f"inconsistent target size: {list(target.shape)} for input of size: "
+                           f"{list(input.shape)}")
+    c = x.shape[1]
+    valid = (t != -1).long().cumprod(1)                     # targets before the first -1
+    tc = (t * valid).clamp(min=0)
+    is_target = zeros_like(x).scatter_add(1, tc, valid.to(x.dtype)) if c else zeros_like(x)
+    is_target = is_target.clamp(max=1)
+    xy = x.gather(1, tc)                                    # (N, C) scores of the targets
+    m = (1 - xy.unsqueeze(2) + x.unsqueeze(1)).clamp_min(0)
+    m = m * valid.to(x.dtype).unsqueeze(2) * (1 - is_target).unsqueeze(1)
+    loss = m.sum((1, 2)) / c
+    if input.ndim <= 1:
+        loss = loss.reshape(())
+    return _reduce(loss, reduction)
+
+
+def ctc_loss(log_probs: Tensor, targets: Tensor, input_lengths, target_lengths,
+             blank: int = 0, reduction: str = "mean", zero_infinity: bool = False) -> Tensor:
+    """Connectionist temporal classification loss of (T, N, C) log-probabilities."""
+    from ... import tensor as _tensor
+    _check_reduction(reduction)
+    lp = log_probs.unsqueeze(1) if log_probs.ndim == 2 else log_probs
+    il = input_lengths if isinstance(input_lengths, Tensor) else _tensor(list(input_lengths))
+    tl = target_lengths if isinstance(target_lengths, Tensor) else _tensor(list(target_lengths))
+    il = il.reshape(-1)
+    tl = tl.reshape(-1)
+    tg = targets.unsqueeze(0) if (log_probs.ndim == 2 and targets.ndim == 1 and
+                                  targets.shape[0] == int(tl[0].item())) else targets
+    t_len, n, c = lp.shape
+    if not 0 <= blank < c:
+        raise RuntimeError("blank must be in label range")
+    if il.shape[0] != n:
+        raise RuntimeError(f"input_lengths must be of size batch_size")
+    if tl.shape[0] != n:
+        raise RuntimeError(f"target_lengths must be of size batch_size")
+    loss = dispatch(_K.ctc_loss_op, (lp, tg, il, tl),
+                    {"blank": int(blank), "zero_infinity": bool(zero_infinity)})
+    if reduction == "mean":
+        return (loss / tl.clamp(min=1).to(loss.dtype)).mean()
+    if reduction == "sum":
+        return loss.sum()
+    return loss.squeeze(0) if log_probs.ndim == 2 else loss
