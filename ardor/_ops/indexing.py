@@ -362,6 +362,9 @@ def getitem(self: Tensor, key) -> Tensor:
             raise ValueError("step must be greater than zero")
         start, stop, _ = key.indices(self._data.shape[0])
         return _slice(self, 0, start, stop, step)
+    if tk is Tensor and key._data.ndim and self._data.ndim and key._data.dtype.kind in "iu" \
+            and key._data.dtype != np.uint8:  # x[long_tensor]: one index op
+        return dispatch(index, (self, key))
     x, adv = _basic(self, key)
     if adv is None:
         return x
