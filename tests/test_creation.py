@@ -675,3 +675,16 @@ def test_full_fill_values_match_torch(dt):
                     return lib.full((2,), f, **kw)
                 return lib.full_like(lib.zeros(2, dtype=lib.int32), f, **kw)
             same(run, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64", "float16", "bfloat16"])
+def test_arange_above_grain_size_exact_like_torch(dtype):
+    """Past 32768 elements torch splits arange over its threads; with the same thread
+    count the values agree bit for bit."""
+    from ardor._ops.creation import _intraop_threads
+    if torch.get_num_threads() != _intraop_threads():
+        pytest.skip("torch runs with a different intra-op thread count here")
+    for args in [(-3.3, 1000.7, 0.0137), (0, 100000, 0.7), (5, -3000, -0.031)]:
+        a = ardor.arange(*args, dtype=getattr(ardor, dtype))
+        t = torch.arange(*args, dtype=getattr(torch, dtype))
+        check(a, t, rtol=0, atol=0)

@@ -6,9 +6,11 @@ wrap it with ``_make``; every floating default reads ``get_default_dtype()`` at 
 """
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 import numbers
+import os
 import warnings
 
 import numpy as np
@@ -692,38 +694,72 @@ def _fma(a, b, c) -> np.ndarray:
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     c = np.asarray(c, np.float64)
-    p = a * b
-    split = 134217729.0  # 2**27 + 1 (Veltkamp)
-    t = split * a
-    ah = t - (t - a)
-    al = a - ah
-    t = split * b
-    bh = t - (t - b)
-    bl = b - bh
-    p_err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
-    s = p + c
-    bb = s - p
-    s_err = (p - (s - bb)) + (c - bb)
-    return s + (p_err + s_err)
+    with np.errstate(all="ignore"):
+        p = a * b
+        split = 134217729.0  # 2**27 + 1 (Veltkamp)
+        t = split * a
+        ah = t - (t - a)
+        al = a - ah
+        t = split * b
+        bh = t - (t - b)
+        bl = b - bh
+        p_err = ((ah * bh - p) + ah * bl + al * bh) + al * bl
+        s = p + c
+        bb = s - p
+        s_err = (p - (s - bb)) + (c - bb)
+        out = s + (p_err + s_err)
+    return np.where(np.isfinite(s), out, s)  # infinities pass through as an FMA gives them
+
+
+_GRAIN_SIZE = 32768  # at::internal::GRAIN_SIZE
+
+
+@functools.lru_cache(maxsize=1)
+def _intraop_threads() -> int:
+    """The thread count torch's CPU kernels split work over by default: OMP_NUM_THREADS,
+    else the physical cores this process may run on."""
+    env = os.environ.get("OMP_NUM_THREADS", "")
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        cores = set()
+        for c in os.sched_getaffinity(0):
+            base = f"/sys/devices/system/cpu/cpu{c}/topology/"
+            with open(base + "physical_package_id") as f1, open(base + "core_id") as f2:
+                cores.add((f1.read().strip(), f2.read().strip()))
+        return max(1, len(cores))
+    except (OSError, AttributeError):
+        return os.cpu_count() or 1
 
 
 def _arange_values(start: float, step: float, n: int, dt: D.dtype) -> np.ndarray:
     """torch's CPU arange kernel for floating outputs: values ``start + step * i`` (FMA, in
-    double) computed per 32-byte vector from the vector's first index, the tail (past the last
-    pair of vectors) element by element; reduced floats accumulate in float."""
+    double) computed per 32-byte vector from the vector's first index, the tail of each
+    thread's chunk (past its last pair of vectors) element by element; reduced floats hold
+    the vector base in their own type. Above the grain size the range is split into one chunk
+    per thread as at::parallel_for does (bit-exact when the thread counts agree)."""
     npdt = D.np_dtype(dt)
     if dt.is_complex:
         return (np.arange(n) * step + start).astype(npdt)
     vsize = 32 // npdt.itemsize
     i = np.arange(n)
-    i0 = (i // vsize) * vsize
-    base = _fma(step, i0, start)
-    if npdt.itemsize < 8:
-        base = base.astype(npdt).astype(np.float64)  # the vector's base is held in scalar_t
-    vec = _fma(step, i - i0, base)
-    n_vec = (n // (2 * vsize)) * 2 * vsize
-    out = np.where(i < n_vec, vec, _fma(step, i, start))
-    return out.astype(npdt)
+    threads = min(_intraop_threads(), -(-n // _GRAIN_SIZE)) if n > _GRAIN_SIZE else 1
+    chunk = -(-n // threads) if n else 1
+    begin = (i // chunk) * chunk
+    local = i - begin
+    length = np.minimum(begin + chunk, n) - begin
+    i0 = begin + (local // vsize) * vsize
+    # the accumulator type: double for float32/64, float for float16/bfloat16
+    acc = np.float32 if npdt.itemsize == 2 else np.float64
+    start, step = float(acc(start)), float(acc(step))
+    with np.errstate(over="ignore"):
+        base = _fma(step, i0, start).astype(acc)
+        # the vector's base is held in scalar_t
+        base = base.astype(npdt).astype(np.float64)
+        vec = _fma(step, i - i0, base).astype(acc)
+        n_vec = (length // (2 * vsize)) * 2 * vsize
+        out = np.where(local < n_vec, vec, _fma(step, i, start).astype(acc))
+        return out.astype(npdt)
 
 
 _C_NAMES = {D.float32: "float", D.float64: "double", D.float16: "c10::Half",
