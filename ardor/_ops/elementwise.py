@@ -91,6 +91,31 @@ def _zero_div_check(a, b):
             raise RuntimeError("ZeroDivisionError")
 
 
+_C_INT_NAMES = {"int8": "int8_t", "uint8": "uint8_t", "int16": "int16_t", "int32": "int",
+                "int64": "long int", "uint16": "uint16_t", "uint32": "uint32_t",
+                "uint64": "uint64_t"}
+
+
+def _check_scalar_fits(input, *scalars):
+    """torch converts a Scalar argument (pow / clamp bounds) to an integer result dtype and
+    refuses values that overflow it (tensor-tensor promotion instead wraps)."""
+    if input._data.dtype.kind not in "biu" or not any(type(x) is int for x in scalars):
+        return
+    dts = [input.dtype] + [D.scalar_dtype(x) for x in scalars if x is not None]
+    dt = D.result_type_parts([input.dtype] if input._data.ndim else [],
+                             [] if input._data.ndim else [input.dtype],
+                             [d for d in dts[1:]])
+    if dt.is_floating_point or dt.is_complex or dt.is_bool:
+        return
+    info = np.iinfo(dt.np)
+    # c10::overflows: unsigned types accept negatives down to -max (they wrap around)
+    lo = info.min if info.min < 0 else -info.max
+    for x in scalars:
+        if type(x) is int and not lo <= x <= info.max:
+            raise RuntimeError(f"value cannot be converted to type "
+                               f"{_C_INT_NAMES.get(dt.name, dt.name)} without overflow")
+
+
 def _conj(t):
     """Complex conjugate for complex tensors (gradients of complex ops use it), else t."""
     if isinstance(t, Tensor):
@@ -475,8 +500,10 @@ def _is_scalar(x) -> bool:
 
 def _check_int_pow(input, exponent):
     # before promotion: an unsigned tensor would otherwise wrap -1 around to 255
-    if type(exponent) is int and exponent < 0 and input._data.dtype.kind in "biu":
-        raise RuntimeError("Integers to negative integer powers are not allowed.")
+    if type(exponent) is int and input._data.dtype.kind in "biu":
+        if exponent < 0:
+            raise RuntimeError("Integers to negative integer powers are not allowed.")
+        _check_scalar_fits(input, exponent)
 
 
 def _pow_dispatch(input, exponent):
@@ -1313,6 +1340,9 @@ fmin = _decl("fmin", lambda xp, a, b: xp.fmin(a, b), _fmaxmin_backward(False),
 def _clamp_forward(xp, a, lo, hi):
     if a.dtype.kind == "c":
         raise RuntimeError("clamp is not supported for complex types")
+    if a.dtype == np.bool_:
+        _not_impl("clamp_cpu" if isinstance(lo, np.ndarray) or isinstance(hi, np.ndarray)
+                  else "clamp_scalar_cpu", a)
     if lo is not None and hi is not None:
         # torch: min > max gives max everywhere; NaN in a bound propagates
         return xp.minimum(xp.maximum(a, lo), hi)
@@ -1370,10 +1400,14 @@ clamp_tensor = _decl("clamp_tensor", _clamp_forward, _clamp_backward, promote="b
 
 
 def _clamp_min_forward(xp, a, lo):
+    if a.dtype == np.bool_ and not isinstance(lo, np.ndarray):
+        _not_impl("clamp_min_scalar_cpu", a)
     return xp.maximum(a, lo)
 
 
 def _clamp_max_forward(xp, a, hi):
+    if a.dtype == np.bool_ and not isinstance(hi, np.ndarray):
+        _not_impl("clamp_max_scalar_cpu", a)
     return xp.minimum(a, hi)
 
 
@@ -2109,7 +2143,10 @@ def _clamp_op(min, max, tensor_op, scalar_op):
 
 
 def _clamp_args(input, min, max):
-    return (input, _pyscalar(min), _pyscalar(max))
+    min, max = _pyscalar(min), _pyscalar(max)
+    if not isinstance(min, Tensor) and not isinstance(max, Tensor):
+        _check_scalar_fits(input, min, max)
+    return (input, min, max)
 
 
 @public("clamp", "clip")
@@ -2131,6 +2168,8 @@ def clamp_min_(input: Tensor, min) -> Tensor:
     """max(input, min)"""
     _need_tensor("clamp_min", input, "input", 1)
     op = clamp_min_tensor if isinstance(min, Tensor) else clamp_min
+    if op is clamp_min:
+        _check_scalar_fits(input, _pyscalar(min))
     return dispatch(op, (input, _pyscalar(min)))
 
 
@@ -2139,6 +2178,8 @@ def clamp_max_(input: Tensor, max) -> Tensor:
     """min(input, max)"""
     _need_tensor("clamp_max", input, "input", 1)
     op = clamp_max_tensor if isinstance(max, Tensor) else clamp_max
+    if op is clamp_max:
+        _check_scalar_fits(input, _pyscalar(max))
     return dispatch(op, (input, _pyscalar(max)))
 
 
@@ -2146,6 +2187,8 @@ def clamp_max_(input: Tensor, max) -> Tensor:
 def clamp_min_inplace(input: Tensor, min) -> Tensor:
     """In-place clamp_min."""
     op = clamp_min_tensor if isinstance(min, Tensor) else clamp_min
+    if op is clamp_min:
+        _check_scalar_fits(input, _pyscalar(min))
     return dispatch_inplace(op, input, (_pyscalar(min),))
 
 
@@ -2153,6 +2196,8 @@ def clamp_min_inplace(input: Tensor, min) -> Tensor:
 def clamp_max_inplace(input: Tensor, max) -> Tensor:
     """In-place clamp_max."""
     op = clamp_max_tensor if isinstance(max, Tensor) else clamp_max
+    if op is clamp_max:
+        _check_scalar_fits(input, _pyscalar(max))
     return dispatch_inplace(op, input, (_pyscalar(max),))
 
 

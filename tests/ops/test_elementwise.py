@@ -653,6 +653,24 @@ def test_clamp():
         assert type(a.grad_fn).__name__ == type(t.grad_fn).__name__
 
 
+def test_scalar_bounds_overflow_and_bool_clamp():
+    i8, i32, b = np.array([1, 2], np.int8), np.array([1, 2], np.int32), np.array([True, False])
+    for f in (lambda L, x: L.clamp(x, 300), lambda L, x: L.clamp(x, max=300),
+              lambda L, x: L.clamp(x, 0.5, 300), lambda L, x: x.clone().clamp_(-300),
+              lambda L, x: L.clamp_min(x, 2 ** 40), lambda L, x: L.clamp_max(x, -300),
+              lambda L, x: x ** 300, lambda L, x: x ** 2, lambda L, x: x + 300,
+              lambda L, x: L.clamp_min(x, L.tensor(300)), lambda L, x: x.clone().pow_(2 ** 40),
+              lambda L, x: L.clamp_max(x, -1), lambda L, x: L.clamp_min(x, -129),
+              lambda L, x: L.clamp(x, -300), lambda L, x: L.clamp(x, max=256)):
+        for x in (i8, i32, np.array([1, 2], np.uint8)):
+            run(lambda t: f(torch, t), lambda t: f(ardor, t), [x], grad=False)
+    for f in (lambda L, x: L.clamp(x, True, True), lambda L, x: L.clamp(x, 0, 1),
+              lambda L, x: L.clamp_min(x, True), lambda L, x: L.clamp_max(x, False),
+              lambda L, x: L.clamp(x, x, x), lambda L, x: L.clamp_min(x, x),
+              lambda L, x: x.clone().clamp_min_(True)):
+        run(lambda t: f(torch, t), lambda t: f(ardor, t), [b], grad=False)
+
+
 def test_maximum_minimum_ties_and_nan():
     a = np.array([1.0, 2.0, np.nan, 3.0, np.nan, -0.0])
     b = np.array([1.0, 3.0, 1.0, np.nan, np.nan, 0.0])
