@@ -306,7 +306,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
         rep = query.shape[-3] // key.shape[-3]
         key = key.repeat_interleave(rep, dim=-3)
         value = value.repeat_interleave(rep, dim=-3)
-    attn = (query @ key.transpose(-2, -1)) * scale_factor
+    # torch's math path: both operands scaled by sqrt(scale) (L*E + S*E multiplies, not L*S)
+    if scale_factor >= 0:
+        sf = math.sqrt(scale_factor)
+        attn = (query * sf) @ (key.transpose(-2, -1) * sf)
+    else:
+        attn = (query @ key.transpose(-2, -1)) * scale_factor
     if attn_mask is not None:
         if attn_mask.dtype is D.bool_:
             attn = attn.masked_fill(attn_mask.logical_not(), float("-inf"))

@@ -40,6 +40,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     if input.dtype is not weight.dtype:
         raise RuntimeError(f"mat1 and mat2 must have the same dtype, but got "
                            f"{input.dtype._torch_name} and {weight.dtype._torch_name}")
+    if weight.ndim == 2 and input.ndim > 2:
+        # fold the batch dims into one (one BLAS call on a contiguous 2-D matrix, as torch)
+        lead = tuple(input.shape[:-1])
+        out = linear(input.reshape(-1, input.shape[-1]), weight, bias)
+        return out.reshape(lead + (weight.shape[0],))
     if input.ndim == 2 and bias is not None and bias.ndim <= 1 and weight.ndim == 2:
         addmm = _addmm()
         if addmm is not None:
