@@ -1678,3 +1678,182 @@ def tensorsolve(A: Tensor, B: Tensor, dims=None, *, out=None) -> Tensor:
     rest = tuple(A.shape[B.ndim:])
     X = solve(A.reshape(B.numel(), _prod(rest)), B.reshape(-1))
     return X.reshape(rest)
+
+
+# ---------------------------------------------------------------- LU
+lu_factor_t = _nt("linalg_lu_factor", "LU pivots")
+lu_t = _nt("linalg_lu", "P L U")
+lu_unpack_t = _nt("lu_unpack", "P L U")
+
+
+def _lu_np(xp, a):
+    """Batched LU with partial pivoting (LAPACK getrf's pivot choice): (LU, 1-based pivots,
+    info), looping over columns and vectorized over the batch."""
+    lu = a.astype(a.dtype, copy=True)
+    m, n = lu.shape[-2:]
+    k = min(m, n)
+    flat = lu.reshape((-1, m, n))
+    piv = xp.zeros((flat.shape[0], k), dtype=np.int32)
+    info = xp.zeros(flat.shape[0], dtype=np.int32)
+    rows = xp.arange(flat.shape[0])
+    for j in range(k):
+        p = j + xp.argmax(xp.abs(flat[:, j:, j]), axis=1)
+        piv[:, j] = p + 1
+        swap = flat[rows, p].copy()
+        flat[rows, p] = flat[:, j]
+        flat[:, j] = swap
+        d = flat[:, j, j]
+        zero = d == 0
+        info = xp.where(zero & (info == 0), j + 1, info)
+        safe = xp.where(zero, 1, d)
+        flat[:, j + 1:, j] = xp.where(zero[:, None], flat[:, j + 1:, j],
+                                      flat[:, j + 1:, j] / safe[:, None])
+        flat[:, j + 1:, j + 1:] -= flat[:, j + 1:, j, None] * flat[:, j, None, j + 1:]
+    return lu, piv.reshape(a.shape[:-2] + (k,)), info.reshape(a.shape[:-2])
+
+
+@register
+class _lu_perm:
+    """The permutation matrix P (A = P L U) of 1-based LAPACK pivots (a constant)."""
+    differentiable = False
+    onnx = "decompose"
+
+    def forward(xp, piv, like, *, m):
+        k = piv.shape[-1]
+        flat = piv.reshape(-1, k)
+        perm = xp.tile(xp.arange(m), (flat.shape[0], 1))
+        rows = xp.arange(flat.shape[0])
+        for j in range(k):
+            p = flat[:, j] - 1
+            a, b = perm[rows, j].copy(), perm[rows, p].copy()
+            perm[rows, j], perm[rows, p] = b, a
+        # row i of P^T A is row perm[i] of A, so P[perm[i], i] = 1
+        P = xp.zeros((flat.shape[0], m, m), dtype=like.dtype)
+        P[rows[:, None], perm, xp.arange(m)[None, :]] = 1
+        return P.reshape(piv.shape[:-1] + (m, m))
+
+
+@register
+class linalg_lu_factor:
+    """Packed LU factorization with partial pivoting: (LU, pivots)."""
+    nout = 2
+    onnx = "decompose"
+    save_out = True
+
+    def sample(rng):
+        r = rng.standard_normal
+        return [((r((3, 3)),), {}), ((r((2, 3, 3)),), {}), ((r((3, 5)),), {}),
+                ((r((5, 3)),), {})]
+
+    def forward(xp, a):
+        lu, piv, _ = _lu_np(xp, a)
+        return lu, piv
+
+    def backward(ctx, gLU, _gpiv):
+        # torch's linalg_lu_backward, with gL / gU the strict-lower / upper parts of gLU.
+        # square: gA = P L^-H [tril(L^H gL, -1) + triu(gU U^H)] U^-H; wide and tall cases
+        # solve with the square blocks L1 / U1 and pass the rectangular remainder through.
+        import ardor
+        LU, piv = ctx.saved
+        m, n = ctx.in_shape[-2:]
+        k = min(m, n)
+        P = dispatch(_lu_perm, (piv, LU), {"m": m})
+        Lb, Ub = LU[..., :, :k], LU[..., :k, :]
+        low, up = _mask("tril", Lb, k=-1), _mask("triu", Ub)
+        L, U = Lb * low + _mask("eye", Lb), Ub * up
+        gL, gU = gLU[..., :, :k] * low, gLU[..., :k, :] * up
+        if m == n:
+            phi = (_H(L) @ gL) * low + (gU @ _H(U)) * up
+            gA = _H(dispatch(linalg_inv, (L,))) @ phi @ _H(dispatch(linalg_inv, (U,)))
+        elif m < n:
+            U1 = U[..., :, :k]
+            X = (_H(L) @ gL - gU @ _H(U)) * _mask("tril", U1, k=-1)
+            X = X @ _H(dispatch(linalg_inv, (U1,)))
+            gA = ardor.cat([X + gU[..., :, :k], gU[..., :, k:]], -1)
+            gA = _H(dispatch(linalg_inv, (L,))) @ gA
+        else:
+            L1 = L[..., :k, :]
+            X = (gU @ _H(U) - _H(L) @ gL) * _mask("triu", L1)
+            X = _H(dispatch(linalg_inv, (L1,))) @ X
+            gA = ardor.cat([X + gL[..., :k, :], gL[..., k:, :]], -2)
+            gA = gA @ _H(dispatch(linalg_inv, (U,)))
+        return P @ gA
+
+
+def _check_lu(name, A):
+    if A.ndim < 2:
+        raise RuntimeError(f"torch.lu_factor: Expected tensor with 2 or more dimensions. Got "
+                           f"size: {list(A.shape)} instead")
+    if not (A.dtype.is_floating_point or A.dtype.is_complex):
+        raise NotImplementedError(f"\"lu_cpu\" not implemented for '{_tn(A)}'")
+
+
+@_no_out("linalg_lu_factor")
+def lu_factor(A: Tensor, *, pivot: bool = True, out=None):
+    """torch.linalg.lu_factor -> (LU, pivots); raises for an exactly singular U."""
+    _check_lu("torch.linalg.lu_factor", A)
+    if not pivot:
+        raise RuntimeError("linalg.lu_factor: LU without pivoting is not implemented on the CPU")
+    LU, piv = dispatch(linalg_lu_factor, (A,))
+    a = LU.detach().numpy(force=True)
+    d = np.diagonal(a, axis1=-2, axis2=-1)
+    if d.size and (d == 0).any():
+        z = (d == 0).reshape(-1, d.shape[-1])
+        j = int(np.argmax(z[int(np.argmax(z.any(1)))])) + 1     # LAPACK's 1-based info
+        raise RuntimeError(f"torch.linalg.lu_factor: U[{j},{j}] is zero and using it on "
+                           "lu_solve would result in a division by zero. If you still want to "
+                           "perform the factorization, consider calling linalg.lu(A, pivot) or "
+                           "linalg.lu_factor_ex(A, pivot)")
+    return lu_factor_t(LU, piv)
+
+
+def _unpack(LU: Tensor, piv: Tensor):
+    m, n = LU.shape[-2:]
+    k = min(m, n)
+    L = LU[..., :, :k] * _mask("tril", LU[..., :, :k], k=-1) + _mask("eye", LU[..., :, :k])
+    U = LU[..., :k, :] * _mask("triu", LU[..., :k, :])
+    P = dispatch(_lu_perm, (piv, LU), {"m": m})
+    return P, L, U
+
+
+@_no_out("linalg_lu")
+def lu(A: Tensor, *, pivot: bool = True, out=None):
+    """torch.linalg.lu -> (P, L, U) with A = P L U."""
+    _check_lu("linalg.lu", A)
+    LU, piv = dispatch(linalg_lu_factor, (A,))
+    return lu_t(*_unpack(LU, piv))
+
+
+@public("lu_unpack", method=False)
+def lu_unpack(LU_data: Tensor, LU_pivots: Tensor, unpack_data: bool = True,
+              unpack_pivots: bool = True, *, out=None):
+    """(P, L, U) from a packed LU factorization."""
+    return lu_unpack_t(*_unpack(LU_data, LU_pivots))
+
+
+@_with_out("linalg_lu_solve")
+def lu_solve(LU: Tensor, pivots: Tensor, B: Tensor, *, left: bool = True, adjoint: bool = False,
+             out=None) -> Tensor:
+    """torch.linalg.lu_solve: solve A X = B from A's LU factorization."""
+    P, L, U = _unpack(LU, pivots)
+    A = P @ L @ U
+    if adjoint:
+        A = _H(A)
+    return solve(A, B, left=left)
+
+
+@public("lu_solve", method=True)
+def lu_solve_(b: Tensor, LU_data: Tensor, LU_pivots: Tensor, *, out=None) -> Tensor:
+    """torch.lu_solve(b, LU_data, LU_pivots) (deprecated argument order)."""
+    return lu_solve(LU_data, LU_pivots, b)
+
+
+@public("lu", method=True)
+def lu_old(A: Tensor, pivot: bool = True, get_infos: bool = False, out=None):
+    """torch.lu -> (LU, pivots[, infos])."""
+    LU, piv = dispatch(linalg_lu_factor, (A,))
+    if get_infos:
+        import ardor
+        _, _, info = _lu_np(np, A.detach().numpy(force=True))
+        return LU, piv, ardor.tensor(info)
+    return LU, piv

@@ -671,3 +671,25 @@ def test_eig_eigvals(dt):
     run(lambda L, a: (lambda w, V: (w.real, w.imag, V.abs()))(*lib_linalg(L).eig(a)), A, **tol)
     run(lambda L, a: lib_linalg(L).eig(a).eigenvalues.abs(), A + 0j, **tol)
     raises_like(lambda L, a: lib_linalg(L).eig(a), r((3, 4)))
+
+
+@pytest.mark.parametrize("shape", [(4, 4), (2, 4, 4), (3, 5), (2, 5, 3)])
+def test_lu_family(shape):
+    A = r(shape)
+    run(lambda L, a: tuple(lib_linalg(L).lu_factor(a)), A)
+    run(lambda L, a: tuple(lib_linalg(L).lu(a)), A)
+    run(lambda L, a: tuple(L.lu_unpack(*lib_linalg(L).lu_factor(a))), A)
+    run(lambda L, a: tuple(L.lu(a)), A)
+    if shape[-1] == shape[-2]:
+        B = r(shape[:-1] + (2,))
+        run(lambda L, a, b: lib_linalg(L).lu_solve(*lib_linalg(L).lu_factor(a), b), A, B)
+        run(lambda L, a, b: L.lu_solve(b, *L.linalg.lu_factor(a)), A, B)
+    for fn in (lambda L, a: lib_linalg(L).lu_factor(a), lambda L, a: lib_linalg(L).lu(a)):
+        assert type(fn(ardor, ardor.tensor(A))).__name__ == type(fn(torch, torch.tensor(A))
+                                                                  ).__name__
+
+
+def test_lu_errors():
+    raises_like(lambda L, a: lib_linalg(L).lu_factor(a), np.ones((3, 3)))
+    raises_like(lambda L, a: lib_linalg(L).lu_factor(a.long()), np.ones((3, 3)))
+    raises_like(lambda L, a: lib_linalg(L).lu_factor(a), np.ones(3))
