@@ -1857,3 +1857,24 @@ def lu_old(A: Tensor, pivot: bool = True, get_infos: bool = False, out=None):
         _, _, info = _lu_np(np, A.detach().numpy(force=True))
         return LU, piv, ardor.tensor(info)
     return LU, piv
+
+
+lu_factor_ex_t = _nt("linalg_lu_factor_ex", "LU pivots info")
+
+
+@_no_out("linalg_lu_factor_ex")
+def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False, out=None):
+    """torch.linalg.lu_factor_ex -> (LU, pivots, info); info > 0 marks an exactly zero
+    pivot (raises only with check_errors=True)."""
+    import ardor
+    _check_lu("torch.linalg.lu_factor_ex", A)
+    LU, piv = dispatch(linalg_lu_factor, (A,))
+    d = np.diagonal(LU.detach().numpy(force=True), axis1=-2, axis2=-1)
+    z = d == 0
+    info = np.where(z.any(-1), np.argmax(z, -1) + 1, 0).astype(np.int32) if d.size else \
+        np.zeros(d.shape[:-1], np.int32)
+    if check_errors and info.any():
+        j = int(info.reshape(-1)[np.argmax(info.reshape(-1) > 0)])
+        raise LinAlgError(f"torch.linalg.lu_factor_ex: U[{j},{j}] is zero and using it on "
+                          "lu_solve would result in a division by zero.")
+    return lu_factor_ex_t(LU, piv, ardor.tensor(info))

@@ -6,7 +6,7 @@ module is the public namespace, mirroring ``torch.linalg``.
 from __future__ import annotations
 
 from .._ops.linalg import (  # noqa: F401  (the public names, re-exported)
-    LinAlgError, cholesky, cond, cross, lu, lu_factor, lu_solve, det, eig, eigh, eigvals, eigvalsh, inv, tensorinv, tensorsolve,
+    LinAlgError, cholesky, cond, cross, lu, lu_factor, lu_factor_ex, lu_solve, det, eig, eigh, eigvals, eigvalsh, inv, tensorinv, tensorsolve,
     vander, linalg_norm as norm, lstsq,
     matmul_ as matmul, matrix_exp, matrix_norm, matrix_power, matrix_rank, pinv, qr, slogdet, solve,
     solve_triangular, svd, svdvals)
@@ -15,7 +15,7 @@ from .._ops.reduction import _nt
 from .._tensor import Tensor
 
 __all__ = ["LinAlgError", "cholesky", "cholesky_ex", "cond", "cross", "det", "diagonal", "eig", "eigh", "eigvals",
-           "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
+           "eigvalsh", "inv", "inv_ex", "lstsq", "lu", "lu_factor", "lu_factor_ex", "lu_solve", "matmul", "matrix_exp", "matrix_norm", "matrix_power",
            "matrix_rank", "multi_dot", "solve_triangular",
            "norm", "pinv", "qr", "slogdet", "solve", "solve_ex", "svd", "svdvals", "tensorinv", "tensorsolve", "vander", "vecdot",
            "vector_norm"]

@@ -693,3 +693,9 @@ def test_lu_errors():
     raises_like(lambda L, a: lib_linalg(L).lu_factor(a), np.ones((3, 3)))
     raises_like(lambda L, a: lib_linalg(L).lu_factor(a.long()), np.ones((3, 3)))
     raises_like(lambda L, a: lib_linalg(L).lu_factor(a), np.ones(3))
+
+
+def test_lu_factor_ex():
+    A = np.stack([wc(3, 3), np.diag([1.0, 0.0, 1.0])])
+    run(lambda L, a: tuple(lib_linalg(L).lu_factor_ex(a)), A, grad=False)
+    assert type(AL.lu_factor_ex(ardor.tensor(A))).__name__ == "linalg_lu_factor_ex"
