@@ -494,10 +494,6 @@ pow_rscalar = _decl("pow_rscalar", _pow_forward, _pow_rscalar_backward, promote=
                     doc="scalar ** tensor")
 
 
-def _is_scalar(x) -> bool:
-    return isinstance(x, (int, float, complex, bool, np.number, np.bool_))
-
-
 def _check_int_pow(input, exponent):
     # before promotion: an unsigned tensor would otherwise wrap -1 around to 255
     if type(exponent) is int and input._data.dtype.kind in "biu":
@@ -668,7 +664,8 @@ asinh = _unary_float("asinh", lambda xp, a: xp.arcsinh(a),
                      None, "Asinh",
                      doc="inverse hyperbolic sine")
 acosh = _unary_float("acosh", lambda xp, a: xp.arccosh(a),
-                     lambda ctx, g: g * _conj(rsqrt_(_saved_a(ctx) + 1) * rsqrt_(_saved_a(ctx) - 1)),
+                     lambda ctx, g: g * _conj(rsqrt_(_saved_a(ctx) + 1)
+                                              * rsqrt_(_saved_a(ctx) - 1)),
                      "log(add(a, sqrt(sub(mul(a, a), 1))))", "Acosh",
                      sample=_s_unary(1.2, 3.0), doc="inverse hyperbolic cosine")
 atanh = _unary_float("atanh", lambda xp, a: xp.arctanh(a),
@@ -931,7 +928,7 @@ erfinv = _unary_float("erfinv", _fast(_erfinv_np, "erfinv"),
                       doc="inverse error function")
 
 
-# ---------------------------------------------------------------- Bessel I0 (and I1 for its gradient)
+# ---------------------------------------------------------------- Bessel I0 (I1 for its grad)
 def _i0_forward(xp, a):
     with np.errstate(over="ignore"):  # i0 overflows to inf beyond |x| ~ 713, as torch
         return xp.i0(a).astype(a.dtype, copy=False)
@@ -1240,7 +1237,8 @@ def _like_tensor_operand(forward):
 
 xlogy = _decl("xlogy", _like_tensor_operand(_xlogy_forward), _xlogy_backward, promote="float",
               save=(0, 1), expr="where(eq(a, 0), 0, mul(a, log(b)))", onnx="decompose",
-              node_name="XlogyBackward0", sample=_s_binary(0.2, 2.0), doc="a * log(b), 0 where a == 0")
+              node_name="XlogyBackward0", sample=_s_binary(0.2, 2.0),
+              doc="a * log(b), 0 where a == 0")
 xlogy_self_scalar = _decl("xlogy_self_scalar", _like_tensor_operand(_xlogy_forward),
                           _xlogy_backward, promote="float", save=(0, 1),
                           expr="where(eq(a, 0), 0, mul(a, log(b)))", onnx="decompose",

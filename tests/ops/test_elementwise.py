@@ -13,7 +13,7 @@ import torch
 import ardor
 from ardor._ops import elementwise as E
 from ardor._ops.registry import OPS
-from tests.oracle import check, dtype_name, to_np
+from tests.oracle import check, to_np
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -26,8 +26,7 @@ def _rng(*key):
 
 
 def tens(lib, arr, rg=False):
-    arr = np.array(arr, copy=True)
-    t = lib.tensor(arr) if arr.dtype != np.float32 or arr.ndim else lib.tensor(arr)
+    t = lib.tensor(np.array(arr, copy=True))
     if rg:
         t.requires_grad_(True)
     return t
