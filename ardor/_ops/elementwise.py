@@ -2383,7 +2383,7 @@ def _install_operators():
     T.__mul__ = lambda self, other: dispatch(mul, (self, other))
     T.__rmul__ = lambda self, other: dispatch(mul, (other, self))
     T.__truediv__ = lambda self, other: dispatch(div, (self, other))
-    T.__rtruediv__ = lambda self, other: dispatch(div, (other, self))
+    T.__rtruediv__ = _rtruediv_operator
     T.__floordiv__ = lambda self, other: dispatch(floor_divide, (self, other))
     T.__rfloordiv__ = lambda self, other: dispatch(floor_divide, (other, self))
     T.__mod__ = lambda self, other: remainder_(self, other)
@@ -2447,6 +2447,13 @@ def _install_operators():
     T.copysign_ = copysign_inplace
     T.heaviside_ = lambda self, values: (_need_tensor("heaviside_", values, "values", 1),
                                          dispatch_inplace(heaviside, self, (values,)))[1]
+
+
+def _rtruediv_operator(self, other):
+    # torch computes scalar / t as reciprocal(t) * scalar (MulBackward0 <- ReciprocalBackward0)
+    if isinstance(other, Tensor):
+        return dispatch(div, (other, self))
+    return dispatch(mul, (dispatch(reciprocal, (self,)), _pyscalar(other)))
 
 
 def _rsub_operator(self, other):

@@ -895,7 +895,8 @@ def test_node_names_unary():
         t = getattr(torch, name)(torch.tensor([1.5], requires_grad=True))
         a = getattr(ardor, name)(ardor.tensor([1.5], requires_grad=True))
         assert type(a.grad_fn).__name__ == type(t.grad_fn).__name__, name
-    for f in (lambda L, a: 1 - a, lambda L, a: L.rsub(a, 2.0), lambda L, a: 1.5 - a * a):
+    for f in (lambda L, a: 1 - a, lambda L, a: L.rsub(a, 2.0), lambda L, a: 1.5 - a * a,
+              lambda L, a: 2 / a, lambda L, a: 2.5 / (a * a)):
         t = f(torch, torch.tensor([1.5], requires_grad=True))
         a = f(ardor, ardor.tensor([1.5], requires_grad=True))
         assert type(a.grad_fn).__name__ == type(t.grad_fn).__name__
