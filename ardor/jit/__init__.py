@@ -31,7 +31,8 @@ def __getattr__(name):
     if name in ("save", "load", "SerializationError", "LoadedGraph"):
         from . import _serialize
         return getattr(_serialize, name)
-    if name in ("script", "ignore", "unused", "ScriptError", "ScriptFunction"):
+    if name in ("script", "ignore", "unused", "ScriptError", "ScriptFunction", "ScriptModule",
+                "NotSupportedError"):
         from . import _script
         return getattr(_script, name)
     if name in ("compile", "CompiledStep", "JitWarning"):

@@ -32,7 +32,8 @@ class GraphError(ValueError):
     """A malformed graph (raised by :meth:`Graph.verify`)."""
 
 
-KINDS = ("placeholder", "get_attr", "call", "getitem", "fused", "if", "loop", "output")
+KINDS = ("placeholder", "get_attr", "call", "getitem", "fused", "if", "loop", "pycall",
+         "output")
 
 
 def _ops():
@@ -61,9 +62,14 @@ class Node:
     # -- structure -------------------------------------------------------------------
     @property
     def inputs(self) -> list:
-        """The nodes this node reads (flattened from args)."""
+        """The nodes this node reads (flattened from args; for control-flow nodes also the
+        enclosing-scope values their regions read)."""
         out = []
         _collect(self.args, out)
+        if self.kind in ("if", "loop"):
+            for v in self.attrs.values():
+                if isinstance(v, Graph):
+                    out.extend(v.free_values())
         return out
 
     @property
@@ -93,6 +99,9 @@ class Node:
             return self.op.name
         if self.kind == "fused":
             return "fused"
+        if self.kind == "pycall":
+            from ._script import _fn_name
+            return f"pycall[{_fn_name(self.attrs['fn'])}]"
         return self.kind
 
     def replace_all_uses_with(self, new) -> None:
@@ -266,8 +275,21 @@ class Graph:
         self.consts &= used
 
     # -- checking ----------------------------------------------------------------------
-    def verify(self) -> "Graph":
-        """Raise :class:`GraphError` if the graph is malformed; return the graph."""
+    def free_values(self) -> list:
+        """Values of enclosing scopes that this (region) graph reads."""
+        own = {id(n) for n in self.nodes}
+        out, seen = [], set()
+        for n in self.nodes:
+            for a in n.inputs:
+                if id(a) not in own and id(a) not in seen:
+                    seen.add(id(a))
+                    out.append(a)
+        return out
+
+    def verify(self, _outer: frozenset = frozenset()) -> "Graph":
+        """Raise :class:`GraphError` if the graph is malformed; return the graph.
+
+        (Regions of control-flow nodes may read values of enclosing scopes.)"""
         ops = _ops()
         seen, names = set(), set()
         if not self.nodes or self.nodes[-1].kind != "output":
@@ -284,6 +306,8 @@ class Graph:
             if n.kind == "output" and i != len(self.nodes) - 1:
                 raise GraphError(f"{where}: output must be the last node and unique")
             for a in n.inputs:
+                if id(a) in _outer:
+                    continue
                 if a.graph is not self:
                     raise GraphError(f"{where} reads %{a.name} from another graph")
                 if id(a) not in seen:
@@ -291,7 +315,7 @@ class Graph:
                                      "topological)")
                 if a.kind == "output":
                     raise GraphError(f"{where} reads the output node")
-                if a.nout != 1 and n.kind != "getitem":
+                if (a.nout != 1 or a.kind in ("if", "loop")) and n.kind != "getitem":
                     raise GraphError(f"{where} reads multi-output %{a.name} without getitem")
             if n.kind == "call":
                 if n.op is None or ops.get(n.op.name) is not n.op:
@@ -309,7 +333,7 @@ class Graph:
                 if len(n.args) != 1 or not isinstance(n.args[0], Node):
                     raise GraphError(f"{where}: getitem takes one node")
                 src = n.args[0]
-                if src.nout == 1:
+                if src.nout == 1 and src.kind not in ("if", "loop"):
                     raise GraphError(f"{where}: getitem of single-output %{src.name}")
                 if not isinstance(n.index, int) or not 0 <= n.index < src.nout:
                     raise GraphError(f"{where}: index {n.index} out of range for %{src.name} "
@@ -327,7 +351,13 @@ class Graph:
                     sub = n.attrs.get(k)
                     if not isinstance(sub, Graph):
                         raise GraphError(f"{where}: missing sub-graph {k!r}")
-                    sub.verify()
+                scope = frozenset(seen) | _outer
+                for sub in n.attrs.values():
+                    if isinstance(sub, Graph):
+                        sub.verify(scope)
+            elif n.kind == "pycall":
+                if not callable(n.attrs.get("fn")):
+                    raise GraphError(f"{where}: pycall needs a callable 'fn'")
             seen.add(id(n))
         for t, v in self.mutations:
             if t not in self.tensors or id(v) not in seen:

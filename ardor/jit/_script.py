@@ -1,0 +1,763 @@
+"""ardor.jit.script: compile a Python function (or a module's forward) from its source.
+
+The supported subset (anything else is a compile-time :class:`ScriptError` naming the
+construct and the source line):
+
+* arguments: tensors, and ``int``/``float``/``bool``/``List[int]``/``Optional[Tensor]``
+  annotated arguments (checked at call time), with defaults;
+* assignments (also tuple unpacking and ``+=``-style), expressions over tensors and Python
+  values: arithmetic, comparisons, ``is``/``is not``, ``and``/``or``/``not`` (short-circuit),
+  conditional expressions, subscripts and slices, tuples and lists;
+* calls of ardor functions, tensor methods, submodules (``self.fc(x)``), other scripted
+  functions and builtins (``len``, ``range``, ``int``, ``float``, ``min``, ``max``, ...);
+* ``if``/``elif``/``else`` on tensor or Python values, ``for`` over ``range(...)`` or over a
+  ``ModuleList``/tuple known at compile time (unrolled), ``while``, ``break``,
+  ``continue``, and ``return`` anywhere (early returns).
+
+The IR: structured control flow in SSA form. ``if`` nodes hold ``then``/``else`` regions,
+``loop`` nodes a ``body`` (and for ``while`` a ``cond``) region; regions may read values of
+enclosing regions and end with an output node listing the values they define. Variables
+assigned in a branch or loop body are merged through the node's outputs; ``break``,
+``continue`` and ``return`` are lowered to flag variables that guard the rest of a block.
+Calls that are not op-table ops are ``pycall`` nodes naming the resolved callable. Scripted
+functions run by interpreting the graph through ``dispatch`` (so autograd works and
+data-dependent branches and loops are right for every input).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import linecache
+import math
+import operator
+import textwrap
+import typing
+
+from .._tensor import Tensor
+from ._ir import Graph, Node, map_nodes
+
+
+class ScriptError(RuntimeError):
+    """Unsupported or invalid code given to ``ardor.jit.script`` (compile time)."""
+
+
+NotSupportedError = ScriptError
+
+_BIN = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+        ast.Div: operator.truediv, ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod,
+        ast.Pow: operator.pow, ast.MatMult: operator.matmul, ast.BitAnd: operator.and_,
+        ast.BitOr: operator.or_, ast.BitXor: operator.xor, ast.LShift: operator.lshift,
+        ast.RShift: operator.rshift}
+_CMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
+        ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_,
+        ast.IsNot: operator.is_not, ast.In: lambda a, b: a in b,
+        ast.NotIn: lambda a, b: a not in b}
+_UN = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
+       ast.Not: operator.not_}
+_PURE = {len, range, int, float, bool, min, max, abs, tuple, list, round} | {
+    getattr(math, n) for n in dir(math) if callable(getattr(math, n))}
+_FLAGS = ("__brk", "__cont", "__ret")
+_UNDEF = "<undefined>"
+
+
+def _truth(v) -> bool:
+    return bool(v)
+
+
+def _not_any(*flags) -> bool:
+    return not any(bool(f) for f in flags)
+
+
+def _make_tuple(*xs):
+    return tuple(xs)
+
+
+def _make_list(*xs):
+    return list(xs)
+
+
+def _method(name):
+    def call(obj, *a, **k):
+        return getattr(obj, name)(*a, **k)
+    call.__name__ = f"method_{name}"
+    call._method = name
+    return call
+
+
+def _getattr(obj, name):
+    return getattr(obj, name)
+
+
+def _slice(a, b, c):
+    return slice(a, b, c)
+
+
+def _fn_name(f) -> str:
+    if getattr(f, "_method", None):
+        return "." + f._method
+    mod = getattr(f, "__module__", None) or ""
+    name = getattr(f, "__qualname__", None) or getattr(f, "__name__", None) or type(f).__name__
+    if mod.startswith("ardor.jit._script"):
+        return name
+    return f"{mod}.{name}" if mod and mod != "builtins" else name
+
+
+# ------------------------------------------------------------------------ compiling
+class _Compiler:
+    def __init__(self, fn, self_obj=None):
+        self.fn = fn
+        self.self_obj = self_obj
+        try:
+            lines, start = inspect.getsourcelines(fn)
+        except (OSError, TypeError) as e:
+            raise ScriptError(f"cannot get the source of {fn!r} ({e})") from None
+        self.file = inspect.getsourcefile(fn) or "<unknown>"
+        src = textwrap.dedent("".join(lines))
+        self.line0 = start - 1
+        tree = ast.parse(src)
+        fdef = tree.body[0]
+        if not isinstance(fdef, (ast.FunctionDef,)):
+            raise ScriptError(f"ardor.jit.script expects a function, got {type(fdef).__name__}")
+        self.fdef = fdef
+        self.globals = getattr(fn, "__globals__", {})
+        self.closure = {}
+        if getattr(fn, "__closure__", None):
+            for name, cell in zip(fn.__code__.co_freevars, fn.__closure__):
+                try:
+                    self.closure[name] = cell.cell_contents
+                except ValueError:
+                    pass
+        self.tmp = 0
+
+    # -- errors ----------------------------------------------------------------------------
+    def err(self, node, what: str):
+        line = getattr(node, "lineno", 1) + self.line0
+        text = linecache.getline(self.file, line).rstrip()
+        return ScriptError(f"{what}\n  File \"{self.file}\", line {line}, in "
+                           f"{self.fdef.name}\n    {text.strip()}")
+
+    def unsupported(self, node, construct=None):
+        construct = construct or type(node).__name__
+        return self.err(node, f"{construct} is not supported in ardor.jit.script")
+
+    # -- entry -------------------------------------------------------------------------------
+    def compile(self):
+        g = Graph()
+        env = {}
+        args = self.fdef.args
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
+            raise self.unsupported(self.fdef, "*args/**kwargs/keyword-only arguments")
+        params = list(args.args)
+        if self.self_obj is not None:
+            if not params:
+                raise self.err(self.fdef, "forward() must take self")
+            env[params[0].arg] = ("const", self.self_obj)
+            params = params[1:]
+        specs = []
+        for a in params:
+            ann = self._annotation(a)
+            ph = g.placeholder(a.arg)
+            ph.attrs["type"] = ann
+            env[a.arg] = ph
+            specs.append((a.arg, ann))
+        defaults = [self._const_expr(d) for d in args.defaults]
+        for f in _FLAGS:
+            env[f] = ("const", False)
+        env["__retval"] = ("const", None)
+        env = self.block(g, self.fdef.body, env)
+        g.output(self.val(g, env["__retval"]))
+        g.verify()
+        return g, specs, defaults
+
+    def _annotation(self, a):
+        if a.annotation is None:
+            return "Tensor"
+        s = ast.unparse(a.annotation).replace("typing.", "").replace("torch.", "") \
+            .replace("ardor.", "")
+        ok = {"Tensor", "int", "float", "bool", "List[int]", "Optional[Tensor]", "str",
+              "Tuple[int, int]", "List[float]", "Optional[int]", "Optional[float]"}
+        if s not in ok:
+            raise self.err(a, f"argument annotation {s!r} is not supported in ardor.jit.script "
+                              f"(supported: {', '.join(sorted(ok))})")
+        return s
+
+    def _const_expr(self, e):
+        try:
+            return ast.literal_eval(e)
+        except ValueError:
+            raise self.err(e, "default values must be literals") from None
+
+    # -- values ------------------------------------------------------------------------------
+    def val(self, g, v):
+        """A node or a plain constant usable as an arg."""
+        if isinstance(v, tuple) and len(v) == 2 and v[0] == "const":
+            c = v[1]
+            if isinstance(c, Tensor):
+                return self._tensor_const(g, c)
+            return c
+        return v
+
+    def _tensor_const(self, g, t):
+        names = getattr(self, "_tnames", None)
+        if names is None:
+            names = self._tnames = {}
+            if self.self_obj is not None:
+                for n, p in list(self.self_obj.named_parameters()) + \
+                        list(self.self_obj.named_buffers()):
+                    names[id(p)] = n
+        root = g
+        while getattr(root, "_parent", None) is not None:
+            root = root._parent
+        name = names.get(id(t)) or f"_tensor_constant{id(t):x}"
+        root.tensors[name] = t
+        n = Node(g, "get_attr", g._name(name), target=name, meta=(tuple(t.shape), t.dtype))
+        g.tensors[name] = t
+        g.nodes.append(n)
+        return n
+
+    def call(self, g, fn, args, kwargs=None, name=None):
+        """A pycall node (or a compile-time result when everything is constant and pure)."""
+        if fn in _PURE and all(_is_const(a) for a in args) and \
+                all(_is_const(v) for v in (kwargs or {}).values()):
+            try:
+                return ("const", fn(*[a[1] for a in args],
+                                    **{k: v[1] for k, v in (kwargs or {}).items()}))
+            except Exception:  # noqa: BLE001 - left to run time
+                pass
+        a = tuple(self.val(g, x) for x in args)
+        k = {kk: self.val(g, v) for kk, v in (kwargs or {}).items()}
+        n = Node(g, "pycall", g._name(name or _short(fn)), args=(a, k), attrs={"fn": fn})
+        g.nodes.append(n)
+        return n
+
+    # -- statements ----------------------------------------------------------------------------
+    def block(self, g, stmts, env):
+        env = dict(env)
+        for i, s in enumerate(stmts):
+            env = self.stmt(g, s, env)
+            flags = [env[f] for f in _FLAGS]
+            if all(_is_const(f) and not f[1] for f in flags):
+                continue
+            if any(_is_const(f) and f[1] for f in flags):
+                return env  # statically unreachable rest
+            rest = stmts[i + 1:]
+            if not rest:
+                return env
+            cond = self.call(g, _not_any, flags, name="live")
+            return self.if_node(g, cond, lambda sg, e: self.block(sg, rest, e),
+                                lambda sg, e: e, env, rest[0])
+        return env
+
+    def stmt(self, g, s, env):
+        if isinstance(s, ast.Expr):
+            if isinstance(s.value, ast.Constant) and isinstance(s.value.value, str):
+                return env  # docstring
+            self.expr(g, s.value, env)
+            return env
+        if isinstance(s, ast.Assign):
+            v = self.expr(g, s.value, env)
+            for t in s.targets:
+                env = self.assign(g, t, v, env)
+            return env
+        if isinstance(s, ast.AnnAssign) and s.value is not None:
+            return self.assign(g, s.target, self.expr(g, s.value, env), env)
+        if isinstance(s, ast.AugAssign):
+            cur = self.expr(g, ast.Name(id=s.target.id, ctx=ast.Load(), lineno=s.lineno)
+                            if isinstance(s.target, ast.Name) else s.target, env)
+            op = _BIN.get(type(s.op))
+            if op is None:
+                raise self.unsupported(s.op)
+            v = self.call(g, op, [cur, self.expr(g, s.value, env)])
+            return self.assign(g, s.target, v, env)
+        if isinstance(s, ast.Return):
+            env = dict(env)
+            env["__retval"] = self.expr(g, s.value, env) if s.value is not None \
+                else ("const", None)
+            env["__ret"] = ("const", True)
+            return env
+        if isinstance(s, ast.Pass):
+            return env
+        if isinstance(s, ast.Break):
+            return {**env, "__brk": ("const", True)}
+        if isinstance(s, ast.Continue):
+            return {**env, "__cont": ("const", True)}
+        if isinstance(s, ast.If):
+            cond = self.expr(g, s.test, env)
+            if _is_const(cond) and not isinstance(cond[1], Tensor):
+                return self.block(g, s.body if cond[1] else s.orelse, env)
+            return self.if_node(g, cond, lambda sg, e: self.block(sg, s.body, e),
+                                lambda sg, e: self.block(sg, s.orelse, e), env, s)
+        if isinstance(s, ast.For):
+            return self.for_stmt(g, s, env)
+        if isinstance(s, ast.While):
+            if s.orelse:
+                raise self.unsupported(s, "while ... else")
+            return self.loop(g, s, env, None)
+        raise self.unsupported(s)
+
+    def assign(self, g, t, v, env):
+        env = dict(env)
+        if isinstance(t, ast.Name):
+            env[t.id] = v
+            return env
+        if isinstance(t, (ast.Tuple, ast.List)):
+            for i, sub in enumerate(t.elts):
+                if isinstance(sub, ast.Starred):
+                    raise self.unsupported(sub, "starred assignment")
+                item = ("const", v[1][i]) if _is_const(v) else \
+                    self.call(g, operator.getitem, [v, ("const", i)], name="unpack")
+                env = self.assign(g, sub, item, env)
+            return env
+        if isinstance(t, ast.Subscript):
+            obj = self.expr(g, t.value, env)
+            idx = self.index(g, t.slice, env)
+            self.call(g, operator.setitem, [obj, idx, v], name="setitem")
+            return env
+        raise self.unsupported(t, f"assignment to {type(t).__name__}")
+
+    # -- control flow ---------------------------------------------------------------------------
+    def if_node(self, g, cond, then_fn, else_fn, env, where):
+        regions, envs = [], []
+        for fn in (then_fn, else_fn):
+            sg = Graph()
+            sg._parent = g
+            sg._names = g._names  # one name space across regions
+            e = fn(sg, dict(env))
+            regions.append(sg)
+            envs.append(e)
+        names = [k for k in _merge_names(env, envs)]
+        for sg, e in zip(regions, envs):
+            sg.output(tuple(self.val(sg, e.get(k, ("const", _UNDEF))) for k in names))
+        n = Node(g, "if", g._name("if"), args=(self.val(g, cond),),
+                 attrs={"then": regions[0], "else": regions[1], "nout": len(names),
+                        "line": getattr(where, "lineno", 0) + self.line0})
+        g.nodes.append(n)
+        out = dict(env)
+        for i, k in enumerate(names):
+            out[k] = self._out(g, n, i, k)
+        return out
+
+    def _out(self, g, n, i, name):
+        o = Node(g, "getitem", g._name(f"{n.name}_{_clean(name)}"), args=(n,), index=i)
+        g.nodes.append(o)
+        return o
+
+    def for_stmt(self, g, s, env):
+        if s.orelse:
+            raise self.unsupported(s, "for ... else")
+        it = s.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" \
+                and it.func.id not in env:
+            args = [self.expr(g, a, env) for a in it.args]
+            if len(args) == 1:
+                args = [("const", 0), args[0], ("const", 1)]
+            elif len(args) == 2:
+                args = args + [("const", 1)]
+            return self.loop(g, s, env, args)
+        seq = self.expr(g, it, env)
+        if _is_const(seq) and isinstance(seq[1], (list, tuple)) or _is_const(seq) and \
+                type(seq[1]).__name__ in ("ModuleList", "Sequential"):
+            for item in list(seq[1]):  # unrolled: the sequence is known at compile time
+                e = self.assign(g, s.target, ("const", item), env)
+                e = self.block(g, s.body, e)
+                flags_set = [e[f] for f in ("__brk", "__ret")]
+                env = {**e, "__cont": ("const", False)}
+                if any(not _is_const(f) or f[1] for f in flags_set):
+                    raise self.unsupported(s, "break/return inside a loop over a ModuleList")
+            return env
+        raise self.unsupported(it, "for-loop over something other than range() or a "
+                                   "ModuleList/tuple known at compile time")
+
+    def loop(self, g, s, env, rng):
+        """A loop node: carried values are every variable the body assigns."""
+        kinds = {type(n) for st in s.body for n in ast.walk(st)}
+        assigned = _assigned(s.body) | {"__brk"}
+        if ast.Continue in kinds:
+            assigned.add("__cont")
+        if ast.Return in kinds:
+            assigned |= {"__ret", "__retval"}
+        if rng is not None:
+            if not isinstance(s.target, ast.Name):
+                raise self.unsupported(s.target, "loop target other than a name")
+            assigned.discard(s.target.id)
+        carried = [k for k in sorted(assigned)]
+        init = [env.get(k, ("const", _UNDEF)) for k in carried]
+        body = Graph()
+        body._parent = g
+        body._names = g._names
+        benv = dict(env)
+        if rng is not None:
+            benv[s.target.id] = body.placeholder(s.target.id)
+        for k in carried:
+            benv[k] = body.placeholder(f"{_clean(k)}_in")
+        benv["__cont"] = ("const", False)
+        e = self.block(body, s.body, benv)
+        body.output(tuple(self.val(body, e.get(k, ("const", _UNDEF))) for k in carried))
+        cond = None
+        if rng is None:
+            cond = Graph()
+            cond._parent = g
+            cond._names = g._names
+            cenv = dict(env)
+            for k in carried:
+                cenv[k] = cond.placeholder(f"{_clean(k)}_c")
+            cond.output(self.val(cond, self.expr(cond, s.test, cenv)))
+        args = tuple(self.val(g, a) for a in (rng or [])) + tuple(self.val(g, v) for v in init)
+        n = Node(g, "loop", g._name("loop"), args=args,
+                 attrs={"body": body, "cond": cond, "nout": len(carried),
+                        "nrange": 3 if rng is not None else 0,
+                        "brk": carried.index("__brk"),
+                        "ret": carried.index("__ret") if "__ret" in carried else None,
+                        "cont": carried.index("__cont") if "__cont" in carried else None,
+                        "line": s.lineno + self.line0})
+        if cond is None:
+            del n.attrs["cond"]
+        g.nodes.append(n)
+        out = dict(env)
+        for i, k in enumerate(carried):
+            out[k] = self._out(g, n, i, k)
+        out["__brk"] = ("const", False)
+        out["__cont"] = ("const", False)
+        return out
+
+    # -- expressions ------------------------------------------------------------------------------
+    def expr(self, g, e, env):
+        if isinstance(e, ast.Constant):
+            return ("const", e.value)
+        if isinstance(e, ast.Name):
+            if e.id in env:
+                return env[e.id]
+            for scope in (self.closure, self.globals, vars(builtins)):
+                if e.id in scope:
+                    return ("const", scope[e.id])
+            raise self.err(e, f"undefined value {e.id}")
+        if isinstance(e, ast.Attribute):
+            base = self.expr(g, e.value, env)
+            if _is_const(base):
+                try:
+                    return ("const", getattr(base[1], e.attr))
+                except AttributeError:
+                    raise self.err(e, f"{type(base[1]).__name__} has no attribute "
+                                      f"{e.attr!r}") from None
+            return self.call(g, _getattr, [base, ("const", e.attr)], name=e.attr)
+        if isinstance(e, ast.BinOp):
+            op = _BIN.get(type(e.op))
+            if op is None:
+                raise self.unsupported(e.op)
+            return self.call(g, op, [self.expr(g, e.left, env), self.expr(g, e.right, env)])
+        if isinstance(e, ast.UnaryOp):
+            v = self.expr(g, e.operand, env)
+            if isinstance(e.op, ast.Not):
+                return self.call(g, operator.not_, [v], name="not_")
+            return self.call(g, _UN[type(e.op)], [v])
+        if isinstance(e, ast.Compare):
+            left = self.expr(g, e.left, env)
+            res = None
+            for op, right in zip(e.ops, e.comparators):
+                r = self.expr(g, right, env)
+                c = self.call(g, _CMP[type(op)], [left, r], name=type(op).__name__.lower())
+                res = c if res is None else self.call(g, operator.and_, [res, c])
+                left = r
+            return res
+        if isinstance(e, ast.BoolOp):
+            return self.boolop(g, e, list(e.values), env)
+        if isinstance(e, ast.IfExp):
+            cond = self.expr(g, e.test, env)
+            if _is_const(cond) and not isinstance(cond[1], Tensor):
+                return self.expr(g, e.body if cond[1] else e.orelse, env)
+            tmp = f"__ifexp{self._n()}"
+            out = self.if_node(g, cond,
+                               lambda sg, en: {**en, tmp: self.expr(sg, e.body, en)},
+                               lambda sg, en: {**en, tmp: self.expr(sg, e.orelse, en)}, env, e)
+            return out[tmp]
+        if isinstance(e, (ast.Tuple, ast.List)):
+            items = [self.expr(g, x, env) for x in e.elts]
+            if any(isinstance(x, ast.Starred) for x in e.elts):
+                raise self.unsupported(e, "starred expression")
+            mk = _make_tuple if isinstance(e, ast.Tuple) else _make_list
+            if all(_is_const(i) and not isinstance(i[1], Tensor) for i in items):
+                return ("const", mk(*[i[1] for i in items]))
+            return self.call(g, mk, items, name="tuple" if mk is _make_tuple else "list")
+        if isinstance(e, ast.Subscript):
+            base = self.expr(g, e.value, env)
+            idx = self.index(g, e.slice, env)
+            if _is_const(base) and _is_const(idx) and not isinstance(base[1], Tensor):
+                return ("const", base[1][idx[1]])
+            return self.call(g, operator.getitem, [base, idx], name="getitem")
+        if isinstance(e, ast.Call):
+            return self.call_expr(g, e, env)
+        raise self.unsupported(e)
+
+    def _n(self):
+        self.tmp += 1
+        return self.tmp
+
+    def boolop(self, g, e, values, env):
+        first = self.expr(g, values[0], env)
+        if len(values) == 1:
+            return first
+        is_and = isinstance(e.op, ast.And)
+        if _is_const(first) and not isinstance(first[1], Tensor):
+            if bool(first[1]) == is_and:
+                return self.boolop(g, e, values[1:], env)
+            return first
+        tmp = f"__bool{self._n()}"
+        rest = lambda sg, en: {**en, tmp: self.boolop(sg, e, values[1:], en)}  # noqa: E731
+        keep = lambda sg, en: {**en, tmp: first}  # noqa: E731
+        cond = self.call(g, _truth, [first], name="truth")
+        out = self.if_node(g, cond, rest if is_and else keep, keep if is_and else rest, env, e)
+        return out[tmp]
+
+    def index(self, g, s, env):
+        if isinstance(s, ast.Slice):
+            parts = [self.expr(g, p, env) if p is not None else ("const", None)
+                     for p in (s.lower, s.upper, s.step)]
+            if all(_is_const(p) for p in parts):
+                return ("const", slice(*[p[1] for p in parts]))
+            return self.call(g, _slice, parts, name="slice")
+        if isinstance(s, ast.Tuple):
+            items = [self.index(g, x, env) for x in s.elts]
+            if all(_is_const(i) and not isinstance(i[1], Tensor) for i in items):
+                return ("const", tuple(i[1] for i in items))
+            return self.call(g, _make_tuple, items, name="index")
+        return self.expr(g, s, env)
+
+    def call_expr(self, g, e, env):
+        if any(isinstance(a, ast.Starred) for a in e.args) or any(k.arg is None
+                                                                 for k in e.keywords):
+            raise self.unsupported(e, "*args/**kwargs in calls")
+        args = [self.expr(g, a, env) for a in e.args]
+        kwargs = {k.arg: self.expr(g, k.value, env) for k in e.keywords}
+        f = e.func
+        if isinstance(f, ast.Attribute):
+            base = self.expr(g, f.value, env)
+            if not _is_const(base):  # a method of a runtime value
+                return self.call(g, _method(f.attr), [base] + args, kwargs, name=f.attr)
+            fn = getattr(base[1], f.attr, None)
+            if fn is None:
+                raise self.err(f, f"{type(base[1]).__name__} has no attribute {f.attr!r}")
+            if isinstance(base[1], Tensor):  # a method of a parameter
+                return self.call(g, _method(f.attr), [base] + args, kwargs, name=f.attr)
+        else:
+            fnv = self.expr(g, f, env)
+            if not _is_const(fnv):
+                raise self.err(f, "calling a computed value is not supported")
+            fn = fnv[1]
+        if not callable(fn):
+            raise self.err(f, f"{type(fn).__name__} is not callable")
+        if inspect.isclass(fn) and fn not in (int, float, bool, tuple, list, slice):
+            raise self.unsupported(e, f"constructing {fn.__name__} objects")
+        if getattr(fn, "_ardor_ignore", False):
+            return self.call(g, fn, args, kwargs)
+        return self.call(g, fn, args, kwargs)
+
+
+def _is_const(v) -> bool:
+    return isinstance(v, tuple) and len(v) == 2 and v[0] == "const"
+
+
+def _short(fn) -> str:
+    n = getattr(fn, "_method", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return n.strip("_") or "call"
+
+
+def _clean(name: str) -> str:
+    return name.strip("_") or "v"
+
+
+def _assigned(stmts) -> set:
+    out = set()
+    for s in stmts:
+        for n in ast.walk(s):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                out.add(n.id)
+    return out
+
+
+def _merge_names(env, envs):
+    """Variables some branch assigned (changed or newly defined), in a stable order."""
+    names = []
+    for e in envs:
+        for k, v in e.items():
+            if k not in names and any(x.get(k) is not env.get(k) for x in envs):
+                names.append(k)
+    return names
+
+
+# ------------------------------------------------------------------------ running
+class _Undefined:
+    def __repr__(self):
+        return "<undefined>"
+
+
+def run_region(graph: Graph, env: dict, inputs=()):
+    """Interpret a script (region) graph; ``env`` maps id(node) of enclosing regions."""
+    env = dict(env)
+    for p, v in zip(graph.placeholders, inputs):
+        env[id(p)] = v
+    get = lambda a: env[id(a)]  # noqa: E731
+    for n in graph.nodes:
+        k = n.kind
+        if k == "placeholder":
+            continue
+        if k == "get_attr":
+            env[id(n)] = graph.tensors[n.target]
+        elif k == "pycall":
+            a, kw = map_nodes(n.args, get)
+            for v in list(a) + list(kw.values()):
+                if v is _UNDEF_VALUE:
+                    raise NameError(f"a variable used by {_fn_name(n.attrs['fn'])} is not "
+                                    "defined on every path")
+            env[id(n)] = n.attrs["fn"](*a, **kw)
+        elif k == "getitem":
+            env[id(n)] = get(n.args[0])[n.index]
+        elif k == "call":
+            from .._ops.dispatch import dispatch
+            env[id(n)] = dispatch(n.op, tuple(map_nodes(n.args, get)), n.attrs)
+        elif k == "if":
+            c = get(n.args[0]) if isinstance(n.args[0], Node) else n.args[0]
+            region = n.attrs["then"] if bool(c) else n.attrs["else"]
+            env[id(n)] = run_region(region, env)
+        elif k == "loop":
+            env[id(n)] = _run_loop(n, env, get)
+        elif k == "output":
+            return map_nodes(n.args[0], lambda a: env[id(a)]) if n.args[0] is not None \
+                else None
+    raise RuntimeError("region without output")
+
+
+_UNDEF_VALUE = _UNDEF
+
+
+def _run_loop(n, env, get):
+    vals = [get(a) if isinstance(a, Node) else a for a in n.args]
+    nr = n.attrs["nrange"]
+    carried = list(vals[nr:])
+    body, cond = n.attrs["body"], n.attrs.get("cond")
+    brk, ret, cont = n.attrs["brk"], n.attrs["ret"], n.attrs["cont"]
+    if nr:
+        start, stop, step = (int(v) for v in vals[:3])
+        it = range(start, stop, step)
+        for i in it:
+            if cont is not None:
+                carried[cont] = False
+            carried = list(run_region(body, env, [i] + carried))
+            if carried[brk] or ret is not None and carried[ret]:
+                break
+    else:
+        while bool(run_region(cond, env, carried)):
+            if cont is not None:
+                carried[cont] = False
+            carried = list(run_region(body, env, carried))
+            if carried[brk] or ret is not None and carried[ret]:
+                break
+    carried[brk] = False
+    return tuple(carried)
+
+
+def run_control(node, get):  # used by the generic interpreter for if/loop nodes
+    raise NotImplementedError("script graphs run through ardor.jit.script's interpreter")
+
+
+# ------------------------------------------------------------------------ public API
+_CHECK = {"int": (int,), "float": (float, int), "bool": (bool,), "str": (str,)}
+
+
+class ScriptFunction:
+    """A scripted function: ``graph`` (IR with control-flow nodes), ``code``, callable."""
+
+    def __init__(self, fn, self_obj=None):
+        self.fn = fn
+        self.graph, self.specs, self.defaults = _Compiler(fn, self_obj).compile()
+        self.__name__ = getattr(fn, "__name__", "script")
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    @property
+    def code(self) -> str:
+        """The graph's text form (regions indented under their control-flow nodes)."""
+        return str(self.graph)
+
+    def _bind(self, args):
+        n = len(self.specs)
+        if len(args) > n:
+            raise TypeError(f"{self.__name__}() expected at most {n} argument(s) but received "
+                            f"{len(args)}")
+        nd = len(self.defaults)
+        if len(args) < n - nd:
+            missing = self.specs[len(args)][0]
+            raise TypeError(f"{self.__name__}() is missing value for argument '{missing}'")
+        vals = list(args) + list(self.defaults[len(args) - (n - nd):]) if len(args) < n \
+            else list(args)
+        for (name, ann), v in zip(self.specs, vals):
+            ok = True
+            if ann == "Tensor":
+                ok = isinstance(v, Tensor)
+            elif ann == "Optional[Tensor]":
+                ok = v is None or isinstance(v, Tensor)
+            elif ann in _CHECK:
+                ok = isinstance(v, _CHECK[ann]) and not (ann != "bool" and isinstance(v, bool))
+            elif ann.startswith("List") or ann.startswith("Tuple"):
+                ok = isinstance(v, (list, tuple))
+            if not ok:
+                raise RuntimeError(f"{self.__name__}() Expected a value of type '{ann}' for "
+                                   f"argument '{name}' but instead found type "
+                                   f"'{type(v).__name__}'.")
+        return vals
+
+    def __call__(self, *args):
+        vals = self._bind(args)
+        return run_region(self.graph, {}, vals)
+
+
+def _module_base():
+    from ..nn.modules.module import Module
+    return Module
+
+
+class ScriptModule(_module_base()):
+    """A scripted module: shares parameters with the original; ``graph``/``code``."""
+
+    def __init__(self, module):
+        super().__init__()
+        self.original = module
+        object.__setattr__(self, "_script", ScriptFunction(type(module).forward, module))
+        self.training = module.training
+
+    @property
+    def graph(self) -> Graph:
+        return self._script.graph
+
+    @property
+    def code(self) -> str:
+        return self._script.code
+
+    def forward(self, *args):
+        return self._script(*args)
+
+
+def script(obj):
+    """Compile a function or a module's ``forward`` from its source (see module docs).
+    Usable as a decorator. Unsupported syntax raises :class:`ScriptError` at this call."""
+    Module = _module_base()
+    if isinstance(obj, ScriptFunction):
+        return obj
+    if isinstance(obj, Module):
+        return ScriptModule(obj)
+    if inspect.isclass(obj):
+        raise ScriptError("script() of a class: script an instance of the module instead")
+    if not callable(obj):
+        raise TypeError(f"script() expects a function or Module, got {type(obj).__name__}")
+    return ScriptFunction(obj)
+
+
+def ignore(fn):
+    """Leave ``fn`` as a Python call inside scripted code (it is not compiled)."""
+    fn._ardor_ignore = True
+    return fn
+
+
+def unused(fn):
+    """Mark ``fn`` as not to be compiled; calling it from scripted code still works eagerly."""
+    fn._ardor_ignore = True
+    return fn
