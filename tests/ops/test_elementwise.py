@@ -13,7 +13,7 @@ import torch
 import ardor
 from ardor._ops import elementwise as E
 from ardor._ops.registry import OPS
-from tests.oracle import check, to_np
+from tests.oracle import check, dtype_name, to_np
 
 pytestmark = pytest.mark.filterwarnings("ignore::RuntimeWarning")
 
@@ -1020,3 +1020,29 @@ def test_numpy_scalars_act_as_python_numbers():
                 run(lambda t: op(s, t), lambda t: op(s, t), [x], grad=False)
             run(lambda t: torch.clamp(t, s), lambda t: ardor.clamp(t, s), [x], grad=False)
             run(lambda t: torch.add(t, s), lambda t: ardor.add(t, s), [x], grad=False)
+
+
+def test_large_selects_are_bit_exact():
+    """Large where()s go through a bitwise select: bit-identical to torch (NaN, -0., ints)."""
+    rng = np.random.default_rng(21)
+    c = rng.random((70, 100)) > 0.5
+    for dt in (F32, F64, np.int64, np.int8, np.uint8, np.float16):
+        a = (rng.standard_normal((70, 100)) * 5).astype(dt)
+        b = (rng.standard_normal((100,)) * 5).astype(dt)
+        if dt in (F32, F64):
+            a[0, :3] = [np.nan, -0.0, np.inf]
+        for other in (b, 0.0, 0, -0.0, 2.5, np.array(3, dt)):
+            rt = torch.where(torch.tensor(c), torch.tensor(a),
+                             torch.tensor(other) if isinstance(other, np.ndarray) else other)
+            ra = ardor.where(ardor.tensor(c), ardor.tensor(a),
+                             ardor.tensor(other) if isinstance(other, np.ndarray) else other)
+            assert dtype_name(ra.dtype) == dtype_name(rt.dtype)
+            assert np.array_equal(ra.numpy().view(np.uint8), rt.numpy().view(np.uint8))
+    x = rng.uniform(-3, 3, (80, 80))
+    x[0, :4] = 0.0
+    run(torch.sinc, ardor.sinc, [x])
+    run(torch.xlogy, ardor.xlogy, [np.where(x > 1, 0.0, x), np.abs(x)])
+    run(torch.lerp, ardor.lerp, [x, x.T.copy(), rng.uniform(-0.5, 1.5, (80, 80))])
+    run(torch.relu, ardor.relu, [x.astype(F32)])
+    run(lambda t: torch.clamp(t, -1, 1), lambda t: ardor.clamp(t, -1, 1), [x])
+    run(torch.maximum, ardor.maximum, [x, np.round(x.T)])
