@@ -48,6 +48,7 @@ from ._ops import registry as _registry  # noqa: E402
 from ._ops import core as _core, creation as _creation, elementwise as _elementwise  # noqa
 from ._ops import reduction as _reduction, shape as _shape, linalg as _linalg  # noqa
 from ._ops import _extra_modules  # noqa: E402,F401
+from . import _threads  # noqa: E402,F401  (set_num_threads/get_num_threads)
 
 from . import autograd  # noqa: E402
 from .autograd.anomaly_mode import is_anomaly_check_nan_enabled, is_anomaly_enabled  # noqa
