@@ -1006,66 +1006,21 @@ class rnn_layer:
     node_name = "RnnLayerBackward0"
 
     def forward(xp, xg, w_hh, b_hh, h0, c0, w_hr, *, mode, reverse, batch_sizes):
-        hid = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
         hout = w_hh.shape[1]
         b_full = h0.shape[0]
         rows_total = xg.shape[0] if batch_sizes is not None else xg.shape[0] * xg.shape[1]
+        t_len = xg.shape[0]
         x2 = xg.reshape(rows_total, -1)
         dt = xg.dtype
         h = h0.astype(dt, copy=True)
-        whh_t = w_hh.T
         out = xp.empty((rows_total, hout), dtype=dt)
+        steps = _steps(batch_sizes, t_len, b_full, reverse)
         if mode == "lstm":
-            c = c0.astype(dt, copy=True)
-            ws = xp.empty((rows_total, 6 * hid + hout), dtype=dt)
-        elif mode == "gru":
-            c = xp.zeros((0,), dtype=dt)
-            ws = xp.empty((rows_total, 4 * hid + hout), dtype=dt)
+            c, ws = _lstm_forward(xp, x2, w_hh, b_hh, h, c0.astype(dt, copy=True), w_hr, out,
+                                  steps)
         else:
             c = xp.zeros((0,), dtype=dt)
-            ws = xp.empty((rows_total, hout), dtype=dt)
-        t_len = xg.shape[0]
-        for off, b in _steps(batch_sizes, t_len, b_full, reverse):
-            r = slice(off, off + b)
-            hp = h[:b]
-            gh = hp @ whh_t
-            if b_hh is not None:
-                gh += b_hh
-            if mode == "lstm":
-                H = hid
-                gates = x2[r] + gh
-                act = _sigmoid(xp, gates)
-                act[:, 2 * H:3 * H] = xp.tanh(gates[:, 2 * H:3 * H])
-                i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
-                cp = c[:b]
-                cn = f * cp + i * g
-                hr = o * xp.tanh(cn)
-                hn = hr @ w_hr.T if w_hr is not None else hr
-                w = ws[r]
-                w[:, :4 * H] = act
-                w[:, 4 * H:5 * H] = cp
-                w[:, 5 * H:6 * H] = cn
-                w[:, 6 * H:] = hp
-                c[:b] = cn
-            elif mode == "gru":
-                H = hid
-                gx = x2[r]
-                rz = _sigmoid(xp, gx[:, :2 * H] + gh[:, :2 * H])
-                rr, z = rz[:, :H], rz[:, H:]
-                ghn = gh[:, 2 * H:]
-                n = xp.tanh(gx[:, 2 * H:] + rr * ghn)
-                hn = n + z * (hp - n)
-                w = ws[r]
-                w[:, :2 * H] = rz
-                w[:, 2 * H:3 * H] = n
-                w[:, 3 * H:4 * H] = ghn
-                w[:, 4 * H:] = hp
-            else:
-                pre = x2[r] + gh
-                hn = xp.tanh(pre) if mode == "rnn_tanh" else xp.maximum(pre, 0)
-                ws[r] = hp
-            out[r] = hn
-            h[:b] = hn
+            ws = _gru_rnn_forward(xp, mode, x2, w_hh, b_hh, h, out, steps)
         if batch_sizes is None:
             out = out.reshape(t_len, b_full, hout)
         return out, h, c, ws
@@ -1099,78 +1054,215 @@ class rnn_layer_backward:
 
     def forward(xp, g_out, g_h, g_c, ws, out, w_hh, w_hr, *, mode, reverse, batch_sizes):
         hout = w_hh.shape[1]
-        hid = w_hh.shape[1] if w_hr is None else w_hr.shape[1]
         rows_total = ws.shape[0]
         b_full = g_h.shape[0]
         t_len = g_out.shape[0]
         go = g_out.reshape(rows_total, hout)
         dt = ws.dtype
         dh = g_h.astype(dt, copy=True)
-        G = _GATES[mode]
-        dg = xp.empty((rows_total, G * hid), dtype=dt)     # grads of gate pre-activations
-        dgh = dg if mode != "gru" else xp.empty((rows_total, G * hid), dtype=dt)
-        H = hid
+        steps = list(reversed(_steps(batch_sizes, t_len, b_full, reverse)))
         if mode == "lstm":
-            dc = g_c.astype(dt, copy=True)
-            dhr_all = xp.empty((rows_total, hout), dtype=dt) if w_hr is not None else None
-        outr = out.reshape(rows_total, hout)
-        for off, b in reversed(_steps(batch_sizes, t_len, b_full, reverse)):
-            r = slice(off, off + b)
-            dht = dh[:b] + go[r]
-            w = ws[r]
-            if mode == "lstm":
-                act = w[:, :4 * H]
-                i, f, g, o = act[:, :H], act[:, H:2 * H], act[:, 2 * H:3 * H], act[:, 3 * H:]
-                cp, cn = w[:, 4 * H:5 * H], w[:, 5 * H:6 * H]
-                if w_hr is not None:
-                    dhr_all[r] = dht
-                    dhr = dht @ w_hr
-                else:
-                    dhr = dht
-                tc = xp.tanh(cn)
-                dct = dc[:b] + dhr * o * (1 - tc * tc)
-                d = dg[r]
-                d[:, :H] = dct * g * i * (1 - i)
-                d[:, H:2 * H] = dct * cp * f * (1 - f)
-                d[:, 2 * H:3 * H] = dct * i * (1 - g * g)
-                d[:, 3 * H:] = dhr * tc * o * (1 - o)
-                dc[:b] = dct * f
-                dh[:b] = d @ w_hh
-            elif mode == "gru":
-                rz = w[:, :2 * H]
-                rr, z = rz[:, :H], rz[:, H:]
-                n, ghn, hp = w[:, 2 * H:3 * H], w[:, 3 * H:4 * H], w[:, 4 * H:]
-                dn = dht * (1 - z) * (1 - n * n)
-                d = dg[r]
-                dr = dn * ghn * rr * (1 - rr)
-                dz = dht * (hp - n) * z * (1 - z)
-                d[:, :H] = dr
-                d[:, H:2 * H] = dz
-                d[:, 2 * H:] = dn
-                e = dgh[r]
-                e[:, :2 * H] = d[:, :2 * H]
-                e[:, 2 * H:] = dn * rr
-                dh[:b] = dht * z + e @ w_hh
-            else:
-                hn = outr[r]
-                d = dht * (1 - hn * hn) if mode == "rnn_tanh" else dht * (hn > 0)
-                dg[r] = d
-                dh[:b] = d @ w_hh
-        if mode == "lstm":
-            hprev = ws[:, 6 * H:]
-        elif mode == "gru":
-            hprev = ws[:, 4 * H:]
+            g_xg, g_whh, g_bhh, g_c0, g_whr = _lstm_backward(xp, go, dh, g_c.astype(dt),
+                                                             ws, w_hh, w_hr, steps)
         else:
-            hprev = ws
-        g_whh = dgh.T @ hprev                               # one GEMM over all steps
-        g_bhh = dgh.sum(0)
-        g_xg = dg.reshape((t_len, b_full, -1)) if batch_sizes is None else dg
-        g_whr = xp.zeros((0,), dtype=dt)
-        if mode == "lstm" and w_hr is not None:
-            hr = ws[:, 3 * H:4 * H] * xp.tanh(ws[:, 5 * H:6 * H])
-            g_whr = dhr_all.T @ hr
-        g_c0 = dc if mode == "lstm" else xp.zeros((0,), dtype=dt)
+            g_xg, g_whh, g_bhh = _gru_rnn_backward(xp, mode, go, dh, ws,
+                                                   out.reshape(rows_total, hout), w_hh, steps)
+            g_c0 = g_whr = xp.zeros((0,), dtype=dt)
+        if batch_sizes is None:
+            g_xg = g_xg.reshape((t_len, b_full, -1))
         return g_xg, g_whh, g_bhh, dh, g_c0, g_whr
+
+
+def _lstm_perm(xp, hid):
+    """Internal gate order (i, f, o, g): the three sigmoid gates are contiguous."""
+    H = hid
+    return xp.concatenate([xp.arange(0, 2 * H), xp.arange(3 * H, 4 * H),
+                           xp.arange(2 * H, 3 * H)])
+
+
+def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
+    """LSTM recurrence. Gate activations use one tanh over all gates: sigmoid(x) =
+    0.5 * tanh(x / 2) + 0.5, and the g gate's pre-activation is pre-scaled by 2 so that the
+    same tanh(0.5 * .) gives tanh(g) exactly. Workspace per row: [i f o g | c_prev | c |
+    tanh(c) | h_prev]."""
+    H = w_hh.shape[0] // 4
+    hout = w_hh.shape[1]
+    dt = x2.dtype
+    perm = _lstm_perm(xp, H)
+    xb = x2 + b_hh if b_hh is not None else x2
+    xb = xb[:, perm]                                  # one copy for the whole sequence
+    xb[:, 3 * H:] *= 2
+    wp = w_hh[perm].astype(dt, copy=True)
+    wp[3 * H:] *= 2
+    wt = wp.T
+    rows_total = x2.shape[0]
+    ws = xp.empty((rows_total, 7 * H + hout), dtype=dt)
+    tmp = xp.empty((h.shape[0], H), dtype=dt)
+    hr_buf = xp.empty((h.shape[0], H), dtype=dt) if w_hr is not None else None
+    for off, b in steps:
+        r = slice(off, off + b)
+        w = ws[r]
+        A = w[:, :4 * H]
+        hp = h[:b]
+        xp.matmul(hp, wt, out=A)                      # one GEMM per step for all gates
+        A += xb[r]
+        A *= 0.5
+        xp.tanh(A, out=A)
+        S = A[:, :3 * H]
+        S *= 0.5
+        S += 0.5
+        i, f, o, g = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
+        cp = w[:, 4 * H:5 * H]
+        cp[...] = c[:b]
+        C = w[:, 5 * H:6 * H]
+        xp.multiply(f, cp, out=C)
+        t = tmp[:b]
+        xp.multiply(i, g, out=t)
+        C += t
+        TC = w[:, 6 * H:7 * H]
+        xp.tanh(C, out=TC)
+        w[:, 7 * H:] = hp
+        if w_hr is None:
+            xp.multiply(o, TC, out=out[r])
+        else:
+            hr = hr_buf[:b]
+            xp.multiply(o, TC, out=hr)
+            xp.matmul(hr, w_hr.T, out=out[r])
+        h[:b] = out[r]
+        c[:b] = C
+    return c, ws
+
+
+def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
+    H = w_hh.shape[0] // 4
+    hout = w_hh.shape[1]
+    dt = ws.dtype
+    rows_total = ws.shape[0]
+    perm = _lstm_perm(xp, H)
+    wp = w_hh[perm].astype(dt, copy=False)           # original scale, internal gate order
+    dg = xp.empty((rows_total, 4 * H), dtype=dt)
+    dhr_all = xp.empty((rows_total, hout), dtype=dt) if w_hr is not None else None
+    for off, b in steps:
+        r = slice(off, off + b)
+        w = ws[r]
+        i, f, o, g = w[:, :H], w[:, H:2 * H], w[:, 2 * H:3 * H], w[:, 3 * H:4 * H]
+        cp, tc = w[:, 4 * H:5 * H], w[:, 6 * H:7 * H]
+        dht = dh[:b] + go[r]
+        if w_hr is not None:
+            dhr_all[r] = dht
+            dhr = dht @ w_hr
+        else:
+            dhr = dht
+        dct = dc[:b] + dhr * o * (1 - tc * tc)
+        d = dg[r]
+        xp.multiply(dct * g, i * (1 - i), out=d[:, :H])
+        xp.multiply(dct * cp, f * (1 - f), out=d[:, H:2 * H])
+        xp.multiply(dhr * tc, o * (1 - o), out=d[:, 2 * H:3 * H])
+        xp.multiply(dct * i, 1 - g * g, out=d[:, 3 * H:])
+        xp.multiply(dct, f, out=dc[:b])
+        xp.matmul(d, wp, out=dh[:b])
+    hprev = ws[:, 7 * H:]
+    inv = xp.argsort(perm)
+    g_whh = (dg.T @ hprev)[inv]                       # one GEMM over all steps
+    g_bhh = dg.sum(0)[inv]
+    g_xg = dg[:, inv]
+    g_whr = xp.zeros((0,), dtype=dt)
+    if w_hr is not None:
+        hr = ws[:, 2 * H:3 * H] * ws[:, 6 * H:7 * H]
+        g_whr = dhr_all.T @ hr
+    return g_xg, g_whh, g_bhh, dc, g_whr
+
+
+def _gru_rnn_forward(xp, mode, x2, w_hh, b_hh, h, out, steps):
+    H = w_hh.shape[0] // _GATES[mode]
+    hout = w_hh.shape[1]
+    dt = x2.dtype
+    rows_total = x2.shape[0]
+    whh_t = w_hh.T
+    if mode == "gru":
+        ws = xp.empty((rows_total, 4 * H + hout), dtype=dt)
+    else:
+        ws = xp.empty((rows_total, hout), dtype=dt)
+        if b_hh is not None:
+            x2 = x2 + b_hh                            # folded once for the whole sequence
+    for off, b in steps:
+        r = slice(off, off + b)
+        hp = h[:b]
+        gh = hp @ whh_t
+        if mode == "gru":
+            if b_hh is not None:
+                gh += b_hh
+            gx = x2[r]
+            rz = gh[:, :2 * H]
+            rz += gx[:, :2 * H]
+            _sigmoid_(xp, rz)
+            rr, z = rz[:, :H], rz[:, H:]
+            ghn = gh[:, 2 * H:]
+            n = xp.tanh(gx[:, 2 * H:] + rr * ghn)
+            w = ws[r]
+            w[:, :2 * H] = rz
+            w[:, 2 * H:3 * H] = n
+            w[:, 3 * H:4 * H] = ghn
+            w[:, 4 * H:] = hp
+            hn = out[r]
+            xp.subtract(hp, n, out=hn)
+            hn *= z
+            hn += n
+        else:
+            gh += x2[r]
+            ws[r] = hp
+            if mode == "rnn_tanh":
+                xp.tanh(gh, out=out[r])
+            else:
+                xp.maximum(gh, 0, out=out[r])
+        h[:b] = out[r]
+    return ws
+
+
+def _sigmoid_(xp, a):
+    """In-place sigmoid through tanh (no exp): 0.5 * tanh(x / 2) + 0.5."""
+    a *= 0.5
+    xp.tanh(a, out=a)
+    a *= 0.5
+    a += 0.5
+    return a
+
+
+def _gru_rnn_backward(xp, mode, go, dh, ws, outr, w_hh, steps):
+    H = w_hh.shape[0] // _GATES[mode]
+    dt = ws.dtype
+    rows_total = ws.shape[0]
+    dg = xp.empty((rows_total, _GATES[mode] * H), dtype=dt)
+    dgh = dg if mode != "gru" else xp.empty((rows_total, 3 * H), dtype=dt)
+    for off, b in steps:
+        r = slice(off, off + b)
+        dht = dh[:b] + go[r]
+        if mode == "gru":
+            w = ws[r]
+            rz = w[:, :2 * H]
+            rr, z = rz[:, :H], rz[:, H:]
+            n, ghn, hp = w[:, 2 * H:3 * H], w[:, 3 * H:4 * H], w[:, 4 * H:]
+            dn = dht * (1 - z) * (1 - n * n)
+            d = dg[r]
+            d[:, :H] = dn * ghn * rr * (1 - rr)
+            d[:, H:2 * H] = dht * (hp - n) * z * (1 - z)
+            d[:, 2 * H:] = dn
+            e = dgh[r]
+            e[:, :2 * H] = d[:, :2 * H]
+            xp.multiply(dn, rr, out=e[:, 2 * H:])
+            dh[:b] = dht * z + e @ w_hh
+        else:
+            hn = outr[r]
+            d = dg[r]
+            if mode == "rnn_tanh":
+                xp.multiply(dht, 1 - hn * hn, out=d)
+            else:
+                xp.multiply(dht, hn > 0, out=d)
+            xp.matmul(d, w_hh, out=dh[:b])
+    hprev = ws[:, 4 * H:] if mode == "gru" else ws
+    g_whh = dgh.T @ hprev                              # one GEMM over all steps
+    g_bhh = dgh.sum(0)
+    return dg, g_whh, g_bhh
 
 
 # ====================================================================== losses
