@@ -168,9 +168,10 @@ def _to_cols(xp, gy, g: _Geom):
     return xp.ascontiguousarray(gy.transpose(perm)).reshape(c, n * g.L)
 
 
-def _col2im_g(xp, gcols, g: _Geom, in_shape):
+def _col2im_g(xp, gcols, g: _Geom, in_shape, kfirst_groups: int = 0):
     """Adjoint of _im2col: gcols (C, prod(K), N, L) scatter-added into (N, C, *S); the loop
-    runs over kernel offsets only."""
+    runs over kernel offsets only. With ``kfirst_groups`` = G (full-width geometry only) the
+    columns come as (G, prod(K), C/G, N, L), so each offset's slab is contiguous."""
     n, c = in_shape[:2]
     nd = len(g.k)
     if g.full:
@@ -178,8 +179,14 @@ def _col2im_g(xp, gcols, g: _Geom, in_shape):
         acc = _workspace(xp, "acc", (c, n, plane + g.need), gcols.dtype)
         acc.fill(0)
         L = g.L
-        for j, off in enumerate(g.offs):
-            acc[:, :, off:off + L] += gcols[:, j]
+        if kfirst_groups:
+            G = kfirst_groups
+            accv = acc.reshape(G, c // G, n, plane + g.need)
+            for j, off in enumerate(g.offs):
+                accv[:, :, :, off:off + L] += gcols[:, j]
+        else:
+            for j, off in enumerate(g.offs):
+                acc[:, :, off:off + L] += gcols[:, j]
         gpad = acc[:, :, :plane].reshape((c, n) + g.sp)
     else:
         cols = gcols.reshape((c,) + g.k + (n,) + g.out)
@@ -226,9 +233,18 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
     cin = w.shape[1] * groups
     g = _Geom(input_size, w.shape[2:], stride, dilation, padding)
     gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
+    kk = _prod(g.k)
+    cg = w.shape[1]
+    if g.full:
+        # kernel-offset-major columns (G, K*Cg, N*L): contiguous slabs for the col2im adds
+        wk = w.reshape(groups, cout // groups, cg, kk).transpose(0, 1, 3, 2)
+        wk = xp.ascontiguousarray(wk).reshape(groups, cout // groups, kk * cg)
+        gcols = _gemm(xp, wk.transpose(0, 2, 1), gm, "gemm")
+        return _col2im_g(xp, gcols.reshape(groups, kk, cg, n, g.L), g,
+                         (n, cin) + tuple(input_size), kfirst_groups=groups)
     wm = w.reshape(groups, cout // groups, -1)
     gcols = _gemm(xp, wm.transpose(0, 2, 1), gm, "gemm")        # (G, Cg*K, N*L)
-    gcols = gcols.reshape(cin, _prod(g.k), n, g.L)
+    gcols = gcols.reshape(cin, kk, n, g.L)
     return _col2im_g(xp, gcols, g, (n, cin) + tuple(input_size))
 
 
