@@ -220,7 +220,17 @@ def _check_matmul(x: Tensor, y: Tensor) -> None:
 @_with_out("matmul")
 def matmul_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
     """Matrix product (batched and broadcast like torch.matmul)."""
-    _check_matmul(input, other)
+    try:   # fast path: 1-D/2-D operands of one dtype whose inner sizes agree
+        x, y = input._data, other._data
+        ok = 0 < x.ndim <= 2 and 0 < y.ndim <= 2 and x.dtype == y.dtype and \
+            x.shape[-1] == y.shape[0]
+    except AttributeError:
+        bad, pos, name = (input, 1, "input") if not isinstance(input, Tensor) else \
+            (other, 2, "other")
+        raise TypeError(f"matmul(): argument '{name}' (position {pos}) must be Tensor, not "
+                        f"{type(bad).__name__}") from None
+    if not ok:
+        _check_matmul(input, other)
     return dispatch(matmul, (input, other))
 
 
@@ -1630,8 +1640,7 @@ def linalg_norm(A: Tensor, ord=None, dim=None, keepdim: bool = False, *, dtype=N
     return matrix_norm(A, ord, (-2, -1), keepdim, dtype=dtype)
 
 
-Tensor.__matmul__ = lambda self, other: matmul_(self, other)
-Tensor.__rmatmul__ = lambda self, other: matmul_(other, self)
+
 
 
 def cond(A: Tensor, p=None, *, out=None) -> Tensor:
@@ -1878,3 +1887,18 @@ def lu_factor_ex(A: Tensor, *, pivot: bool = True, check_errors: bool = False, o
         raise LinAlgError(f"torch.linalg.lu_factor_ex: U[{j},{j}] is zero and using it on "
                           "lu_solve would result in a division by zero.")
     return lu_factor_ex_t(LU, piv, ardor.tensor(info))
+
+
+_matmul_plain = matmul_.__wrapped__          # the operator path skips the out= wrapper
+
+
+def _matmul_op(self, other):
+    return _matmul_plain(self, other) if isinstance(other, Tensor) else NotImplemented
+
+
+def _rmatmul_op(self, other):
+    return _matmul_plain(other, self) if isinstance(other, Tensor) else NotImplemented
+
+
+Tensor.__matmul__ = _matmul_op
+Tensor.__rmatmul__ = _rmatmul_op

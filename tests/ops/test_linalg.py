@@ -699,3 +699,9 @@ def test_lu_factor_ex():
     A = np.stack([wc(3, 3), np.diag([1.0, 0.0, 1.0])])
     run(lambda L, a: tuple(lib_linalg(L).lu_factor_ex(a)), A, grad=False)
     assert type(AL.lu_factor_ex(ardor.tensor(A))).__name__ == "linalg_lu_factor_ex"
+
+
+def test_matmul_non_tensor_operands():
+    for fn in (lambda L, a: a @ [[1.0, 2.0], [3.0, 4.0]], lambda L, a: L.matmul(a, 3),
+               lambda L, a: [[1.0, 2.0]] @ a):
+        raises_like(fn, r((2, 2)))
