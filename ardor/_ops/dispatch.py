@@ -274,6 +274,14 @@ def dispatch_inplace(op, self: Tensor, args: tuple, attrs: dict = _EMPTY) -> Ten
     if base is not None and state.grad_enabled and (needs_grad or base._requires_grad):
         _check_view_inplace(self, base, needs_grad)
     if not needs_grad:
+        ipf = op.inplace_forward
+        if ipf is not None and state.tracer is None and type(self._data) is _ndarray \
+                and self._data.flags.writeable:
+            # the op's own in-place kernel: no out-of-place result, no second copy
+            ipf(np, self._data, *[a._data if isinstance(a, Tensor) else a for a in args],
+                **attrs)
+            self._version[0] += 1
+            return self
         with _no_grad():
             r = dispatch(op, full, attrs)
         _check_cast(op, r, self)

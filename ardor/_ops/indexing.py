@@ -568,16 +568,38 @@ def fill_fn(input: Tensor, value) -> Tensor:
     return dispatch(fill_tensor if isinstance(value, Tensor) else fill, (input, value))
 
 
+def _fill_overlapping(self: Tensor, value) -> bool:
+    """fill_/zero_ of a self-overlapping (expanded) view outside autograd: torch allows it, as
+    every alias gets the same value; write through a writable alias of the storage."""
+    arr = self._data
+    if type(arr) is not np.ndarray or arr.flags.writeable or self.requires_grad or \
+            isinstance(value, Tensor):  # torch refuses a tensor value here
+        return False
+    from .shape import _root
+    root = _root(arr)
+    if not root.flags.writeable:
+        return False
+    off = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    alias = np.ndarray(arr.shape, arr.dtype, buffer=root, offset=off, strides=arr.strides)
+    alias[...] = value
+    self._version[0] += 1
+    return True
+
+
 @method("fill_")
 def fill_(self: Tensor, value) -> Tensor:
     """Fill in place with a number or a 0-d tensor."""
     value = _fill_value(value)
+    if _fill_overlapping(self, value):
+        return self
     return dispatch_inplace(fill_tensor if isinstance(value, Tensor) else fill, self, (value,))
 
 
 @method("zero_")
 def zero_(self: Tensor) -> Tensor:
     """Fill with zeros in place."""
+    if _fill_overlapping(self, 0):
+        return self
     return dispatch_inplace(zero, self, ())
 
 
@@ -963,6 +985,13 @@ def _index_src_check(fname, input, d, index, source):
     n = index.numel()
     if not isinstance(source, Tensor):
         return
+    if source.dtype is not input.dtype:
+        a, b = input.dtype._torch_name, source.dtype._torch_name
+        if fname == "index_add_":
+            raise RuntimeError(f"index_add_(): self ({a}) and source ({b}) must have the same "
+                               "scalar type")
+        raise RuntimeError(f"{fname}(): self and source expected to have the same dtype, but "
+                           f"got (self) {a} and (source) {b}")
     if source.ndim == 0 and input.ndim <= 1:
         if n != 1:
             raise RuntimeError(f"{fname}(): Number of indices ({n}) should be equal to "
@@ -1406,11 +1435,15 @@ def take_(input: Tensor, index: Tensor) -> Tensor:
 def put_fn(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """A copy with ``source`` put at flat ``index``."""
     _long_check("put_", index)
-    _put_check(index, source)
+    _put_check(index, source, self)
     return dispatch(put, (self, index, source), {"accumulate": bool(accumulate)})
 
 
-def _put_check(index, source):
+def _put_check(index, source, self=None):
+    if self is not None and source.dtype is not self.dtype:
+        raise RuntimeError(f"put_(): self and source expected to have the same dtype, but got "
+                           f"self.dtype = {self.dtype._torch_name} and source.dtype = "
+                           f"{source.dtype._torch_name}")
     if index.numel() != source.numel():
         raise RuntimeError(f"put_(): Expected source and index to have the same number of "
                            f"elements, but got source.numel() = {source.numel()}, "
@@ -1421,7 +1454,7 @@ def _put_check(index, source):
 def put_inplace(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """Write (or add) ``source`` at flat ``index`` in place."""
     _long_check("put_", index)
-    _put_check(index, source)
+    _put_check(index, source, self)
     return dispatch_inplace(put, self, (index, source), {"accumulate": bool(accumulate)})
 
 
@@ -1823,3 +1856,108 @@ def bucketize(input, boundaries: Tensor, *, out_int32: bool = False, right: bool
                            f"{boundaries.ndim})")
     return dispatch(searchsorted, (boundaries, input), {"right": bool(right),
                                                        "out_int32": bool(out_int32)})
+
+
+# ---------------------------------------------------------------- in-place kernels
+# ``inplace_forward(xp, out, *arrays, **attrs)`` writes an op's result straight into ``out``
+# (self's array): dispatch_inplace uses it outside autograd, so x[idx] = v, index_add_,
+# masked_fill_, ... cost O(touched elements) instead of two full copies.
+def _copy_into(xp, out, src):
+    if np.ndim(src) > out.ndim or not _broadcastable(np.shape(src), out.shape):
+        copy.forward(xp, out, src)  # raises torch's error
+    if xp is np:
+        np.copyto(out, src if np.ndim(src) or not isinstance(src, complex) or
+                  out.dtype.kind == "c" else src.real, casting="unsafe")
+    else:
+        out[...] = src
+
+
+def _broadcastable(src_shape, dst_shape) -> bool:
+    off = len(dst_shape) - len(src_shape)
+    return off >= 0 and all(s == 1 or s == dst_shape[off + i] for i, s in enumerate(src_shape))
+
+
+def _index_put_into(xp, out, v, *idx, accumulate):
+    key = _np_key(idx)
+    try:
+        if accumulate:
+            xp.add.at(out, key, v)
+        else:
+            out[key] = v
+    except IndexError as e:
+        raise _index_error(e, idx) from None
+    except ValueError:
+        sel = out[key]
+        raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} cannot "
+                           f"be broadcast to indexing result of shape {list(sel.shape)}") from None
+
+
+def _masked_fill_into(xp, out, mask, value):
+    if not _broadcastable(mask.shape, out.shape):
+        raise RuntimeError(f"output with shape {list(out.shape)} doesn't match the broadcast "
+                           f"shape {list(np.broadcast_shapes(out.shape, mask.shape))}")
+    if isinstance(value, complex) and out.dtype.kind != "c":
+        value = value.real
+    if xp is np:
+        np.copyto(out, value, casting="unsafe", where=mask)
+    else:
+        out[xp.broadcast_to(mask, out.shape)] = value
+
+
+copy.inplace_forward = lambda xp, out, src: _copy_into(xp, out, src)
+fill.inplace_forward = fill_tensor.inplace_forward = \
+    lambda xp, out, value: _copy_into(xp, out, value)
+zero.inplace_forward = lambda xp, out: out.fill(0)
+index_put.inplace_forward = _index_put_into
+masked_fill.inplace_forward = masked_fill_tensor.inplace_forward = _masked_fill_into
+scatter.inplace_forward = scatter_value.inplace_forward = \
+    lambda xp, out, idx, src, *, dim, reduce=None: _scatter_into(xp, out, idx, src, dim, reduce)
+scatter_add.inplace_forward = \
+    lambda xp, out, idx, src, *, dim: _scatter_into(xp, out, idx, src, dim, "add")
+
+
+def _index_add_into(xp, out, idx, src, *, dim, alpha):
+    if out.ndim == 0:
+        out[...] = index_add.forward(xp, out, idx, src, dim=dim, alpha=alpha)
+        return
+    _check_index_bounds(idx, out.shape[dim], dim)
+    if out.dtype.kind in "iu":
+        alpha = int(alpha)
+    xp.add.at(out, _dim_key(dim, idx.reshape(-1)), src * alpha if alpha != 1 else src)
+
+
+def _index_copy_into(xp, out, idx, src, *, dim):
+    if out.ndim == 0:
+        out[...] = index_copy.forward(xp, out, idx, src, dim=dim)
+        return
+    try:
+        _check_index_bounds(idx, out.shape[dim], dim, IndexError)
+    except IndexError as e:
+        raise IndexError(f"index_copy_(): {e}") from None
+    out[_dim_key(dim, idx.reshape(-1))] = src
+
+
+def _index_fill_into(xp, out, idx, value, *, dim):
+    if out.ndim == 0:
+        out[...] = index_fill.forward(xp, out, idx, value, dim=dim)
+        return
+    _check_index_bounds(idx, out.shape[dim], dim, IndexError)
+    out[_dim_key(dim, idx.reshape(-1))] = value
+
+
+def _put_into(xp, out, idx, src, *, accumulate):
+    if not out.flags.c_contiguous:
+        out[...] = put.forward(xp, out, idx, src, accumulate=accumulate)
+        return
+    _flat_bounds(idx, out.size)
+    flat = out.reshape(-1)
+    if accumulate:
+        xp.add.at(flat, idx.reshape(-1), xp.reshape(src, -1))
+    else:
+        flat[idx.reshape(-1)] = xp.reshape(src, -1)
+
+
+index_add.inplace_forward = _index_add_into
+index_copy.inplace_forward = _index_copy_into
+index_fill.inplace_forward = index_fill_tensor.inplace_forward = _index_fill_into
+put.inplace_forward = _put_into

@@ -374,6 +374,10 @@ def test_inplace_index_ops(fn):
     run(wrapped, rn(3, 4), rn(3, 4), view=False)
     run(wrapped, rn(3, 4).astype(np.float32), rn(3, 4).astype(np.float32), view=False,
         rtol=1e-5)
+    # outside autograd: the ops' in-place kernels (non-contiguous targets too)
+    run(wrapped, rn(3, 4), rn(3, 4), view=False, grad=False)
+    run(lambda L, x, s: (fn(L, x, s), x)[1], rn(3, 4), rn(3, 4), view=False, grad=False,
+        nc=(0,))
 
 
 def test_scatter_reduce_arg_without_grad():
@@ -391,6 +395,42 @@ def test_integer_inputs():
         if not name.startswith(skip):
             run(fn, x, grad=False)
             run(fn, x.astype(np.int32), grad=False)
+
+
+def test_inplace_kernels_errors_and_casts():
+    for fn in (lambda L, x: x.index_put_((L.tensor([0, 1]),), L.ones(3)),
+               lambda L, x: x.index_put_((L.tensor([5]),), L.ones(4)),
+               lambda L, x: x.copy_(L.ones(5)),
+               lambda L, x: x.masked_fill_(L.ones(2, 3, 4, dtype=L.bool), 1.0),
+               lambda L, x: x.index_add_(0, L.tensor([7]), L.ones(1, 4)),
+               lambda L, x: x.index_add_(0, L.tensor([0]), L.ones(1, 4, dtype=L.float64)),
+               lambda L, x: x.index_copy_(0, L.tensor([7]), L.ones(1, 4)),
+               lambda L, x: x.put_(L.tensor([70]), L.ones(1)),
+               lambda L, x: x.scatter_(0, L.tensor([[9]]), 1.0),
+               lambda L, x: x.expand(2, 3, 4).add_(1.0),
+               lambda L, x: x[1:2].expand(3, 4).fill_(L.tensor(5.0))):
+        raises_like(fn, rn(3, 4).astype(np.float32))
+    for lib in (ardor, torch):  # fill_/zero_ of an expanded view are allowed
+        x = lib.zeros(3, 4)
+        x[0].expand(2, 4).fill_(2.0)
+        x[:, :1].expand(3, 2).zero_()
+        x[1:2].expand(3, 4).fill_(5.0)
+        if lib is ardor:
+            ra = x.tolist()
+        else:
+            assert ra == x.tolist()
+    for lib in (ardor, torch):
+        x = lib.zeros(2, 3, dtype=lib.int32)
+        x.masked_fill_(lib.tensor([True, False, True]), 2.9)
+        x.index_fill_(0, lib.tensor([1]), -1.5)
+        x.index_add_(1, lib.tensor([0, 0]), lib.ones(2, 2, dtype=lib.int32), alpha=3)
+        x.fill_(x[0, 0]) if False else None
+        x.put_(lib.tensor([5]), lib.tensor([7], dtype=lib.int32), accumulate=True)
+        x.scatter_(1, lib.tensor([[2]]), 4.7)
+        if lib is ardor:
+            ra = x.tolist()
+        else:
+            assert ra == x.tolist()
 
 
 def test_fill_int_and_copy_casts():
