@@ -650,28 +650,28 @@ class gather:
 
 
 def _check_gather_shapes(fname, input, dim, index, src=None):
+    ish, xsh = index._data.shape, input._data.shape
     if index._data.dtype.kind not in "iu":
         raise RuntimeError(f"{fname}(): Expected dtype int32/int64 for index")
-    if index.ndim != input.ndim and not (index.ndim <= 1 and input.ndim <= 1):
+    if len(ish) != len(xsh) and not (len(ish) <= 1 and len(xsh) <= 1):
         raise RuntimeError("Index tensor must have the same number of dimensions as "
                            f"{'input' if fname == 'gather' else 'self'} tensor")
-    for d in range(index.ndim):
-        if d != dim and index.shape[d] > input.shape[d]:
+    for d in range(len(ish)):
+        if d != dim and ish[d] > xsh[d]:
             raise RuntimeError(f"Size does not match at dimension {d} expected index "
-                               f"{list(index.shape)} to be no larger than self "
-                               f"{list(input.shape)} apart from dimension {dim}")
+                               f"{list(ish)} to be no larger than self "
+                               f"{list(xsh)} apart from dimension {dim}")
     if src is not None and isinstance(src, Tensor):
-        if src.ndim != index.ndim and not (index.ndim <= 1 and src.ndim <= 1):
+        ssh = src._data.shape
+        if len(ssh) != len(ish) and not (len(ish) <= 1 and len(ssh) <= 1):
             raise RuntimeError("Index tensor must have the same number of dimensions as src "
                                "tensor")
-        for d in range(index.ndim):
-            if index.shape[d] > src.shape[d]:
+        for d in range(len(ish)):
+            if ish[d] > ssh[d]:
                 raise RuntimeError(f"Size does not match at dimension {d} expected index "
-                                   f"{list(index.shape)} to be no larger than src "
-                                   f"{list(src.shape)}")
+                                   f"{list(ish)} to be no larger than src {list(ssh)}")
 
 
-@public("gather")
 @with_out("gather")
 def gather_(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False,
             out=None) -> Tensor:
