@@ -672,6 +672,7 @@ def _check_gather_shapes(fname, input, dim, index, src=None):
                                    f"{list(ish)} to be no larger than src {list(ssh)}")
 
 
+@public("gather")
 @with_out("gather")
 def gather_(input: Tensor, dim: int, index: Tensor, *, sparse_grad: bool = False,
             out=None) -> Tensor:
