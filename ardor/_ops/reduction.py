@@ -23,6 +23,16 @@ _bmax = builtins.max  # this module defines its own max/min/all/any
 
 
 # ---------------------------------------------------------------- helpers
+class _NoDim:
+    """Default of ``dim`` where torch has a separate overload without it."""
+
+    def __repr__(self) -> str:
+        return "None"
+
+
+_NO_DIM = _NoDim()
+
+
 def _nt(name: str, fields: str):
     """A torch.return_types-like named tuple type (unpacks as a plain tuple)."""
     base = collections.namedtuple(name, fields)
@@ -186,7 +196,7 @@ def _sample_dims(rng):
 class sum:
     """Sum over dims (all when dim is None)."""
     onnx = "ReduceSum"
-    node_name = "SumBackward1"
+    node_name = "SumBackward1"   # torch's sum.dim_IntList; whole-tensor: sum_all
     sample = _sample_dims
 
     def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
@@ -201,12 +211,29 @@ class sum:
         return g.to(src) if g.dtype is not src and src.is_floating_point else g
 
 
+def _overload(op, name: str, node_name: str, doc: str):
+    """A second table entry sharing an op's formulas under torch's other overload name (its
+    autograd node is named like torch's: SumBackward0 for a whole-tensor sum, ...)."""
+    body = {f: getattr(op, f) for f in ("forward", "backward", "onnx", "sample", "save",
+                                        "save_out", "promote")}
+    body.update({"node_name": node_name, "__doc__": doc})
+    return register(type(name, (), body))
+
+
+sum_all = _overload(sum, "sum_all", "SumBackward0", "Sum of all elements.")
+
+
 @public("sum")
-def sum_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:
+def sum_(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None,
+         axis=None) -> Tensor:
     """Sum of elements, over ``dim`` (int or tuple) when given."""
+    whole = dim is _NO_DIM and axis is None     # torch's overload without dim: SumBackward0
+    if dim is _NO_DIM:
+        dim = None
     if axis is not None and dim is None:
         dim = axis
-    return dispatch(sum, (_cast(input, dtype),), {"dim": _dims(dim, input.ndim),
+    dims = _dims(dim, input.ndim)
+    return dispatch(sum_all if whole else sum, (_cast(input, dtype),), {"dim": dims,
                                                   "keepdim": keepdim, "dtype": _dt(dtype)})
 
 
@@ -238,7 +265,7 @@ def nansum_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None) -> Te
 class mean:
     """Arithmetic mean over dims."""
     onnx = "ReduceMean"
-    node_name = "MeanBackward1"
+    node_name = "MeanBackward1"  # torch's mean.dim; whole-tensor: mean_all
     sample = _sample_dims
 
     def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
@@ -254,9 +281,16 @@ class mean:
         return _expand_grad(g / n if n else g, ctx.in_shape, at["dim"], at["keepdim"])
 
 
+mean_all = _overload(mean, "mean_all", "MeanBackward0", "Mean of all elements.")
+
+
 @public("mean")
-def mean_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=None) -> Tensor:
+def mean_(input: Tensor, dim=_NO_DIM, keepdim: bool = False, *, dtype=None,
+          axis=None) -> Tensor:
     """Mean of elements (floating-point inputs only, as torch)."""
+    whole = dim is _NO_DIM and axis is None     # torch's overload without dim: MeanBackward0
+    if dim is _NO_DIM:
+        dim = None
     if axis is not None and dim is None:
         dim = axis
     dt = input.dtype if dtype is None else D.as_dtype(dtype)
@@ -265,7 +299,8 @@ def mean_(input: Tensor, dim=None, keepdim: bool = False, *, dtype=None, axis=No
             "mean(): could not infer output dtype. Input dtype must be either a floating point "
             f"or complex dtype. Got: {dt._torch_name}")
     x = input if dtype is None else input.to(dt)
-    return dispatch(mean, (x,), {"dim": _dims(dim, input.ndim), "keepdim": keepdim,
+    return dispatch(mean_all if whole else mean, (x,), {"dim": _dims(dim, input.ndim),
+                                                                "keepdim": keepdim,
                                  "dtype": None})
 
 
