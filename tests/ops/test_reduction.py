@@ -495,3 +495,12 @@ def test_integration_and_diff(fn):
 def test_diff_int_bool():
     run(lambda L, a: L.diff(a), rng.integers(0, 5, (2, 5)), grad=False)
     run(lambda L, a: L.diff(a > 2), rng.integers(0, 5, (2, 5)), grad=False)
+
+
+def test_sum_mean_overload_node_names():
+    a = ardor.tensor(X, requires_grad=True)
+    t = torch.tensor(X, requires_grad=True)
+    for fn in (lambda L, v: v.sum(), lambda L, v: v.sum(0), lambda L, v: L.sum(v, dim=None),
+               lambda L, v: v.mean(), lambda L, v: v.mean((0, 1)), lambda L, v: L.mean(v),
+               lambda L, v: v.max(), lambda L, v: v.max(0).values):
+        assert type(fn(ardor, a).grad_fn).__name__ == type(fn(torch, t).grad_fn).__name__
