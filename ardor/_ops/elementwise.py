@@ -2411,6 +2411,76 @@ def equal(input: Tensor, other: Tensor) -> bool:
     return bool(np.array_equal(input._data, other._data))
 
 
+# ================================================================ in-place kernels
+# ``inplace_forward(xp, out, other)`` writes self op other straight into self's array (the
+# dispatcher uses it for in-place calls outside autograd): torch's casting rule (the result
+# category may not exceed self's), a 0-d tensor / Python scalar computed in self's dtype,
+# out-of-range Python ints wrapped, and torch's message for a broadcast larger than self.
+_CAT = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3, "V": 2}  # "V": ml_dtypes' bfloat16
+
+
+def _scalar_cat(x) -> int:
+    if isinstance(x, (bool, np.bool_)):
+        return 0
+    if isinstance(x, (int, np.integer)):
+        return 1
+    if isinstance(x, (float, np.floating)):
+        return 2
+    return 3
+
+
+def _inplace_kernel(ufunc, float_result=False):
+    def kernel(xp, out, other):
+        sdt = out.dtype
+        scat = _CAT[sdt.kind]
+        if isinstance(other, np.ndarray):
+            ocat = _CAT[other.dtype.kind]
+        else:
+            if isinstance(other, np.generic):
+                other = other.item()
+            ocat = _scalar_cat(other)
+        rcat = max(scat, ocat, 2) if float_result else max(scat, ocat)
+        if rcat > scat:
+            _inplace_cast_error(out, other, float_result)
+        if isinstance(other, np.ndarray):
+            if other.ndim == 0 and other.dtype != sdt:
+                other = other.astype(sdt)  # a 0-d tensor does not promote a dimensioned self
+        elif scat == 1 and type(other) is int and not _fits_int(other, sdt):
+            other = sdt.type(other % (1 << (8 * sdt.itemsize)))  # torch wraps around
+        try:
+            ufunc(out, other, out=out, casting="unsafe")
+        except ValueError:
+            shape = np.broadcast_shapes(out.shape, np.shape(other))
+            raise RuntimeError(f"output with shape {list(out.shape)} doesn't match the "
+                               f"broadcast shape {list(shape)}") from None
+    return kernel
+
+
+def _fits_int(v: int, npdt) -> bool:
+    info = np.iinfo(npdt)
+    return info.min <= v <= info.max
+
+
+def _inplace_cast_error(out, other, float_result):
+    sdt = _BY_NP[out.dtype]
+    if isinstance(other, np.ndarray):
+        odt = _BY_NP[other.dtype]
+        r = D.result_type_parts([sdt, odt] if other.ndim else [sdt],
+                                [] if other.ndim else [odt], [])
+    else:
+        r = D.result_type_parts([sdt], [], [D.scalar_dtype(other)])
+    if float_result and not (r.is_floating_point or r.is_complex):
+        r = D.get_default_dtype()
+    raise RuntimeError(f"result type {r._torch_name} can't be cast to the desired output type "
+                       f"{sdt._torch_name}")
+
+
+add.inplace_forward = _inplace_kernel(np.add)
+sub.inplace_forward = _inplace_kernel(np.subtract)
+mul.inplace_forward = _inplace_kernel(np.multiply)
+div.inplace_forward = _inplace_kernel(np.true_divide, float_result=True)
+
+
 # ================================================================ Python operators
 def _install_operators():
     T = Tensor

@@ -1046,3 +1046,37 @@ def test_large_selects_are_bit_exact():
     run(torch.relu, ardor.relu, [x.astype(F32)])
     run(lambda t: torch.clamp(t, -1, 1), lambda t: ardor.clamp(t, -1, 1), [x])
     run(torch.maximum, ardor.maximum, [x, np.round(x.T)])
+
+
+def test_inplace_kernels_match_torch():
+    """add_/sub_/mul_/div_ outside autograd write straight into self: same values, dtypes,
+    wrap-around and errors (with torch's messages) as torch."""
+    cases = [lambda L: L.ones(3).add_(L.ones(2, 3)), lambda L: L.tensor(1.).mul_(L.ones(2)),
+             lambda L: L.ones(3, dtype=L.int64).div_(2),
+             lambda L: L.ones(3, dtype=L.int64).add_(L.tensor(1.5)),
+             lambda L: L.ones(3, dtype=L.int8).add_(300),
+             lambda L: L.ones(3, dtype=L.uint8).sub_(2),
+             lambda L: L.ones(3, dtype=L.bool).add_(True),
+             lambda L: L.ones(3, dtype=L.bool).mul_(L.zeros(3, dtype=L.bool)),
+             lambda L: L.ones(3, dtype=L.bool).add_(1),
+             lambda L: L.ones(3).add_(L.tensor(2., dtype=L.float64)),
+             lambda L: L.ones(2, 3).add_(L.ones(3, dtype=L.float64) / 3),
+             lambda L: L.ones(2, 3, dtype=L.float16).div_(3),
+             lambda L: L.ones(3, dtype=L.int32).mul_(L.ones(3, dtype=L.int64) * 2 ** 40),
+             lambda L: L.ones(3, dtype=L.float64).mul_(1 + 2j),
+             lambda L: L.ones(3, dtype=L.int16).add_(np.float64(2.0)),
+             lambda L: L.ones(3, dtype=L.int16).add_(np.int64(7))]
+    for f in cases:
+        try:
+            rt = f(torch)
+        except Exception as e:  # noqa: BLE001
+            with pytest.raises(type(e)) as ea:
+                f(ardor)
+            assert str(ea.value) == str(e)
+            continue
+        check(f(ardor), rt)
+    t = ardor.ones(3)
+    v = t._version[0]
+    t.add_(1.0)
+    t *= 2
+    assert t._version[0] == v + 2 and t.tolist() == [4.0, 4.0, 4.0]
