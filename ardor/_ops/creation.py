@@ -1086,6 +1086,11 @@ def legacy_new(cls, *args, **kwargs):
         data = args[0]
         if isinstance(data, Tensor):
             return data
+        from .._tensor import Size
+        if isinstance(data, Size):  # a Size is a shape here, not data
+            return zeros(*data, dtype=D.get_default_dtype())
+        if isinstance(data, numbers.Number):
+            raise TypeError(f"new(): data must be a sequence (got {type(data).__name__})")
         return tensor(data, dtype=D.get_default_dtype())
     return zeros(*args, dtype=D.get_default_dtype())
 
