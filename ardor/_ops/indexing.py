@@ -454,7 +454,7 @@ def _same_dtype_put(input, values):
                            f"{values.dtype._torch_name} for the source.")
 
 
-@method("index_put_")
+@public("index_put_")
 def index_put_inplace(self: Tensor, indices, values, accumulate: bool = False) -> Tensor:
     """In-place index_put."""
     idx = _index_list(indices, "index_put_")
@@ -586,7 +586,7 @@ def _fill_overlapping(self: Tensor, value) -> bool:
     return True
 
 
-@method("fill_")
+@public("fill_")
 def fill_(self: Tensor, value) -> Tensor:
     """Fill in place with a number or a 0-d tensor."""
     value = _fill_value(value)
@@ -595,7 +595,7 @@ def fill_(self: Tensor, value) -> Tensor:
     return dispatch_inplace(fill_tensor if isinstance(value, Tensor) else fill, self, (value,))
 
 
-@method("zero_")
+@public("zero_")
 def zero_(self: Tensor) -> Tensor:
     """Fill with zeros in place."""
     if _fill_overlapping(self, 0):
@@ -1432,7 +1432,7 @@ def take_(input: Tensor, index: Tensor) -> Tensor:
     return dispatch(take, (input, index))
 
 
-@method("put")
+@public("put")
 def put_fn(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = False) -> Tensor:
     """A copy with ``source`` put at flat ``index``."""
     _long_check("put_", index)

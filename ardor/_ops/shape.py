@@ -636,7 +636,7 @@ def split_(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return dispatch(split, (tensor,), {"split_size": s, "size": n, "dim": d})
 
 
-@method("split_with_sizes")
+@public("split_with_sizes")
 def split_with_sizes_(self: Tensor, split_sizes, dim: int = 0) -> tuple:
     """Split into pieces of the listed sizes."""
     return split_(self, list(split_sizes), dim)
@@ -1807,7 +1807,7 @@ def transpose_inplace_(self: Tensor, dim0: int, dim1: int) -> Tensor:
     return _meta_inplace(self, transpose_inplace, {"dims": tuple(dims)})
 
 
-@method("as_strided_")
+@public("as_strided_")
 def as_strided_inplace_(self: Tensor, size, stride, storage_offset=None) -> Tensor:
     """as_strided in place."""
     r = as_strided_(self, size, stride, storage_offset)
@@ -1843,7 +1843,7 @@ def resize_inplace(self: Tensor, *sizes, memory_format=None) -> Tensor:
     return self
 
 
-@method("resize_as_")
+@public("resize_as_")
 def resize_as_inplace(self: Tensor, the_template: Tensor, memory_format=None) -> Tensor:
     """resize_ to ``the_template``'s shape."""
     return resize_inplace(self, tuple(the_template.shape))

@@ -411,3 +411,25 @@ def test_resize_():
         assert x.shape == (4, 5)
     ea, et = raises_like(lambda L, x: x.requires_grad_().resize_(2), rn(3))
     assert str(ea) == str(et)
+
+
+FUNCS = """view_as reshape reshape_as permute transpose swapaxes swapdims t expand expand_as squeeze
+unsqueeze flatten unflatten narrow select unbind chunk split tensor_split movedim moveaxis
+contiguous diagonal as_strided cat concat concatenate stack hstack vstack dstack column_stack
+repeat repeat_interleave tile flip fliplr flipud roll gather scatter scatter_ scatter_add
+scatter_add_ scatter_reduce index_select index_add index_add_ index_copy index_fill index_fill_
+index_put index_put_ masked_fill masked_fill_ masked_select masked_scatter take take_along_dim
+put_ nonzero argwhere sort argsort msort topk kthvalue unique unique_consecutive searchsorted
+bucketize tril triu tril_ triu_ diag diag_embed diagflat meshgrid broadcast_to broadcast_tensors
+broadcast_shapes atleast_1d atleast_2d atleast_3d clone zero_ fill_ copy_ new_zeros new_ones
+new_full new_empty new_tensor unfold view unsqueeze_ squeeze_ t_ transpose_ swapaxes_
+swapdims_ as_strided_ resize_ resize_as_ rot90 ravel narrow_copy select_scatter slice_scatter
+diagonal_scatter block_diag cartesian_prod hsplit vsplit dsplit adjoint split_with_sizes
+index_copy_ masked_scatter_ scatter_reduce_ put""".split()
+
+
+@pytest.mark.parametrize("name", FUNCS)
+def test_public_names_exist_where_torch_has_them(name):
+    for where_t, where_a in ((torch, ardor), (torch.Tensor, ardor.Tensor)):
+        if hasattr(where_t, name):
+            assert hasattr(where_a, name), f"{where_a.__name__}.{name} is missing"
