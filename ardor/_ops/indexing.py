@@ -1962,3 +1962,36 @@ index_add.inplace_forward = _index_add_into
 index_copy.inplace_forward = _index_copy_into
 index_fill.inplace_forward = index_fill_tensor.inplace_forward = _index_fill_into
 put.inplace_forward = _put_into
+
+
+def _index_reduce_args(self, dim, index, source, reduce):
+    if reduce not in ("prod", "mean", "amax", "amin"):
+        raise RuntimeError(f"index_reduce(): Expected reduce to be one of prod, mean, amax or "
+                           f"amin but got {reduce}.")
+    _check_vector_index("index_reduce", index)
+    d = wrap_dim(dim, self.ndim)
+    _index_src_check("index_reduce_", self, d, index, source)
+    # index_reduce along dim == scatter_reduce with the index broadcast over source
+    shape = [1] * max(source.ndim, 1)
+    shape[d] = -1
+    idx = index.reshape(shape).expand(*source.shape) if source.ndim else index.reshape(())
+    return d, idx
+
+
+@public("index_reduce")
+def index_reduce(input: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                 include_self: bool = True) -> Tensor:
+    """Reduce ``source`` slices into ``input`` at ``index`` along ``dim`` (prod, mean, amax,
+    amin)."""
+    d, idx = _index_reduce_args(input, dim, index, source, reduce)
+    return dispatch(scatter_reduce, (input, idx.contiguous(), source),
+                    {"dim": d, "reduce": reduce, "include_self": bool(include_self)})
+
+
+@method("index_reduce_")
+def index_reduce_inplace(self: Tensor, dim: int, index: Tensor, source: Tensor, reduce: str, *,
+                         include_self: bool = True) -> Tensor:
+    """In-place index_reduce."""
+    d, idx = _index_reduce_args(self, dim, index, source, reduce)
+    return dispatch_inplace(scatter_reduce, self, (idx.contiguous(), source),
+                            {"dim": d, "reduce": reduce, "include_self": bool(include_self)})

@@ -254,6 +254,23 @@ IDX = [
         0, T(L, [[0, 0, 1, 1], [0, 0, 1, 1]]), (x[:2] * 2).round(), "amax")),
     ("scatter_reduce_fn", lambda L, x: L.scatter_reduce(x, -1, T(L, [[2, 2], [0, 0], [1, 3]]),
                                                       x[:, :2], "mean")),
+    ("index_reduce_prod_1", lambda L, x: x.index_reduce(
+        1, T(L, [3, 0, 3]), x[:, :3] * 2, "prod", include_self=True)),
+    ("index_reduce_prod_0", lambda L, x: x.index_reduce(
+        1, T(L, [3, 0, 3]), x[:, :3] * 2, "prod", include_self=False)),
+    ("index_reduce_mean_1", lambda L, x: x.index_reduce(
+        1, T(L, [3, 0, 3]), x[:, :3] * 2, "mean", include_self=True)),
+    ("index_reduce_mean_0", lambda L, x: x.index_reduce(
+        1, T(L, [3, 0, 3]), x[:, :3] * 2, "mean", include_self=False)),
+    ("index_reduce_amax_1", lambda L, x: x.index_reduce(
+        1, T(L, [3, 0, 3]), x[:, :3] * 2, "amax", include_self=True)),
+    ("index_reduce_amax_0", lambda L, x: x.index_reduce(
+        1, T(L, [3, 0, 3]), x[:, :3] * 2, "amax", include_self=False)),
+    ("index_reduce_amin_1", lambda L, x: x.index_reduce(
+        1, T(L, [3, 0, 3]), x[:, :3] * 2, "amin", include_self=True)),
+    ("index_reduce_amin_0", lambda L, x: x.index_reduce(
+        1, T(L, [3, 0, 3]), x[:, :3] * 2, "amin", include_self=False)),
+    ("index_reduce_fn", lambda L, x: L.index_reduce(x, 0, T(L, [1, 1]), x[:2] + 1, "mean")),
     ("index_select", lambda L, x: x.index_select(1, T(L, [3, 0, 3]))),
     ("index_select_0d", lambda L, x: L.index_select(x, 0, T(L, 1))),
     ("index_add", lambda L, x: x.index_add(0, T(L, [2, 0, 2]), x * 2, alpha=-1.5)),
@@ -341,6 +358,7 @@ INPLACE = [  # fn(L, y, s): y a non-leaf to modify in place, s a leaf used for s
     lambda L, x, s: x.scatter_reduce_(1, T(L, [[0, 3, 3]]), s[1:2, :3] * 2, "mean",
                                       include_self=False),
     lambda L, x, s: x.index_add_(0, T(L, [2, 0]), s[:2] * 2, alpha=2),
+    lambda L, x, s: x.index_reduce_(0, T(L, [2, 0, 2]), s * 2, "amax", include_self=False),
     lambda L, x, s: x.index_copy_(1, T(L, [3, 0]), s[:, 1:3] * 3),
     lambda L, x, s: x.index_fill_(1, T(L, [3, 0]), -1.0),
     lambda L, x, s: x.index_fill_(1, T(L, [3, 0]), s[0, 0] * 2),
