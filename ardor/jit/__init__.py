@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from . import _passes as passes
 from ._ir import Graph, GraphError, Node
-from ._runtime import CompiledGraph, TracedFunction, TracedModule, trace
+from ._runtime import CompiledGraph, TracedFunction, TracedModule, grad, trace
 from ._trace import TracerWarning
 
-__all__ = ["Graph", "GraphError", "Node", "trace", "TracerWarning", "TracedFunction",
+__all__ = ["Graph", "GraphError", "Node", "trace", "grad", "TracerWarning", "TracedFunction",
            "TracedModule", "CompiledGraph", "passes", "placeholder", "freeze", "save",
            "load", "script", "ignore", "unused", "compile", "ScriptError"]
 

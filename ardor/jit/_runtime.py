@@ -239,3 +239,29 @@ def trace(fn_or_module, example_inputs, check_trace: bool = True, *, backend: st
                           f"output of the Python function ({diff}). The trace may be "
                           "nondeterministic or depend on data.", TracerWarning, stacklevel=2)
     return out
+
+
+def grad(fn, example_inputs, argnums=0):
+    """A traced function computing the gradients of ``fn(*inputs)`` (summed when not a
+    scalar) with respect to the inputs at ``argnums`` (int or tuple). The backward graph
+    is built from the op table's backward formulas: the autograd engine runs them through
+    ``dispatch`` under the tracer, so they become ordinary IR nodes (and are optimized and
+    fused like the forward ones)."""
+    inputs = _flatten_inputs(example_inputs)
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+
+    def grads(*xs):
+        from ..autograd import grad as _grad
+        leaves = []
+        for i, x in enumerate(xs):
+            if i in nums:
+                x = x.detach().requires_grad_(True)
+            leaves.append(x)
+        out = fn(*leaves)
+        if out.ndim:
+            out = out.sum()
+        gs = _grad(out, [leaves[i] for i in nums])
+        return gs[0] if isinstance(argnums, int) else tuple(gs)
+
+    graph, _ = trace_graph(grads, inputs, (fn,), grad=True)
+    return TracedFunction(grads, graph, inputs)
