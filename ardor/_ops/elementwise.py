@@ -1549,7 +1549,8 @@ lerp_tensor = _decl("lerp_tensor", _lerp_forward, _lerp_backward, promote="binar
 
 
 def _addcmul_forward(xp, a, t1, t2, *, value=1):
-    return a + value * (t1 * t2) if value != 1 else a + t1 * t2
+    # torch evaluates self + value * t1 * t2 left to right
+    return a + value * t1 * t2 if value != 1 else a + t1 * t2
 
 
 def _addcmul_backward(ctx, g):
@@ -1573,7 +1574,7 @@ def _addcdiv_check(t1, t2):
 
 
 def _addcdiv_forward(xp, a, t1, t2, *, value=1):
-    return a + value * (t1 / t2)
+    return a + value * t1 / t2  # (value * t1) / t2, torch's order
 
 
 def _addcdiv_backward(ctx, g):
@@ -2475,6 +2476,63 @@ def _inplace_cast_error(out, other, float_result):
                        f"{sdt._torch_name}")
 
 
+def _same_dtype(out, others) -> bool:
+    """All tensor operands share self's dtype and no scalar raises its category."""
+    scat = _CAT[out.dtype.kind]
+    for o in others:
+        if isinstance(o, np.ndarray):
+            if o.dtype != out.dtype:
+                return False
+        elif o is not None and _scalar_cat(o) > scat:
+            return False
+    return True
+
+
+def _write_result(out, r):
+    if r.shape != out.shape:
+        shape = np.broadcast_shapes(out.shape, r.shape)
+        if shape != out.shape:
+            raise RuntimeError(f"output with shape {list(out.shape)} doesn't match the "
+                               f"broadcast shape {list(shape)}")
+    np.copyto(out, r, casting="unsafe")
+
+
+def _generic_inplace(op, fast):
+    """An inplace_forward for op: ``fast(out, *others, **attrs)`` when every operand has
+    self's dtype; otherwise the op's ordinary promotion (re-dispatched on tensors)."""
+    def kernel(xp, out, *others, **attrs):
+        if _same_dtype(out, others):
+            return fast(out, *others, **attrs)
+        from .._tensor import _make
+        from .dispatch import _check_cast
+        t = _make(out)
+        r = dispatch(op, (t,) + tuple(_make(o) if isinstance(o, np.ndarray) else o
+                                       for o in others), attrs)
+        _check_cast(op, r, t)
+        _write_result(out, r._data)
+    return kernel
+
+
+def _addcmul_fast(out, t1, t2, *, value=1):
+    tmp = np.multiply(t1, value) if value != 1 else t1
+    tmp = np.multiply(tmp, t2)
+    _write_result(out, np.add(out, tmp, out=out if tmp.shape == out.shape else None))
+
+
+def _addcdiv_fast(out, t1, t2, *, value=1):
+    tmp = np.multiply(t1, value) if value != 1 else t1
+    tmp = np.true_divide(tmp, t2)
+    _write_result(out, np.add(out, tmp, out=out if tmp.shape == out.shape else None))
+
+
+def _lerp_fast(out, end, w):
+    _write_result(out, _lerp_forward(np, out, end, w))
+
+
+addcmul.inplace_forward = _generic_inplace(addcmul, _addcmul_fast)
+addcdiv.inplace_forward = _generic_inplace(addcdiv, _addcdiv_fast)
+lerp.inplace_forward = _generic_inplace(lerp, _lerp_fast)
+lerp_tensor.inplace_forward = _generic_inplace(lerp_tensor, _lerp_fast)
 add.inplace_forward = _inplace_kernel(np.add)
 sub.inplace_forward = _inplace_kernel(np.subtract)
 mul.inplace_forward = _inplace_kernel(np.multiply)

@@ -1065,7 +1065,18 @@ def test_inplace_kernels_match_torch():
              lambda L: L.ones(3, dtype=L.int32).mul_(L.ones(3, dtype=L.int64) * 2 ** 40),
              lambda L: L.ones(3, dtype=L.float64).mul_(1 + 2j),
              lambda L: L.ones(3, dtype=L.int16).add_(np.float64(2.0)),
-             lambda L: L.ones(3, dtype=L.int16).add_(np.int64(7))]
+             lambda L: L.ones(3, dtype=L.int16).add_(np.int64(7)),
+             lambda L: L.ones(2, 3).addcmul_(L.ones(3, dtype=L.float64), L.ones(2, 1) * 3,
+                                             value=0.5),
+             lambda L: L.ones(3).addcmul_(L.ones(2, 3), L.ones(3)),
+             lambda L: L.ones(3, dtype=L.int64).addcmul_(L.ones(3), L.ones(3)),
+             lambda L: L.ones(3, dtype=L.int64).addcmul_(L.ones(3, dtype=L.int64),
+                                                         L.ones(3, dtype=L.int64), value=2),
+             lambda L: L.ones(2, 3).addcdiv_(L.ones(3) * 2, L.tensor(3., dtype=L.float64),
+                                             value=-1),
+             lambda L: L.zeros(2, 3).lerp_(L.ones(3), 0.25),
+             lambda L: L.zeros(2, 3).lerp_(L.ones(2, 3), L.full((3,), 0.75)),
+             lambda L: L.zeros(3).lerp_(L.ones(2, 3), 0.5)]
     for f in cases:
         try:
             rt = f(torch)
