@@ -164,7 +164,9 @@ class CopySlices(Node):
     __slots__ = ("view_ops",)
 
     def apply(self, grads):
-        g = grads[0]
+        # replaying view ops (view/reshape) needs a row-major gradient; an incoming one may be
+        # transposed or expanded
+        g = contiguous(grads[0])
         gb = g.clone()
         region = gb
         for op, attrs in self.view_ops:

@@ -41,7 +41,16 @@ CASES = [
                                                                          a[0].mul_(y[0])))),
     ("expand_read_after", lambda L, x, y: _expand_read(x, y)),
     ("split_no_grad_outputs", lambda L, x, y: _do(x, lambda a: a.split(2)[0].detach())),
+    ("noncontiguous_incoming_grad", lambda L, x, y: _noncontig_grad(x, y)),
 ]
+
+
+def _noncontig_grad(x, y):
+    a = x * 1
+    a.view(12)[::2].mul_(y.view(12)[:6])
+    b = x + 0
+    b.view(4, 3)[1].add_(y[0, :3])
+    return a.t() * 1, b.expand(2, 3, 4) * 1
 
 
 def _do(x, f):
