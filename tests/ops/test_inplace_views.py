@@ -253,7 +253,8 @@ def basic_views(draw):
     for _ in range(draw(st.integers(1, 3))):
         if not cur:
             break
-        kind = draw(st.sampled_from(["select", "slice", "t", "unsqueeze", "diagonal"]))
+        kind = draw(st.sampled_from(["select", "slice", "t", "unsqueeze", "diagonal",
+                                     "flatten"]))
         d = draw(st.integers(0, len(cur) - 1))
         if kind == "select":
             ops.append(("select", d, draw(st.integers(0, cur[d] - 1))))
@@ -269,6 +270,12 @@ def basic_views(draw):
         elif kind == "unsqueeze":
             ops.append(("unsqueeze", d))
             cur.insert(d, 1)
+        elif kind == "flatten" and len(ops) == 0:  # a view(-1) of the contiguous base
+            ops.append(("flatten",))
+            n = 1
+            for c in cur:
+                n *= c
+            cur = [n]
         elif kind == "diagonal" and len(cur) >= 2:
             ops.append(("diagonal",))
             n = min(cur[0], cur[1])
@@ -286,6 +293,8 @@ def _apply_view(v, op):
         return v.transpose(0, 1)
     if op[0] == "unsqueeze":
         return v.unsqueeze(op[1])
+    if op[0] == "flatten":
+        return v.view(-1)
     return v.diagonal()
 
 
@@ -306,7 +315,7 @@ def test_inplace_on_random_views_property(case):
             v.zero_()
         else:
             getattr(v, inplace)(y * 2)
-        return a, v * 3
+        return a.transpose(0, -1) * 1, v * 3  # a transposed gradient reaches CopySlices
     run(fn, rng.standard_normal(shape), rng.standard_normal(vshape), view=False)
 
 
