@@ -732,6 +732,18 @@ def _intraop_threads() -> int:
         return os.cpu_count() or 1
 
 
+def _threads_now() -> int:
+    """ardor.set_num_threads(n) when the user set it (as torch.set_num_threads), else
+    torch's default count."""
+    try:
+        from .. import _threads
+        if getattr(_threads, "_current", None):
+            return int(_threads._current)
+    except ImportError:  # pragma: no cover - the threads module is optional here
+        pass
+    return _intraop_threads()
+
+
 def _arange_values(start: float, step: float, n: int, dt: D.dtype) -> np.ndarray:
     """torch's CPU arange kernel for floating outputs: values ``start + step * i`` (FMA, in
     double) computed per 32-byte vector from the vector's first index, the tail of each
@@ -743,7 +755,7 @@ def _arange_values(start: float, step: float, n: int, dt: D.dtype) -> np.ndarray
         return (np.arange(n) * step + start).astype(npdt)
     vsize = 32 // npdt.itemsize
     i = np.arange(n)
-    threads = min(_intraop_threads(), -(-n // _GRAIN_SIZE)) if n > _GRAIN_SIZE else 1
+    threads = min(_threads_now(), -(-n // _GRAIN_SIZE)) if n > _GRAIN_SIZE else 1
     chunk = -(-n // threads) if n else 1
     begin = (i // chunk) * chunk
     local = i - begin
