@@ -527,9 +527,6 @@ def test_grad_is_grads_batched():
     same(sc)
 
 
-@pytest.mark.xfail(strict=True, reason="ardor/_ops/reduction.py names full reductions "
-                   "SumBackward1/MeanBackward1; torch uses SumBackward0/MeanBackward0 for the "
-                   "no-dim overload (owner of reduction.py to fix; then drop this mark)")
 def test_sum_node_names():
     def sc(lib):
         (x,) = leaves(lib, A)
