@@ -384,6 +384,7 @@ def setitem(self: Tensor, key, value) -> None:
     if adv is None:
         if isinstance(value, Tensor):
             _check_expand(value, x.shape)
+            _check_overlap(x, value, full_ok=True)
         dispatch_inplace(copy, x, (value,))
         return
     if isinstance(value, Tensor) and value.dtype is not x.dtype:
@@ -392,7 +393,29 @@ def setitem(self: Tensor, key, value) -> None:
             value = cast(value, x.dtype)  # a bool mask with a 0-d value is masked_fill_
         else:
             _same_dtype_put(x, value)
+    _check_overlap(x, value)
     dispatch_inplace(index_put, x, (value,) + adv, {"accumulate": False})
+
+
+def _check_overlap(self: Tensor, other, full_ok: bool = False) -> None:
+    """torch refuses an in-place write whose source shares memory with the destination
+    (a full overlap is fine for copy_)."""
+    if not isinstance(other, Tensor):
+        return
+    a, b = self._data, other._data
+    if type(a) is not np.ndarray or type(b) is not np.ndarray or not np.may_share_memory(a, b):
+        return
+    if full_ok and a.__array_interface__["data"][0] == b.__array_interface__["data"][0] \
+            and a.shape == b.shape and a.strides == b.strides:
+        return
+    try:
+        overlap = np.shares_memory(a, b, max_work=10_000)
+    except np.exceptions.TooHardError:  # pragma: no cover - exotic strides: let it through
+        return
+    if overlap:
+        raise RuntimeError("unsupported operation: some elements of the input tensor and the "
+                           "written-to tensor refer to a single memory location. Please clone() "
+                           "the tensor before performing the operation.")
 
 
 def _check_expand(value: Tensor, shape) -> None:
@@ -462,6 +485,7 @@ def index_put_inplace(self: Tensor, indices, values, accumulate: bool = False) -
         raise IndexError(f"too many indices for tensor of dimension {self.ndim} (got "
                          f"{len(idx)})")
     _same_dtype_put(self, values)
+    _check_overlap(self, values)
     return dispatch_inplace(index_put, self, (values,) + idx, {"accumulate": bool(accumulate)})
 
 
@@ -512,6 +536,7 @@ def copy_(self: Tensor, src, non_blocking: bool = False) -> Tensor:
     if not isinstance(src, Tensor):
         raise TypeError(f"copy_(): argument 'other' (position 1) must be Tensor, not "
                         f"{type(src).__name__}")
+    _check_overlap(self, src, full_ok=True)
     return dispatch_inplace(copy, self, (src,))
 
 
@@ -804,6 +829,7 @@ def scatter_inplace(self: Tensor, dim: int, index: Tensor, src=None, value=None,
     if reduce is not None and reduce not in ("add", "multiply"):
         raise RuntimeError(f"reduce argument must be either add or multiply, got {reduce}")
     d = _scatter_args("scatter", self, dim, index, src)
+    _check_overlap(self, src)
     op = scatter if isinstance(src, Tensor) else scatter_value
     return dispatch_inplace(op, self, (index, src), {"dim": d, "reduce": reduce})
 
@@ -820,6 +846,7 @@ def scatter_add_(input: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
 def scatter_add_inplace(self: Tensor, dim: int, index: Tensor, src: Tensor) -> Tensor:
     """In-place scatter_add."""
     d = _scatter_args("scatter_add", self, dim, index, src)
+    _check_overlap(self, src)
     return dispatch_inplace(scatter_add, self, (index, src), {"dim": d})
 
 
@@ -931,6 +958,7 @@ def scatter_reduce_inplace(self: Tensor, dim: int, index: Tensor, src: Tensor, r
     """In-place scatter_reduce."""
     _reduce_arg(reduce)
     d = _scatter_args("scatter_reduce", self, dim, index, src)
+    _check_overlap(self, src)
     return dispatch_inplace(scatter_reduce, self, (index, src),
                             {"dim": d, "reduce": reduce, "include_self": bool(include_self)})
 
@@ -1066,6 +1094,7 @@ def index_add_inplace(self: Tensor, dim: int, index: Tensor, source: Tensor, *,
     _check_vector_index("index_add_", index)
     d = wrap_dim(dim, self.ndim)
     _index_src_check("index_add_", self, d, index, source)
+    _check_overlap(self, source)
     return dispatch_inplace(index_add, self, (index, source), {"dim": d, "alpha": alpha})
 
 
@@ -1116,6 +1145,7 @@ def index_copy_inplace(self: Tensor, dim: int, index: Tensor, source: Tensor) ->
     _check_vector_index("index_copy_", index)
     d = wrap_dim(dim, self.ndim)
     _index_src_check("index_copy_", self, d, index, source)
+    _check_overlap(self, source)
     return dispatch_inplace(index_copy, self, (index, source), {"dim": d})
 
 
@@ -1456,6 +1486,7 @@ def put_inplace(self: Tensor, index: Tensor, source: Tensor, accumulate: bool = 
     """Write (or add) ``source`` at flat ``index`` in place."""
     _long_check("put_", index)
     _put_check(index, source, self)
+    _check_overlap(self, source)
     return dispatch_inplace(put, self, (index, source), {"accumulate": bool(accumulate)})
 
 
@@ -1993,5 +2024,6 @@ def index_reduce_inplace(self: Tensor, dim: int, index: Tensor, source: Tensor, 
                          include_self: bool = True) -> Tensor:
     """In-place index_reduce."""
     d, idx = _index_reduce_args(self, dim, index, source, reduce)
+    _check_overlap(self, source)
     return dispatch_inplace(scatter_reduce, self, (idx.contiguous(), source),
                             {"dim": d, "reduce": reduce, "include_self": bool(include_self)})

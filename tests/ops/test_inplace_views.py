@@ -344,3 +344,35 @@ def test_inplace_shape_changes(k):
         v.unsqueeze_(0)
         v.fill_(1.0)
         assert tuple(v.shape) == (1, 3) and v._base is a and a.tolist()[0] == [1.0] * 3
+
+
+OVERLAP = [
+    lambda L, x: x.index_add_(0, L.tensor([1, 2, 0]), x),
+    lambda L, x: x.copy_(x.t().reshape(3, 4)),
+    lambda L, x: x[0].copy_(x[1]),
+    lambda L, x: x.scatter_add_(0, L.tensor([[1, 1, 1, 1]]), x),
+    lambda L, x: x.index_copy_(0, L.tensor([1, 2, 0]), x),
+    lambda L, x: x.put_(L.tensor([0, 1]), x[0, 2:]),
+    lambda L, x: x.__setitem__([1, 2], x[0]),
+    lambda L, x: x.index_put_((L.tensor([1]),), x[0]),
+    lambda L, x: x.scatter_(0, L.tensor([[1, 1, 1, 1]]), x),
+    lambda L, x: x.copy_(x[0]),
+    lambda L, x: x.copy_(x),
+    lambda L, x: x[:, 0].copy_(x[:, 1]),
+    lambda L, x: x.__setitem__((slice(None), 0), x[:, 1]),
+    lambda L, x: x.__setitem__(0, x[0]),
+]
+
+
+@pytest.mark.parametrize("k", range(len(OVERLAP)))
+def test_overlapping_source_refused_as_torch(k):
+    data = np.arange(12.0).reshape(3, 4)
+    res = []
+    for lib in (ardor, torch):
+        x = lib.tensor(data)
+        try:
+            OVERLAP[k](lib, x)
+            res.append(x.tolist())
+        except RuntimeError as e:
+            res.append(str(e))
+    assert res[0] == res[1]
