@@ -1089,45 +1089,35 @@ class rnn_layer_backward:
         return g_xg, g_whh, g_bhh, dh, g_c0, g_whr
 
 
-def _lstm_perm(xp, hid):
-    """Internal gate order (i, f, o, g): the three sigmoid gates are contiguous."""
-    H = hid
-    return xp.concatenate([xp.arange(0, 2 * H), xp.arange(3 * H, 4 * H),
-                           xp.arange(2 * H, 3 * H)])
-
-
 def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
-    """LSTM recurrence. Gate activations use one tanh over all gates: sigmoid(x) =
-    0.5 * tanh(x / 2) + 0.5, and the g gate's pre-activation is pre-scaled by 2 so that the
-    same tanh(0.5 * .) gives tanh(g) exactly. Workspace per row: [i f o g | c_prev | c |
-    tanh(c) | h_prev]."""
+    """LSTM recurrence (torch's gate order i, f, g, o): per step one GEMM into a contiguous
+    buffer, activations written straight into the workspace. Workspace per row:
+    [i f g o | c_prev | c | tanh(c) | h_prev]."""
     H = w_hh.shape[0] // 4
     hout = w_hh.shape[1]
     dt = x2.dtype
-    perm = _lstm_perm(xp, H)
-    xb = x2 + b_hh if b_hh is not None else x2
-    xb = xb[:, perm]                                  # one copy for the whole sequence
-    xb[:, 3 * H:] *= 2
-    wp = w_hh[perm].astype(dt, copy=True)
-    wp[3 * H:] *= 2
-    wt = wp.T
+    xb = x2 + b_hh if b_hh is not None else x2        # b_hh folded once for all steps
+    wt = w_hh.T
     rows_total = x2.shape[0]
     ws = xp.empty((rows_total, 7 * H + hout), dtype=dt)
-    tmp = xp.empty((h.shape[0], H), dtype=dt)
-    hr_buf = xp.empty((h.shape[0], H), dtype=dt) if w_hr is not None else None
+    bmax = h.shape[0]
+    gbuf = xp.empty((bmax, 4 * H), dtype=dt)
+    tmp = xp.empty((bmax, H), dtype=dt)
+    hr_buf = xp.empty((bmax, H), dtype=dt) if w_hr is not None else None
     for off, b in steps:
         r = slice(off, off + b)
         w = ws[r]
         A = w[:, :4 * H]
         hp = h[:b]
-        xp.matmul(hp, wt, out=A)                      # one GEMM per step for all gates
-        A += xb[r]
-        A *= 0.5
-        xp.tanh(A, out=A)
-        S = A[:, :3 * H]
-        S *= 0.5
-        S += 0.5
-        i, f, o, g = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
+        gb = gbuf[:b]
+        xp.matmul(hp, wt, out=gb)                     # one GEMM per step for all gates
+        gb += xb[r]
+        xp.negative(gb, out=A)                        # sigmoid of all gates ...
+        xp.exp(A, out=A)
+        A += 1
+        xp.reciprocal(A, out=A)
+        xp.tanh(gb[:, 2 * H:3 * H], out=A[:, 2 * H:3 * H])   # ... but tanh for g
+        i, f, g, o = A[:, :H], A[:, H:2 * H], A[:, 2 * H:3 * H], A[:, 3 * H:]
         cp = w[:, 4 * H:5 * H]
         cp[...] = c[:b]
         C = w[:, 5 * H:6 * H]
@@ -1154,14 +1144,12 @@ def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
     hout = w_hh.shape[1]
     dt = ws.dtype
     rows_total = ws.shape[0]
-    perm = _lstm_perm(xp, H)
-    wp = w_hh[perm].astype(dt, copy=False)           # original scale, internal gate order
     dg = xp.empty((rows_total, 4 * H), dtype=dt)
     dhr_all = xp.empty((rows_total, hout), dtype=dt) if w_hr is not None else None
     for off, b in steps:
         r = slice(off, off + b)
         w = ws[r]
-        i, f, o, g = w[:, :H], w[:, H:2 * H], w[:, 2 * H:3 * H], w[:, 3 * H:4 * H]
+        i, f, g, o = w[:, :H], w[:, H:2 * H], w[:, 2 * H:3 * H], w[:, 3 * H:4 * H]
         cp, tc = w[:, 4 * H:5 * H], w[:, 6 * H:7 * H]
         dht = dh[:b] + go[r]
         if w_hr is not None:
@@ -1173,20 +1161,18 @@ def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
         d = dg[r]
         xp.multiply(dct * g, i * (1 - i), out=d[:, :H])
         xp.multiply(dct * cp, f * (1 - f), out=d[:, H:2 * H])
-        xp.multiply(dhr * tc, o * (1 - o), out=d[:, 2 * H:3 * H])
-        xp.multiply(dct * i, 1 - g * g, out=d[:, 3 * H:])
+        xp.multiply(dct * i, 1 - g * g, out=d[:, 2 * H:3 * H])
+        xp.multiply(dhr * tc, o * (1 - o), out=d[:, 3 * H:])
         xp.multiply(dct, f, out=dc[:b])
-        xp.matmul(d, wp, out=dh[:b])
+        xp.matmul(d, w_hh, out=dh[:b])
     hprev = ws[:, 7 * H:]
-    inv = xp.argsort(perm)
-    g_whh = (dg.T @ hprev)[inv]                       # one GEMM over all steps
-    g_bhh = dg.sum(0)[inv]
-    g_xg = dg[:, inv]
+    g_whh = dg.T @ hprev                              # one GEMM over all steps
+    g_bhh = dg.sum(0)
     g_whr = xp.zeros((0,), dtype=dt)
     if w_hr is not None:
-        hr = ws[:, 2 * H:3 * H] * ws[:, 6 * H:7 * H]
+        hr = ws[:, 3 * H:4 * H] * ws[:, 6 * H:7 * H]
         g_whr = dhr_all.T @ hr
-    return g_xg, g_whh, g_bhh, dc, g_whr
+    return dg, g_whh, g_bhh, dc, g_whr
 
 
 def _gru_rnn_forward(xp, mode, x2, w_hh, b_hh, h, out, steps):
