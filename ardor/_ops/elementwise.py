@@ -556,7 +556,7 @@ def _sign_forward(xp, a):
                            "numbers. Please use torch.sgn instead.")
     if a.dtype == np.bool_:
         return a.copy()
-    if a.dtype.kind == "f":  # torch: (0 < a) - (a < 0), so sign(nan) = 0 and sign(-0.) = +0
+    if a.dtype.kind in "fV":  # torch: (0 < a) - (a < 0): sign(nan) = 0, sign(-0.) = +0
         return xp.subtract(a > 0, a < 0, dtype=a.dtype)
     return xp.sign(a)
 
@@ -689,10 +689,11 @@ reciprocal = _unary_float("reciprocal", lambda xp, a: xp.reciprocal(a),
                           lambda ctx, g: -g * _conj(ctx.out * ctx.out), "div(1, a)",
                           "Reciprocal", save=(), save_out=True, sample=_s_unary(0.5, 2.0),
                           doc="1 / a")
-deg2rad = _unary_float("deg2rad", lambda xp, a: xp.multiply(a, _PI / 180),
+# (the constant in the tensor's dtype: ml_dtypes' bfloat16 upcasts Python floats)
+deg2rad = _unary_float("deg2rad", lambda xp, a: xp.multiply(a, a.dtype.type(_PI / 180)),
                        lambda ctx, g: g * (_PI / 180), "mul(a, 0.017453292519943295)",
                        "decompose", save=(), doc="degrees to radians")
-rad2deg = _unary_float("rad2deg", lambda xp, a: xp.multiply(a, 180 / _PI),
+rad2deg = _unary_float("rad2deg", lambda xp, a: xp.multiply(a, a.dtype.type(180 / _PI)),
                        lambda ctx, g: g * (180 / _PI), "mul(a, 57.29577951308232)",
                        "decompose", save=(), doc="radians to degrees")
 
@@ -1064,6 +1065,13 @@ logit = _decl("logit", _logit_forward, _logit_backward, promote="float",
 def _nan_to_num_forward(xp, a, *, nan=0.0, posinf=None, neginf=None):
     if a.dtype.kind in "biu":
         return a.copy()
+    if a.dtype.kind == "V":  # bfloat16 (ml_dtypes): numpy's nan_to_num leaves it alone
+        import ml_dtypes
+        fi = ml_dtypes.finfo(a.dtype)
+        r = xp.nan_to_num(a.astype(np.float32), nan=nan,
+                          posinf=float(fi.max) if posinf is None else posinf,
+                          neginf=float(fi.min) if neginf is None else neginf)
+        return r.astype(a.dtype)
     return xp.nan_to_num(a, copy=True, nan=nan, posinf=posinf, neginf=neginf)
 
 
@@ -1548,9 +1556,15 @@ lerp_tensor = _decl("lerp_tensor", _lerp_forward, _lerp_backward, promote="binar
                     doc="a + w (b - a), tensor weight")
 
 
+def _value_like(value, arr):
+    """The ``value`` attr in the operands' dtype where numpy would upcast (bfloat16)."""
+    dt = getattr(arr, "dtype", None)
+    return dt.type(value) if dt is not None and dt.kind == "V" else value
+
+
 def _addcmul_forward(xp, a, t1, t2, *, value=1):
     # torch evaluates self + value * t1 * t2 left to right
-    return a + value * t1 * t2 if value != 1 else a + t1 * t2
+    return a + _value_like(value, t1) * t1 * t2 if value != 1 else a + t1 * t2
 
 
 def _addcmul_backward(ctx, g):
@@ -1574,7 +1588,7 @@ def _addcdiv_check(t1, t2):
 
 
 def _addcdiv_forward(xp, a, t1, t2, *, value=1):
-    return a + value * t1 / t2  # (value * t1) / t2, torch's order
+    return a + _value_like(value, t1) * t1 / t2  # (value * t1) / t2, torch's order
 
 
 def _addcdiv_backward(ctx, g):

@@ -1091,3 +1091,15 @@ def test_inplace_kernels_match_torch():
     t.add_(1.0)
     t *= 2
     assert t._version[0] == v + 2 and t.tolist() == [4.0, 4.0, 4.0]
+
+
+@pytest.mark.parametrize("name", [n for n in UNARY_NAMES if n not in ("positive",)])
+def test_unary_bfloat16(name):
+    """bfloat16 (through ml_dtypes) keeps its dtype and torch's values to bfloat16 precision."""
+    pytest.importorskip("ml_dtypes")
+    vals = [float("nan"), float("inf"), -float("inf"), -1.5, 0.0, -0.0, 2.75, 0.3, 1e30]
+    t = getattr(torch, name)(torch.tensor(vals).to(torch.bfloat16))
+    a = getattr(ardor, name)(ardor.tensor(vals).to(ardor.bfloat16))
+    assert dtype_name(a.dtype) == dtype_name(t.dtype)
+    np.testing.assert_allclose(np.array(a.float().tolist()), np.array(t.float().tolist()),
+                               rtol=1e-2, atol=1e-2, equal_nan=True)
