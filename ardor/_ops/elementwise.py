@@ -430,8 +430,18 @@ def _pow_scalar_forward(xp, a, b):
         return xp.square(a)
     if b == 1:
         return a.copy()
-    if b == 0.5 and a.dtype.kind == "f":
-        return xp.sqrt(a)
+    if a.dtype.kind == "f" and not isinstance(b, complex):
+        # torch's special cases for float tensors (bit-identical results)
+        if b == 0.5:
+            return xp.sqrt(a)
+        if b == 3:
+            return a * a * a
+        if b == -1:
+            return xp.reciprocal(a)
+        if b == -0.5:
+            return xp.reciprocal(xp.sqrt(a))
+        if b == -2:
+            return xp.reciprocal(a * a)
     return xp.power(a, b)
 
 
