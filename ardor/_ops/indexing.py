@@ -342,6 +342,17 @@ def _basic(self: Tensor, key, setting: bool = False):
     return x, tuple(adv)
 
 
+def _single_index(self: Tensor, key: Tensor) -> bool:
+    """An integer index tensor, or a bool mask over self's leading dims, usable as is (numpy
+    indexes with a bool mask directly, and index_put accumulates through one)."""
+    k = key._data
+    if not k.ndim or not self._data.ndim:
+        return False
+    if k.dtype.kind in "iu" and k.dtype != np.uint8:
+        return True
+    return k.dtype == np.bool_ and k.shape == self._data.shape[:k.ndim]
+
+
 @method("__getitem__")
 def getitem(self: Tensor, key) -> Tensor:
     """Indexing as torch: basic keys give views, advanced keys (tensors, lists) copies."""
@@ -362,8 +373,7 @@ def getitem(self: Tensor, key) -> Tensor:
             raise ValueError("step must be greater than zero")
         start, stop, _ = key.indices(self._data.shape[0])
         return _slice(self, 0, start, stop, step)
-    if tk is Tensor and key._data.ndim and self._data.ndim and key._data.dtype.kind in "iu" \
-            and key._data.dtype != np.uint8:  # x[long_tensor]: one index op
+    if tk is Tensor and _single_index(self, key):  # x[long_tensor] / x[bool_mask]: one op
         return dispatch(index, (self, key))
     x, adv = _basic(self, key)
     if adv is None:
@@ -380,7 +390,10 @@ def setitem(self: Tensor, key, value) -> None:
         tname = type(value).__module__ + "." + type(value).__name__ \
             if isinstance(value, np.ndarray) else type(value).__name__
         raise TypeError(f"can't assign a {tname} to a {self.type()}")
-    x, adv = _basic(self, key, setting=True)
+    if type(key) is Tensor and _single_index(self, key):
+        x, adv = self, (key,)
+    else:
+        x, adv = _basic(self, key, setting=True)
     if adv is None:
         if isinstance(value, Tensor):
             _check_expand(value, x.shape)
