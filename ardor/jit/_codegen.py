@@ -79,7 +79,7 @@ def generate(graph: Graph, kernels=None, plan=None, free=True) -> Generated:
     lines = [f"def run(_T, _B, {', '.join(ph)}):" if ph else "def run(_T, _B):"]
     last = last_uses(graph) if free else {}
     keep = {id(n) for n in graph.nodes if n.kind in ("placeholder",)}
-    emitted_dt = {}
+    inplace = _inplace_mutations(graph, plan)
     for i, n in enumerate(graph.nodes):
         k = n.kind
         if k == "placeholder":
@@ -120,6 +120,10 @@ def generate(graph: Graph, kernels=None, plan=None, free=True) -> Generated:
             args = ", ".join(a.name if isinstance(a, Node) else _fmt_const(a, consts)
                              for a in n.args)
             out = f", out=_B[{n.name!r}]" if plan and id(n) in plan.assign else ""
+            if id(n) in inplace:  # the new value of a state tensor, computed in its storage
+                glob["_inplace"] = _inplace
+                t = inplace[id(n)]
+                out = f", out=_inplace(_T[{t!r}], {tuple(n.meta[0])!r}, {n.meta[1].np.name!r})"
             lines.append(f"    {n.name} = {kn}({args}{out})")
         elif k in ("if", "loop"):
             raise NotImplementedError("control-flow nodes run through the interpreter")
@@ -142,6 +146,54 @@ def generate(graph: Graph, kernels=None, plan=None, free=True) -> Generated:
     code = compile(src, f"<ardor.jit generated {id(graph):x}>", "exec")
     exec(code, glob)
     return Generated(src, glob["run"], glob)
+
+
+def _inplace_mutations(graph: Graph, plan) -> dict:
+    """id(fused node) -> state target, for mutations whose new value a fused kernel can
+    write straight into the state tensor's storage: nothing reads the old value (or a view
+    of it) after that kernel, and the value is not also a graph output."""
+    out = {}
+    if not graph.mutations:
+        return out
+    index = {id(n): i for i, n in enumerate(graph.nodes)}
+    outputs = {id(a) for a in graph.output_node.inputs}
+    targets = [t for t, _ in graph.mutations]
+    for t, v in graph.mutations:
+        if v.kind != "fused" or targets.count(t) != 1 or id(v) in outputs or \
+                (plan is not None and id(v) in plan.assign):
+            continue
+        if v.meta is None or v.meta != (tuple(graph.tensors[t].shape), graph.tensors[t].dtype):
+            continue
+        iv = index[id(v)]
+        readers_of_old = set()
+        frontier = [n for n in graph.nodes if n.kind == "get_attr" and n.target == t]
+        seen = set()
+        while frontier:  # the state tensor's node and every view of it
+            a = frontier.pop()
+            if id(a) in seen:
+                continue
+            seen.add(id(a))
+            for u in graph.nodes:
+                if any(i is a for i in u.inputs):
+                    readers_of_old.add(id(u))
+                    if u.kind == "call" and (u.op.view or u.op.expr is None and
+                                             u.op.name not in ("mm", "matmul", "addmm")):
+                        frontier.append(u)
+                    elif u.kind == "getitem":
+                        frontier.append(u)
+        if any(index.get(r, -1) > iv for r in readers_of_old):
+            continue
+        out[id(v)] = t
+    return out
+
+
+def _inplace(t, shape, dtype):
+    """The state tensor's array when a kernel can write into it (else a fresh output)."""
+    a = t._data
+    if a.shape == shape and a.dtype.name == dtype and a.flags.c_contiguous \
+            and a.flags.writeable:
+        return a
+    return None
 
 
 def _uniq(nodes):

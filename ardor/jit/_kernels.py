@@ -447,12 +447,14 @@ class Measured:
                      and int(np.prod(self.ck.shape)) >= 1 << 20 else [])
         nts = nts[:1] if len(nts) > 1 and ncpu == 1 else nts
         samples: dict = {}
-        r = None
+        # time into a scratch output: ``out`` may be an input's storage (in-place update),
+        # and the trial runs must not apply the update several times
+        scratch = np.empty(self.ck.shape, self.ck.dtype)
         for rep in range(6):  # round 0 warms up (page faults, lazy symbol binding)
             for nt in nts:
                 self.ck.nt = nt
                 t0 = time.perf_counter()
-                r = self.ck(*arrays, out=out)
+                self.ck(*arrays, out=scratch)
                 if rep:
                     samples.setdefault(f"c{nt}", []).append(time.perf_counter() - t0)
             t0 = time.perf_counter()
@@ -470,7 +472,7 @@ class Measured:
         else:
             self.ck.nt = int(pick[1:])
             self.chosen = self.ck
-        return r
+        return self.chosen(*arrays, out=out)
 
 
 def build_kernel(node: Node, backend: str = "auto"):

@@ -102,8 +102,8 @@ class Tracer:
             node = self.graph.call(op, nargs, attrs, meta=meta)
             for i, o in enumerate(outs):
                 self.bind(o, self.graph.getitem(node, i))
-        if op.name in DATA_DEPENDENT_SHAPE:
-            self.warn_data_dependent("shape")
+        if op.name in DATA_DEPENDENT_SHAPE or op.name == "index" and _has_bool(args[1:]):
+            self.warn_data_dependent("shape")  # e.g. x[mask]: the size is the mask's count
 
     def record_inplace(self, t: Tensor, result: Tensor) -> None:
         """``t`` was overwritten with ``result`` (cast/broadcast to t's dtype and shape)."""
@@ -158,6 +158,14 @@ class Tracer:
                 g.mutations.append((target, cur))
         g.output(out)
         return out
+
+
+def _has_bool(a) -> bool:
+    if isinstance(a, Tensor):
+        return a._data.dtype == np.bool_
+    if isinstance(a, (tuple, list)):
+        return any(_has_bool(x) for x in a)
+    return False
 
 
 def _to_copy_attrs(dt):

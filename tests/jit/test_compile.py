@@ -59,6 +59,7 @@ def test_compiled_training_matches_eager_after_20_steps(opt_kw):
     entry = next(iter(f.entries.values()))
     assert entry.compiled is not None and entry.eager_reason is None
     assert any(n.kind == "fused" for n in entry.compiled.graph.nodes)
+    assert "_inplace(" in entry.compiled.code  # parameter updates written in place
     np.testing.assert_allclose(l_c, l_e, rtol=1e-5)
     for (name, a), (_, b) in zip(m_e.named_parameters(), m_c.named_parameters()):
         np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6,

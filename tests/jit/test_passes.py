@@ -106,6 +106,23 @@ def test_simplify_identities_and_chains():
         np.testing.assert_array_equal(u, v)
 
 
+def test_simplify_transposed_product_copy():
+    g = Graph()
+    a = g.placeholder("a", (5, 3), F32)
+    b = g.placeholder("b", (5, 4), F32)
+    at = g.call("t", (a,), {"dims": (1, 0)})
+    m = g.call("mm", (at, b))                     # (3, 4)
+    c = g.call("clone", (g.call("t", (m,), {"dims": (1, 0)}),))
+    g.output(c)
+    h = passes.simplify(g)
+    assert "clone" not in [n.op.name for n in h.nodes if n.kind == "call"]
+    a_, b_ = _rand(5, 3), _rand(5, 4, seed=1)
+    out = _run(h, a_, b_)
+    assert out.flags.c_contiguous
+    np.testing.assert_allclose(out, (torch.tensor(a_).T @ torch.tensor(b_)).T.numpy(),
+                               rtol=1e-6, atol=1e-6)
+
+
 def test_simplify_keeps_promoting_identities():
     g = Graph()
     x = g.placeholder("x", (3,), ardor.int64)

@@ -141,12 +141,34 @@ def simplify(graph: Graph) -> Graph:
     broadcasting hidden by the identity)."""
     g = graph.copy()
     repl: dict = {}
+    users = g.users_map()
+    before: dict = {}
+    from ..._ops.registry import OPS
     for n in g.nodes:
         if repl:
             n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
         if n.kind != "call":
             continue
         name, a = n.op.name, n.args
+        # clone((A @ B).T) -> B.T @ A.T: a contiguous product, no strided copy (the shape
+        # of a Linear weight's gradient in a traced backward)
+        if name == "clone" and isinstance(a[0], Node) and a[0].kind == "call" \
+                and a[0].op.name in _PERMS and tuple(a[0].attrs["dims"]) == (1, 0) \
+                and len(users[id(a[0])]) == 1:
+            mm = a[0].args[0]
+            if isinstance(mm, Node) and mm.kind == "call" and mm.op.name in ("mm", "matmul") \
+                    and len(users[id(mm)]) == 1 and all(
+                        isinstance(x, Node) and x.meta is not None and len(x.meta[0]) == 2
+                        for x in mm.args[:2]):
+                ta = Node(g, "call", g._name("t"), op=OPS["t"], args=(mm.args[0],),
+                          attrs={"dims": (1, 0)},
+                          meta=(mm.args[0].meta[0][::-1], mm.args[0].meta[1]))
+                tb = Node(g, "call", g._name("t"), op=OPS["t"], args=(mm.args[1],),
+                          attrs={"dims": (1, 0)},
+                          meta=(mm.args[1].meta[0][::-1], mm.args[1].meta[1]))
+                before[id(n)] = [tb, ta]
+                n.op, n.args, n.attrs = mm.op, (tb, ta), dict(mm.attrs)
+                continue
         x = None
         if name == "mul" and len(a) == 2:
             if _is_scalar(a[1], 1):
@@ -186,5 +208,11 @@ def simplify(graph: Graph) -> Graph:
                 x = n.args[0]
         if x is not None and isinstance(x, Node) and x.meta == n.meta:
             repl[id(n)] = x
+    if before:
+        nodes = []
+        for n in g.nodes:
+            nodes.extend(before.get(id(n), ()))
+            nodes.append(n)
+        g.nodes = nodes
     g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
     return dce(g)
