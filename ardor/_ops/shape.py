@@ -992,29 +992,30 @@ def cat_(tensors, dim: int = 0, *, axis=None, out=None) -> Tensor:
     tensors = _tensor_list(tensors, "cat")
     if not tensors:
         raise ValueError("torch.cat(): expected a non-empty list of Tensors")
+    shapes = [t_._data.shape for t_ in tensors]
     ref = None
-    for i, t_ in enumerate(tensors):
-        if t_.ndim == 0:
+    for i, sh in enumerate(shapes):
+        if not sh:
             raise RuntimeError(f"zero-dimensional tensor (at position {i}) cannot be "
                                f"concatenated")
-        if not (t_.ndim == 1 and t_.shape[0] == 0) and ref is None:
-            ref = t_
+        if ref is None and sh != (0,):  # legacy empty 1-D tensors are skipped
+            ref = sh
     if ref is None:
         d = wrap_dim(dim, 1)
     else:
-        d = wrap_dim(dim, ref.ndim)
-        for i, t_ in enumerate(tensors):
-            if t_.ndim == 1 and t_.shape[0] == 0:
+        nd = len(ref)
+        d = wrap_dim(dim, nd)
+        for i, sh in enumerate(shapes):
+            if sh == ref or sh == (0,):
                 continue
-            if t_.ndim != ref.ndim:
+            if len(sh) != nd:
                 raise RuntimeError(f"Tensors must have same number of dimensions: got "
-                                   f"{ref.ndim} and {t_.ndim}")
-            for k in range(ref.ndim):
-                if k != d and t_.shape[k] != ref.shape[k]:
+                                   f"{nd} and {len(sh)}")
+            for k in range(nd):
+                if k != d and sh[k] != ref[k]:
                     raise RuntimeError(
                         f"Sizes of tensors must match except in dimension {d}. Expected size "
-                        f"{ref.shape[k]} but got size {t_.shape[k]} for tensor number {i} in "
-                        f"the list.")
+                        f"{ref[k]} but got size {sh[k]} for tensor number {i} in the list.")
     return dispatch(cat, tensors, {"dim": d})
 
 
