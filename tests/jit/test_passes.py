@@ -210,3 +210,14 @@ def test_memory_planning_reduces_peak_on_deep_mlp():
     with ardor.no_grad():
         np.testing.assert_allclose(cg_plan(xa), traced.original(x).numpy(), rtol=1e-5,
                                    atol=1e-6)
+
+
+def test_freeze_folds_batchnorm_into_conv():
+    am, tm = pair_model("cnn")
+    x = np.random.default_rng(5).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    traced = jit.trace(am, (ardor.tensor(x),))
+    frozen = jit.freeze(traced)
+    assert _calls(traced.graph, "batch_norm") == 1 and _calls(frozen.graph, "batch_norm") == 0
+    with torch.no_grad():
+        ref = tm(torch.tensor(x)).numpy()
+    np.testing.assert_allclose(frozen(ardor.tensor(x)).numpy(), ref, rtol=1e-5, atol=1e-5)

@@ -216,3 +216,62 @@ def simplify(graph: Graph) -> Graph:
         g.nodes = nodes
     g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
     return dce(g)
+
+
+def fold_conv_bn(graph: Graph) -> Graph:
+    """Fold an eval-mode batch_norm that follows a convolution into the convolution's
+    weight and bias, when all their parameters are constants (after freeze)."""
+    from ..._tensor import _make
+    g = graph.copy()
+    users = g.users_map()
+    consts = {id(n): n for n in g.nodes if n.kind == "get_attr" and n.target in g.consts}
+    repl = {}
+    new_nodes: dict = {}
+    for bn in g.nodes:
+        if bn.kind != "call" or bn.op.name != "batch_norm" or bn.attrs.get("training"):
+            continue
+        conv = bn.args[0]
+        if not (isinstance(conv, Node) and conv.kind == "call" and conv.op.name == "conv_nd"
+                and len(users[id(conv)]) == 1 and len(conv.args) == 3):
+            continue
+        params = list(conv.args[1:]) + list(bn.args[1:])
+        if not all(p is None or id(p) in consts for p in params) or params[0] is None \
+                or bn.args[3] is None or bn.args[4] is None:
+            continue
+        outs = users[id(bn)]
+        if any(u.kind != "getitem" or (u.index != 0 and users[id(u)]) for u in outs):
+            continue
+        get = lambda p: None if p is None else g.tensors[p.target]._data.astype(np.float64)  # noqa
+        w, b, gamma, beta, rm, rv = (get(p) for p in params)
+        s = (1.0 if gamma is None else gamma) / np.sqrt(rv + bn.attrs["eps"])
+        w2 = w * s.reshape((-1,) + (1,) * (w.ndim - 1))
+        b2 = ((0.0 if b is None else b) - rm) * s + (0.0 if beta is None else beta)
+        dt = g.tensors[params[0].target]._data.dtype
+        nodes = []
+        for arr, nm in ((w2, "_folded_w"), (b2, "_folded_b")):
+            k = 0
+            while f"{nm}{k}" in g.tensors:
+                k += 1
+            t = _make(arr.astype(dt))
+            g.tensors[f"{nm}{k}"] = t
+            g.consts.add(f"{nm}{k}")
+            nodes.append(Node(g, "get_attr", g._name(f"{nm}{k}"), target=f"{nm}{k}",
+                              meta=(tuple(t.shape), t.dtype)))
+        nc = Node(g, "call", g._name("conv_bn"), op=conv.op,
+                  args=(conv.args[0], nodes[0], nodes[1]), attrs=dict(conv.attrs),
+                  meta=outs[0].meta if outs else conv.meta)
+        new_nodes[id(bn)] = nodes + [nc]
+        for u in outs:
+            if u.index == 0:
+                repl[id(u)] = nc
+    if not new_nodes:
+        return g
+    out = []
+    for n in g.nodes:
+        out.extend(new_nodes.get(id(n), ()))
+        out.append(n)
+    g.nodes = out
+    for n in g.nodes:
+        n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+    g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
+    return dce(g)
