@@ -397,13 +397,15 @@ class CKernel:
             out = np.empty(self.shape, self.dtype)
         if self.empty:
             return out
-        ptrs = []
+        ptrs, hold = [], []
         for a, dt in zip(arrays, self.in_dt):
             if type(a) is not np.ndarray or not a.flags.c_contiguous or a.dtype != dt:
                 a = np.ascontiguousarray(a, dtype=dt)
+                hold.append(a)  # keep the copy alive until the kernel has run
             ptrs.append(a.ctypes.data)
         ptrs.append(out.ctypes.data)
         self.fn(*ptrs, self.nt)
+        del hold
         return out
 
 

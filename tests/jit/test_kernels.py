@@ -113,3 +113,18 @@ def test_nan_propagates_through_fused_maximum():
     a = np.array([np.nan, -1.0, 2.0, np.inf], np.float32)
     out = CompiledGraph(g, backend="c")(a)
     np.testing.assert_array_equal(out, (torch.relu(torch.tensor(a)) * 2).numpy())
+
+
+def test_noncontiguous_and_cast_inputs_stay_alive():
+    # inputs that need a contiguous copy (strided slices, a transposed view, another
+    # dtype) are copied for the kernel and must live until it has run
+    g = Graph()
+    x = g.placeholder("x", (2, 3, 8, 8), ardor.float32)
+    s = [g.call("slice", (x,), {"dim": 3, "start": o, "stop": 8, "step": 2}) for o in (0, 1)]
+    t = g.call("transpose", (s[0],), {"dims": (0, 1, 3, 2)})
+    t2 = g.call("transpose", (t,), {"dims": (0, 1, 3, 2)})
+    g.output(g.call("mul", (g.call("maximum", (t2, s[1])), 3.0)))
+    xa = np.random.default_rng(0).standard_normal((2, 3, 8, 8)).astype(np.float32)
+    ref = np.maximum(xa[..., 0::2], xa[..., 1::2]) * 3
+    for _ in range(3):
+        np.testing.assert_array_equal(CompiledGraph(g, backend="c")(xa), ref)

@@ -221,3 +221,22 @@ def test_freeze_folds_batchnorm_into_conv():
     with torch.no_grad():
         ref = tm(torch.tensor(x)).numpy()
     np.testing.assert_allclose(frozen(ardor.tensor(x)).numpy(), ref, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape,k", [((2, 3, 8, 8), 2), ((1, 2, 9, 6), 3), ((2, 4, 6), 2)])
+def test_pool_to_max_matches_torch(shape, k):
+    g = Graph()
+    x = g.placeholder("x", shape, F32)
+    nd = len(shape) - 2
+    mp = g.call("max_pool_nd", (x,), {"kernel_size": (k,) * nd, "stride": (k,) * nd,
+                                      "padding": (0,) * nd, "dilation": (1,) * nd,
+                                      "ceil_mode": False})
+    g.output(g.call("mul", (g.getitem(mp, 0), 2.0)))
+    h = passes.pool_to_max(g)
+    assert _calls(h, "max_pool_nd") == 0 and _calls(h, "maximum") == k ** nd - 1
+    a = _rand(*shape)
+    a.flat[3] = np.nan
+    pool = torch.nn.functional.max_pool2d if nd == 2 else torch.nn.functional.max_pool1d
+    ref = (pool(torch.tensor(a), k) * 2).numpy()
+    np.testing.assert_array_equal(_run(h, a), ref)
+    np.testing.assert_array_equal(CompiledGraph(g)(a), ref)

@@ -275,3 +275,69 @@ def fold_conv_bn(graph: Graph) -> Graph:
         n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
     g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
     return dce(g)
+
+
+def pool_to_max(graph: Graph) -> Graph:
+    """max_pool whose indices nobody reads, with non-overlapping windows that tile the input
+    (kernel == stride, no padding/dilation): the elementwise maximum of the k*k strided
+    slices (views), which the fusion pass can turn into one kernel. NaN propagates as in
+    max_pool."""
+    import itertools
+    from ..._ops.registry import OPS
+    g = graph.copy()
+    users = g.users_map()
+    repl, before = {}, {}
+    for n in g.nodes:
+        if n.kind != "call" or n.op.name != "max_pool_nd" or n.meta is None:
+            continue
+        at = n.attrs
+        ks, st = tuple(at["kernel_size"]), tuple(at["stride"])
+        x = n.args[0]
+        if ks != st or any(at["padding"]) or any(d != 1 for d in at["dilation"]) \
+                or not isinstance(x, Node) or x.meta is None:
+            continue
+        shape = x.meta[0]
+        nd = len(ks)
+        sp = shape[len(shape) - nd:]
+        if any(s % k for s, k in zip(sp, ks)) or any(s == 0 for s in shape):
+            continue
+        outs = users[id(n)]
+        if any(u.kind != "getitem" or (u.index == 1 and users[id(u)]) for u in outs):
+            continue
+        new, terms = [], []
+        for offs in itertools.product(*[range(k) for k in ks]):
+            v = x
+            vshape = list(shape)
+            for j, (o, k) in enumerate(zip(offs, ks)):
+                d = len(shape) - nd + j
+                vshape[d] = shape[d] // k
+                v = Node(g, "call", g._name("pool_slice"), op=OPS["slice"], args=(v,),
+                         attrs={"dim": d, "start": o, "stop": shape[d], "step": k},
+                         meta=(tuple(vshape), x.meta[1]))
+                new.append(v)
+            terms.append(v)
+        while len(terms) > 1:  # a balanced tree of maximums
+            nxt = []
+            for i in range(0, len(terms) - 1, 2):
+                m = Node(g, "call", g._name("pool_max"), op=OPS["maximum"],
+                         args=(terms[i], terms[i + 1]), meta=terms[i].meta)
+                new.append(m)
+                nxt.append(m)
+            if len(terms) % 2:
+                nxt.append(terms[-1])
+            terms = nxt
+        before[id(n)] = new
+        for u in outs:
+            if u.index == 0:
+                repl[id(u)] = terms[0]
+    if not before:
+        return g
+    nodes = []
+    for n in g.nodes:
+        nodes.extend(before.get(id(n), ()))
+        nodes.append(n)
+    g.nodes = nodes
+    for n in g.nodes:
+        n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+    g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
+    return dce(g)
