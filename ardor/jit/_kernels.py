@@ -243,17 +243,30 @@ def _bstrides(shape, out_shape):
     return st
 
 
-def c_source(node: Node, fname: str = "kern") -> str:
-    """C source of one fused node's kernel (shapes are compile-time constants)."""
+def _given_strides(shape, st, out_shape):
+    """Element strides ``st`` of a ``shape`` array, broadcast to ``out_shape``."""
+    nd = len(out_shape)
+    pad = nd - len(shape)
+    shape = (1,) * pad + tuple(shape)
+    st = (0,) * pad + tuple(st)
+    return [0 if shape[i] == 1 and out_shape[i] != 1 else st[i] for i in range(nd)]
+
+
+def c_source(node: Node, fname: str = "kern", in_strides=None) -> str:
+    """C source of one fused node's kernel. Shapes are compile-time constants, and so are
+    the inputs' element strides (``in_strides[i]``; None: C-contiguous), so strided views
+    are read in place."""
     body = node.attrs["body"]
     stmts, res = _body_statements(body)
     oshape = tuple(node.meta[0])
     odt = _np_name(node.meta[1].np)
     ins = body.placeholders
     nd = len(oshape)
-    strides = [_bstrides(p.meta[0], oshape) for p in ins]
+    in_strides = in_strides or [None] * len(ins)
+    strides = [_bstrides(p.meta[0], oshape) if st is None else
+               _given_strides(p.meta[0], st, oshape) for p, st in zip(ins, in_strides)]
     ostr = _bstrides(oshape, oshape)
-    # coalesce adjacent dims with the same broadcast pattern (fewer, longer loops)
+    # coalesce adjacent dims that every array walks as one (fewer, longer loops)
     dims = list(range(nd))
     groups = []
     for d in dims:
@@ -262,7 +275,7 @@ def c_source(node: Node, fname: str = "kern") -> str:
         if groups:
             prev = groups[-1]
             pd = prev[-1]
-            if all((s[pd] == 0) == (s[d] == 0) for s in strides):
+            if all(s[pd] == s[d] * oshape[d] for s in strides + [ostr]):
                 prev.append(d)
                 continue
         groups.append([d])
@@ -380,31 +393,61 @@ def _compile_c(src: str, quiet: bool = False):
 
 
 class CKernel:
-    """A compiled fused kernel: ``kern(*arrays, out=None)``."""
+    """A compiled fused kernel: ``kern(*arrays, out=None)``. Strided (non-contiguous) inputs
+    get a variant compiled for their strides (a few per kernel; beyond that, or for
+    negative strides or other dtypes, such inputs are copied)."""
+
+    MAX_VARIANTS = 4
 
     def __init__(self, lib, node):
-        self.fn = lib.kern
-        self.fn.restype = None
-        self.fn.argtypes = [ctypes.c_void_p] * (len(node.args) + 1) + [ctypes.c_int]
+        self.node = node
         self.nt = 1
         self.shape = tuple(node.meta[0])
         self.dtype = node.meta[1].np
         self.in_dt = [p.meta[1].np for p in node.attrs["body"].placeholders]
         self.empty = 0 in self.shape
+        self.variants = {None: self._fn(lib)}
+
+    def _fn(self, lib):
+        fn = lib.kern
+        fn.restype = None
+        fn.argtypes = [ctypes.c_void_p] * (len(self.in_dt) + 1) + [ctypes.c_int]
+        return fn
+
+    def _variant(self, key):
+        fn = self.variants.get(key)
+        if fn is None and len(self.variants) < self.MAX_VARIANTS:
+            lib = compile_c(c_source(self.node, in_strides=list(key)))
+            if lib is not None:
+                fn = self.variants[key] = self._fn(lib)
+        return fn
 
     def __call__(self, *arrays, out=None):
         if out is None:
             out = np.empty(self.shape, self.dtype)
         if self.empty:
             return out
-        ptrs, hold = [], []
-        for a, dt in zip(arrays, self.in_dt):
-            if type(a) is not np.ndarray or not a.flags.c_contiguous or a.dtype != dt:
+        ptrs, hold, key = [], [], None
+        for i, (a, dt) in enumerate(zip(arrays, self.in_dt)):
+            if type(a) is not np.ndarray or a.dtype != dt:
                 a = np.ascontiguousarray(a, dtype=dt)
                 hold.append(a)  # keep the copy alive until the kernel has run
+            elif not a.flags.c_contiguous:
+                it = a.itemsize
+                if all(st >= 0 and st % it == 0 for st in a.strides):
+                    key = key or [None] * len(self.in_dt)
+                    key[i] = tuple(st // it for st in a.strides)
+                else:
+                    a = np.ascontiguousarray(a)
+                    hold.append(a)
             ptrs.append(a.ctypes.data)
+        fn = self.variants[None]
+        if key is not None:
+            fn = self._variant(tuple(key))
+            if fn is None:  # too many stride patterns: copy the strided inputs
+                return self(*[np.ascontiguousarray(a) for a in arrays], out=out)
         ptrs.append(out.ctypes.data)
-        self.fn(*ptrs, self.nt)
+        fn(*ptrs, self.nt)
         del hold
         return out
 
