@@ -122,9 +122,20 @@ class _Geom:
         return _prod(self.cols_shape)
 
 
-def _im2col(xp, x, g: _Geom, groups: int):
-    """Columns (G, Cg*prod(K), N*L) of x (N, C, *S)."""
+def _im2col(xp, x, g: _Geom, groups: int, tag: bool = False, reuse: bool = False):
+    """Columns (G, Cg*prod(K), N*L) of x (N, C, *S), in the "cols" workspace.
+
+    A conv forward (``tag``) records which array (held by reference, so its memory cannot
+    be reused for another array meanwhile) and geometry the workspace holds; the weight
+    gradient (``reuse``) of the last convolution run forward -- the first one backward --
+    then reuses the forward's columns. Between the two the input cannot have changed:
+    autograd checks the saved input's version before the backward runs."""
     n, c = x.shape[:2]
+    key = (g.k, g.s, g.d, g.padding, groups, x.shape, x.strides, x.dtype)
+    old_tag = getattr(_WS, "cols_tag", None) if xp is np else None
+    if reuse and old_tag is not None and old_tag[0] is x and old_tag[1] == key:
+        cols = _workspace(xp, "cols", (c * _prod(g.k), n * g.L), x.dtype)
+        return cols.reshape(groups, c // groups * _prod(g.k), n * g.L)
     xpad = _zero_pad(xp, x, g.padding)
     if g.full:
         flat = xp.ascontiguousarray(xpad.reshape(n, c, _prod(g.sp)))  # unit plane stride
@@ -140,6 +151,8 @@ def _im2col(xp, x, g: _Geom, groups: int):
     else:
         view = _window_view(xp, xpad, g.k, g.s, g.d, g.out)
     cols = _workspace(xp, "cols", view.shape, view.dtype)
+    if xp is np:
+        _WS.cols_tag = (x, key) if tag and cols.size * cols.itemsize <= _WS_MAX else None
     cols[...] = view
     return cols.reshape(groups, c // groups * _prod(g.k), n * g.L)
 
@@ -219,7 +232,7 @@ def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     n = x.shape[0]
     cout = w.shape[0]
     g = _Geom(x.shape[2:], w.shape[2:], stride, dilation, padding)
-    cols = _im2col(xp, x, g, groups)
+    cols = _im2col(xp, x, g, groups, tag=True)
     y = _gemm(xp, w.reshape(groups, cout // groups, -1), cols, "gemm")   # ONE batched GEMM
     y = _from_cols(xp, y.reshape(cout, n * g.L), g, n)
     if b is not None:
@@ -251,7 +264,7 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
 def _conv_weight_grad(xp, x, gy, stride, padding, dilation, groups, kernel_size):
     n, cout = gy.shape[:2]
     g = _Geom(x.shape[2:], kernel_size, stride, dilation, padding)
-    cols = _im2col(xp, x, g, groups)
+    cols = _im2col(xp, x, g, groups, reuse=True)
     gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
     gw = _gemm(xp, gm, cols.transpose(0, 2, 1))                 # ONE (batched) GEMM
     return gw.reshape((cout, x.shape[1] // groups) + tuple(kernel_size))

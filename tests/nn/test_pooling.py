@@ -139,3 +139,13 @@ def test_pool_errors_match_torch(call):
     with pytest.raises(type(et.value)) as ea:
         call(AF, ardor)
     assert str(ea.value).replace("ardor", "torch") == str(et.value)
+
+
+def test_lp_pool():
+    x = RNG.standard_normal((2, 3, 8, 7))
+    for p, args in [(2, (2,)), (2, (3, 2)), (1.5, ((2, 3), (1, 2), True))]:
+        xi = np.abs(x) if p == 1.5 else x
+        both(lambda v, **k: AF.lp_pool2d(v, p, *args), lambda v, **k: TF.lp_pool2d(v, p, *args),
+             xi, tol=1e-9)
+    both(lambda v: AF.lp_pool1d(v, 2, 3), lambda v: TF.lp_pool1d(v, 2, 3), x[0], tol=1e-9)
+    assert repr(ardor.nn.LPPool2d(2, 3)) == repr(torch.nn.LPPool2d(2, 3))
