@@ -234,7 +234,13 @@ def _record(op, args, attrs, outs):
     node.in_meta = tuple([(a._data.shape, _BY_NP[a._data.dtype]) if isinstance(a, Tensor)
                           else None for a in args])
     if op.save:
-        saved = tuple([args[i] if i < len(args) else None for i in op.save])
+        when = op.save_when
+        if when is None:
+            saved = tuple([args[i] if i < len(args) else None for i in op.save])
+        else:  # save an input only when a gradient that needs it will be computed
+            saved = tuple([args[i] if i < len(args) and any(
+                isinstance(args[j], Tensor) and args[j]._requires_grad for j in w) else None
+                for i, w in zip(op.save, when)])
         node._saved = saved
         node._versions = tuple([t._version[0] if isinstance(t, Tensor) else None
                                 for t in saved])

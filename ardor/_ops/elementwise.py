@@ -251,6 +251,7 @@ class mul:
     """a * b"""
     promote = "binary"
     save = (0, 1)
+    save_when = ((1,), (0,))
     expr = "mul(a, b)"
     onnx = "Mul"
     sample = _s_binary()
@@ -269,6 +270,7 @@ class div:
     """a / b (true division; integers promote to the default float dtype)."""
     promote = "float"
     save = (0, 1)
+    save_when = ((1,), (0, 1))
     expr = "div(a, b)"
     onnx = "Div"
     sample = _s_binary(0.5, 2.0)

@@ -19,6 +19,11 @@ Fields (all optional but forward):
                 integers/bool go to the default float dtype), "compare" (result_type for the
                 computation, output bool), "bool" (output bool, no casting).
   save          indices of inputs saved for backward; ``save_out`` saves the output(s).
+  save_when     optional, one tuple per ``save`` entry: the input indices whose gradient needs
+                that saved input (it is saved only when one of them requires grad, as torch
+                saves ``other`` for mul only when ``self`` needs a gradient); None = always.
+  inplace_forward  optional forward(xp, a, *args, **attrs) writing into ``a`` (used by
+                in-place variants outside autograd to avoid a temporary and a copy).
   view          the output is a view of input 0 (shares storage and version counter).
   nout          number of outputs (a tuple is returned when > 1).
   expr          scalar expression in the fusion vocabulary, for elementwise ops.
@@ -36,7 +41,8 @@ METHODS: dict[str, object] = {}     # Tensor methods
 class OpDef:
     """One entry of the op table."""
 
-    __slots__ = ("name", "forward", "backward", "differentiable", "promote", "save", "save_out",
+    __slots__ = ("name", "forward", "backward", "differentiable", "promote", "save", "save_when",
+                 "save_out",
                  "view", "nout", "expr", "onnx", "node_name", "node_cls", "sample", "doc",
                  "inplace_forward")
 
@@ -45,7 +51,7 @@ class OpDef:
 
 
 _FIELDS = {"backward": None, "differentiable": True, "promote": None, "save": (),
-           "save_out": False, "view": False, "nout": 1, "expr": None, "onnx": None,
+           "save_when": None, "save_out": False, "view": False, "nout": 1, "expr": None, "onnx": None,
            "node_name": None, "sample": None, "inplace_forward": None}
 
 

@@ -641,3 +641,20 @@ def test_accumulate_grad_node_hooks_and_which_nodes_run():
         lib.autograd.grad((y * 2).sum(), y)  # captured only: its node does not run
         return calls, y.grad, w.grad
     same(sc)
+
+
+def test_scalar_operand_does_not_save_tensor_like_torch():
+    """mul/div by a Python number save no tensor, so a later in-place op is fine (as torch)."""
+    import torch
+    for lib in (ardor, torch):
+        for op in (lambda t: t * 2, lambda t: t / 2, lambda t: 3 * t):
+            a = lib.ones(3, requires_grad=True).clone()
+            b = op(a)
+            a.add_(1)
+            b.sum().backward()
+    a = ardor.ones(3, requires_grad=True).clone()
+    w = ardor.ones(3, requires_grad=True)
+    b = a * w
+    a.add_(1)
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        b.sum().backward()
