@@ -14,21 +14,15 @@ import numpy as np
 from .dispatch import dispatch
 from .registry import register
 
-try:  # scipy's erf is exact to float64 rounding; numpy has none
-    from scipy.special import erf as _scipy_erf
-except Exception:  # pragma: no cover - scipy is optional
-    _scipy_erf = None
-
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
 _SQRT2PI_INV = 1.0 / math.sqrt(2.0 * math.pi)
 _K_TANH = math.sqrt(2.0 / math.pi)
 
 
 def _erf(xp, x):
-    if xp is np and _scipy_erf is not None:   # fastest where scipy is installed
-        return _scipy_erf(x).astype(x.dtype, copy=False)
-    from .elementwise import _erf_np         # the op table's own (Cody) erf otherwise
-    return _erf_np(xp, x)
+    """The erf op's own forward (scipy's kernel when installed, else Cody's in numpy)."""
+    from .elementwise import erf
+    return erf.forward(xp, x)
 
 
 def _sigmoid(xp, x):
