@@ -44,8 +44,18 @@ def cache_dir() -> str:
     """Where compiled kernels live (``$ARDOR_CACHE_DIR`` or ~/.cache/ardor/kernels)."""
     d = os.environ.get("ARDOR_CACHE_DIR") or os.path.join(
         os.path.expanduser("~"), ".cache", "ardor", "kernels")
-    os.makedirs(d, exist_ok=True)
+    try:
+        os.makedirs(d, exist_ok=True)
+        if not os.access(d, os.W_OK):
+            raise PermissionError(d)
+    except OSError:  # read-only home: a per-process directory (no reuse across processes)
+        if not _TMP:
+            _TMP.append(tempfile.mkdtemp(prefix="ardor-kernels-"))
+        d = _TMP[0]
     return d
+
+
+_TMP: list = []
 
 
 # ------------------------------------------------------------------------ expressions

@@ -80,7 +80,10 @@ def _flatten_inputs(inputs):
 def trace_graph(fn, inputs, state_objs=(), names=None, grad: bool = False):
     """Run ``fn(*inputs)`` under a tracer; return (graph, eager result)."""
     from ..autograd.grad_mode import no_grad, enable_grad
-    tracer = Tracer(state_names=state_tensors(*state_objs))
+    names = state_tensors(*state_objs)
+    tracer = Tracer(state_names=names)
+    live = _live_state(state_objs)
+    versions = {k: t._version[0] for k, t in live.items()}
     seen, fresh = set(), []
     for t in inputs:  # the same tensor given twice: two inputs that alias one storage
         if isinstance(t, Tensor) and id(t) in seen:
@@ -97,7 +100,25 @@ def trace_graph(fn, inputs, state_objs=(), names=None, grad: bool = False):
     with ctx, tracer:
         result = fn(*inputs)
     tracer.finish(result)
+    mutated = {t for t, _ in tracer.graph.mutations}
+    for k, t in live.items():
+        if t._version[0] != versions[k] and k not in mutated:
+            warnings.warn(f"{k} was modified outside the recorded ops (e.g. BatchNorm running "
+                          "statistics in training mode); the trace does not replay the "
+                          "modification. Call .eval() before tracing.", TracerWarning,
+                          stacklevel=3)
+            break
     return tracer.graph.verify(), result
+
+
+def _live_state(objs) -> dict:
+    from ..nn.modules.module import Module
+    out = {}
+    for o in objs:
+        if isinstance(o, Module):
+            for n, t in list(o.named_parameters()) + list(o.named_buffers()):
+                out.setdefault(n, t)
+    return out
 
 
 def _param_names(fn):

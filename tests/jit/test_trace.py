@@ -129,3 +129,11 @@ def test_different_shape_falls_back_to_graph_interpretation():
     tf = jit.trace(lambda x: (x * 2).exp(), (ardor.ones(3),))
     y = ardor.tensor(np.array([[0.5, 1.0]], np.float32))
     np.testing.assert_allclose(tf(y).numpy(), np.exp(y.numpy() * 2), rtol=1e-6)
+
+
+def test_training_mode_side_effects_warn():
+    am, _ = pair_model("cnn")
+    am.train()
+    x = ardor.tensor(example("cnn", np.random.default_rng(0)))
+    with pytest.warns(jit.TracerWarning, match="running statistics"):
+        jit.trace(am, (x,), check_trace=False)
