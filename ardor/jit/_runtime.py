@@ -80,8 +80,7 @@ def _flatten_inputs(inputs):
 def trace_graph(fn, inputs, state_objs=(), names=None, grad: bool = False):
     """Run ``fn(*inputs)`` under a tracer; return (graph, eager result)."""
     from ..autograd.grad_mode import no_grad, enable_grad
-    names = state_tensors(*state_objs)
-    tracer = Tracer(state_names=names)
+    tracer = Tracer(state_names=state_tensors(*state_objs))
     live = _live_state(state_objs)
     versions = {k: t._version[0] for k, t in live.items()}
     seen, fresh = set(), []
