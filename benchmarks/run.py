@@ -45,6 +45,8 @@ for _v in _THREAD_VARS:
 
 sys.path.insert(0, os.path.dirname(_HERE))  # the repository root: ardor and benchmarks
 sys.path.insert(0, _HERE)
+if os.environ.get("ARDOR_BENCH_ROOT"):  # --ardor-root: time another checkout's ardor
+    sys.path.insert(0, os.environ["ARDOR_BENCH_ROOT"])
 
 ORDER = ("mlp", "cnn", "rnn", "transformer", "inference", "op_add_tiny", "op_add_tiny_grad",
          "op_fwd_bwd_chain", "gemm_1024", "add_1M", "exp_1M", "numpy_mlp_ref")
@@ -290,7 +292,11 @@ def main() -> None:
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     p.add_argument("--json", default=None, help="also write the raw results here")
+    p.add_argument("--ardor-root", default=None,
+                   help="import ardor from this directory (e.g. an older checkout)")
     args = p.parse_args()
+    if args.ardor_root:
+        os.environ["ARDOR_BENCH_ROOT"] = os.path.abspath(args.ardor_root)
     if args.pin:
         os.sched_setaffinity(0, {int(c) for c in args.pin.split(",")})
     if args.worker:
@@ -315,9 +321,12 @@ def main() -> None:
         libs.append("numpy")
     versions = []
     for lib in libs:
-        code = f"import {lib}; print({lib}.__version__)"
+        root = os.environ.get("ARDOR_BENCH_ROOT") or os.path.dirname(_HERE)
+        code = (f"import sys; sys.path.insert(0, {root!r}); import {lib}; "
+                f"print({lib}.__version__" + (", 'from', ardor.__path__[0])" if lib == "ardor"
+                                              else ")"))
         v = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                           cwd=os.path.dirname(_HERE)).stdout.strip()
+                           cwd=root).stdout.strip()
         versions.append(f"{lib} {v}")
     print(_machine(args.threads))
     print(", ".join(versions) + f"; {args.rounds} rounds, size {args.size}")
