@@ -6,8 +6,9 @@ the same signature. Calls go:
 1. the first call for a signature runs eagerly (optimizers create their state lazily);
 2. the next call runs eagerly *under the tracer*: forward ops, the backward formulas the
    autograd engine runs (the op table's ``backward``, traced like any other op: this is
-   the graph-level autodiff), and the optimizer update (supported optimizers are swapped
-   for a dispatch-based step with identical arithmetic) are recorded into one graph whose
+   the graph-level autodiff), and the optimizer update (SGD, Adam and AdamW are swapped
+   for a dispatch-based step with identical arithmetic; Adam's step counters and bias
+   corrections are computed host-side and fed as 0-d inputs) are recorded into one graph whose
    state mutations (parameters, optimizer buffers) are written back at its end and whose
    outputs include the new ``.grad`` of every parameter;
 3. later calls run the compiled graph (fused kernels, planned memory, no autograd).
@@ -101,7 +102,79 @@ def _sgd_step(opt):
                 p.add_(g * -lr)
 
 
-_STEPS = {"SGD": _sgd_step}
+_CTX: list = []   # the compile trace in progress: {"prologue": [...], "host": set()}
+
+
+def _adam_step(opt):
+    """Adam/AdamW's update through dispatch with ardor.optim.adam's exact arithmetic. The
+    step counters and bias corrections are host-side work: each compiled run recomputes
+    them in a prologue and feeds them to the graph as 0-d inputs."""
+    import numpy as np
+    from .._state import state as _st
+    from ..autograd.grad_mode import no_grad
+    from ..optim.optimizer import _to_scalar
+    ctx = _CTX[-1]
+    for group in opt.param_groups:
+        if any(p.grad is not None and len(opt.state[p]) == 0 for p in group["params"]):
+            raise _Fallback("Adam state is created on the first step")
+    with no_grad():
+        for group in opt.param_groups:
+            amsgrad = group["amsgrad"]
+            lr, eps = float(_to_scalar(group["lr"])), group["eps"]
+            beta1, beta2 = float(_to_scalar(group["betas"][0])), \
+                float(_to_scalar(group["betas"][1]))
+            wd, maximize = group["weight_decay"], group["maximize"]
+            decay = wd != 0 and group["decoupled_weight_decay"]
+            l2 = wd if (wd != 0 and not group["decoupled_weight_decay"]) else 0
+            w1, w2, keep = 1 - beta1, 1 - beta2, 1 - lr * wd
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                st = opt.state[p]
+                step_t = st["step"]
+                ctx["host"].add(id(step_t))
+
+                def host(step_t=step_t, lr=lr, beta1=beta1, beta2=beta2):
+                    step_t._data += 1
+                    step_t._version[0] += 1
+                    step = float(step_t._data)
+                    return (np.array(-(lr / (1 - beta1 ** step))),
+                            np.array((1 - beta2 ** step) ** 0.5))
+                neg_step, bc2s = (_make(a) for a in host())
+                ctx["prologue"].append(host)
+                n = len(ctx["prologue"])
+                _st.tracer.input(neg_step, f"neg_step_size{n}")
+                _st.tracer.input(bc2s, f"bias_correction2_sqrt{n}")
+                g, m, v = p.grad, st["exp_avg"], st["exp_avg_sq"]
+                if decay:
+                    p.mul_(keep)
+                if l2 != 0:
+                    g = (p * l2 - g) if maximize else (p * l2 + g)
+                elif maximize:
+                    g = -g
+                tmp = g - m                                   # F.lerp_
+                if w1 < 0.5:
+                    m.add_(tmp * w1)
+                else:
+                    m.copy_(g - tmp * (1 - w1))
+                v.mul_(beta2)                                 # F.addcmul_
+                v.add_(g * g if w2 == 1 else g * w2 * g)
+                if amsgrad:
+                    mx = st["max_exp_avg_sq"]
+                    mx.copy_(ardor_maximum(mx, v))
+                    d = mx.sqrt()
+                else:
+                    d = v.sqrt()
+                d = d / bc2s + eps
+                p.add_(m * neg_step / d)                      # F.addcdiv_
+
+
+def ardor_maximum(a, b):
+    import ardor
+    return ardor.maximum(a, b)
+
+
+_STEPS = {"SGD": _sgd_step, "Adam": _adam_step, "AdamW": _adam_step}
 
 
 def _hyper(opt):
@@ -237,10 +310,15 @@ class CompiledStep:
         for o in opts:
             for g in o.param_groups:
                 params += [p for p in g["params"] if all(p is not q for q in params)]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", TracerWarning)
-            with _Patch(opts), enable_grad(), tracer:
-                result = self.fn(*args)
+        ctx = {"prologue": [], "host": set()}
+        _CTX.append(ctx)
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", TracerWarning)
+                with _Patch(opts), enable_grad(), tracer:
+                    result = self.fn(*args)
+        finally:
+            _CTX.pop()
         data_dep = [w for w in caught if issubclass(w.category, TracerWarning)]
         for w in caught:
             if not issubclass(w.category, TracerWarning):
@@ -264,7 +342,8 @@ class CompiledStep:
         mutated = {t for t, _ in tracer.graph.mutations}
         for tid, (n, t, v0) in state.items():
             tgt = names.get(tid)
-            if t._version[0] != v0 and tgt not in mutated and tgt is not None:
+            if t._version[0] != v0 and tgt not in mutated and tgt is not None \
+                    and tid not in ctx["host"]:
                 # a version bump without a recorded in-place op: the write bypassed dispatch
                 raise _Fallback(f"state tensor {tgt} was modified outside the traced ops",
                                 result)
@@ -277,10 +356,13 @@ class CompiledStep:
         e.params = [p for p, n in grads]
         e.has_grad = [n is not None for _, n in grads]
         e.inputs_n = len(inputs)
+        e.prologue = ctx["prologue"]
         return result
 
     def _run(self, e, args):
         arrays = [a._data for a in args if isinstance(a, Tensor)]
+        for host in e.prologue:  # host-side scalars (optimizer step counters)
+            arrays.extend(host())
         out, grads = e.compiled(*arrays)
         it = iter(grads)
         for p, has in zip(e.params, e.has_grad):
