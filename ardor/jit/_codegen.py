@@ -242,9 +242,9 @@ def interpret(graph: Graph, *inputs, on_error=None):
                 env[id(n)] = get(n.args[0])[n.index]
             elif k == "fused":
                 env[id(n)] = interpret(n.attrs["body"], *map_nodes(n.args, get))
-            elif k in ("if", "loop"):
+            elif k in ("if", "loop", "pycall"):
                 from ._script import run_control
-                env[id(n)] = run_control(n, get)
+                env[id(n)] = run_control(n, env)
             elif k == "output":
                 for t, v in graph.mutations:
                     dst = graph.tensors[t]

@@ -656,8 +656,17 @@ def _run_loop(n, env, get):
     return tuple(carried)
 
 
-def run_control(node, get):  # used by the generic interpreter for if/loop nodes
-    raise NotImplementedError("script graphs run through ardor.jit.script's interpreter")
+def run_control(node, env: dict):
+    """Run one if/loop/pycall node given the values computed so far (id(node) -> value);
+    the generic interpreter delegates control flow here."""
+    get = lambda a: env[id(a)]  # noqa: E731
+    if node.kind == "if":
+        c = get(node.args[0]) if isinstance(node.args[0], Node) else node.args[0]
+        return run_region(node.attrs["then"] if bool(c) else node.attrs["else"], env)
+    if node.kind == "loop":
+        return _run_loop(node, env, get)
+    a, kw = map_nodes(node.args, get)
+    return node.attrs["fn"](*a, **kw)
 
 
 # ------------------------------------------------------------------------ public API
