@@ -234,6 +234,11 @@ def trace(fn_or_module, example_inputs, check_trace: bool = True, *, backend: st
     ``check_trace`` the compiled trace is re-run on the example inputs and compared with
     the eager result."""
     inputs = _flatten_inputs(example_inputs)
+    for i, a in enumerate(inputs):
+        if not isinstance(a, Tensor):  # its value would be baked into the graph
+            raise TypeError(f"Type '{type(a).__name__}' cannot be traced (example input {i}). "
+                            "Only tensors can be traced; use ardor.jit.script for Python "
+                            "values")
     Module = _module_base()
     is_mod = isinstance(fn_or_module, Module)
     fwd = fn_or_module.forward if is_mod else fn_or_module

@@ -137,3 +137,8 @@ def test_training_mode_side_effects_warn():
     x = ardor.tensor(example("cnn", np.random.default_rng(0)))
     with pytest.warns(jit.TracerWarning, match="running statistics"):
         jit.trace(am, (x,), check_trace=False)
+
+
+def test_non_tensor_example_inputs_are_refused():
+    with pytest.raises(TypeError, match="Type 'int' cannot be traced"):
+        jit.trace(lambda x, n: x * n, (ardor.ones(2), 3))
