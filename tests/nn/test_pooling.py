@@ -149,3 +149,19 @@ def test_lp_pool():
              xi, tol=1e-9)
     both(lambda v: AF.lp_pool1d(v, 2, 3), lambda v: TF.lp_pool1d(v, 2, 3), x[0], tol=1e-9)
     assert repr(ardor.nn.LPPool2d(2, 3)) == repr(torch.nn.LPPool2d(2, 3))
+
+
+def test_3d_variants():
+    x = _x(1, 2, 5, 6, 4)
+    both(AF.adaptive_max_pool3d, TF.adaptive_max_pool3d, x, indices=True, output_size=(2, 3, 3),
+         return_indices=True)
+    va, ia = AF.max_pool3d(ardor.tensor(x), 2, return_indices=True)
+    vt, it = TF.max_pool3d(torch.tensor(x), 2, return_indices=True)
+    np.testing.assert_array_equal(ia.numpy(), it.numpy())
+    np.testing.assert_allclose(AF.max_unpool3d(va, ia, 2, output_size=x.shape[2:]).numpy(),
+                               TF.max_unpool3d(vt, it, 2, output_size=x.shape[2:]).numpy())
+    both(lambda v: AF.lp_pool3d(v, 2, 2), lambda v: TF.lp_pool3d(v, 2, 2), x, tol=1e-9)
+    for am, tm in [(ardor.nn.AdaptiveMaxPool3d(2), torch.nn.AdaptiveMaxPool3d(2)),
+                   (ardor.nn.MaxUnpool3d(2), torch.nn.MaxUnpool3d(2)),
+                   (ardor.nn.LPPool3d(2, 2), torch.nn.LPPool3d(2, 2))]:
+        assert repr(am) == repr(tm)

@@ -122,3 +122,23 @@ def test_affine_grid_and_grid_sample(ac, mode, pm):
     th3 = RNG.standard_normal((1, 3, 4))
     both(lambda t: AF.affine_grid(t, (1, 2, 3, 4, 5), align_corners=ac),
          lambda t: TF.affine_grid(t, (1, 2, 3, 4, 5), align_corners=ac), th3)
+
+
+def test_channel_shuffle_fold_unfold_modules():
+    x = RNG.standard_normal((2, 6, 3, 4))
+    am, tm = ardor.nn.ChannelShuffle(3), torch.nn.ChannelShuffle(3)
+    assert repr(am) == repr(tm)
+    both(am, tm, x)
+    am, tm = ardor.nn.Unfold(2, padding=1, stride=(1, 2)), torch.nn.Unfold(2, padding=1, stride=(1, 2))
+    assert repr(am) == repr(tm)
+    both(am, tm, x)
+    cols = RNG.standard_normal((2, 6 * 4, 10))
+    am, tm = ardor.nn.Fold((4, 5), 2, padding=(1, 0), stride=(1, 2)), \
+        torch.nn.Fold((4, 5), 2, padding=(1, 0), stride=(1, 2))
+    assert repr(am) == repr(tm)
+    both(am, tm, cols)
+    with pytest.raises(RuntimeError) as ea:
+        AF.channel_shuffle(ardor.randn(1, 3, 2, 2), 2)
+    with pytest.raises(RuntimeError) as et:
+        TF.channel_shuffle(torch.randn(1, 3, 2, 2), 2)
+    assert str(ea.value) == str(et.value)

@@ -10,7 +10,8 @@ from ..._ops.dispatch import dispatch
 from ..._tensor import Tensor, _make
 
 __all__ = ["pad", "interpolate", "upsample", "upsample_nearest", "upsample_bilinear",
-           "pixel_shuffle", "pixel_unshuffle", "affine_grid", "grid_sample"]
+           "pixel_shuffle", "pixel_unshuffle", "affine_grid", "grid_sample",
+           "channel_shuffle", "native_channel_shuffle"]
 
 _NONCONST_MSG = ("Padding size {n} is not supported for {d}D input tensor.\n"
                  "Supported combinations for non-constant padding:\n"
@@ -318,3 +319,24 @@ def grid_sample(input: Tensor, grid: Tensor, mode: str = "bilinear",
     return dispatch(_K.grid_sample_2d, (input, grid),
                     {"mode": mode, "padding_mode": padding_mode,
                      "align_corners": bool(align_corners)})
+
+
+def channel_shuffle(input: Tensor, groups: int) -> Tensor:
+    """(N, g*c, *) -> channels regrouped as (N, c*g, *) (ShuffleNet's channel shuffle)."""
+    g = int(groups)
+    if input.ndim <= 2:
+        raise RuntimeError(f"channel_shuffle expects input with > 2 dims, but got input with "
+                           f"sizes {list(input.shape)}")
+    if g <= 0:
+        raise RuntimeError(f"Number of groups to divide channels in must be positive. Value of "
+                           f"groups:{g}")
+    n, c = input.shape[:2]
+    if c % g:
+        raise RuntimeError(f"Number of channels must be divisible by groups. Got {c} channels "
+                           f"and {g} groups.")
+    rest = tuple(input.shape[2:])
+    x = input.reshape((n, g, c // g) + rest).transpose(1, 2)
+    return x.reshape((n, c) + rest)
+
+
+native_channel_shuffle = channel_shuffle
