@@ -110,3 +110,21 @@ def test_numpy_reference_matches_its_own_gradient():
         lt.backward()
         opt.step()
         _close(np.float64(ref.step()), _np(lt), f"numpy reference loss at step {step}")
+
+
+@pytest.mark.parametrize("name", TRAIN + ("inference",))
+def test_float32_stays_float32(monkeypatch, name):
+    """No op of a float32 workload produces a float64 array (no silent upcasts)."""
+    from ardor._ops import dispatch as D
+    made = []
+    wrap = D._wrap
+
+    def spy(arr):
+        t = wrap(arr)
+        made.append(t._data.dtype)
+        return t
+    monkeypatch.setattr(D, "_wrap", spy)
+    w = WORKLOADS[name](ardor, "tiny")
+    w.step()
+    w.step()
+    assert made and np.dtype(np.float64) not in made
