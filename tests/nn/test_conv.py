@@ -218,3 +218,18 @@ def test_noncontiguous_and_empty_batch():
                                                  torch.tensor(w), **kw).shape)
         y.sum().backward()
         assert tuple(xe.grad.shape) == (0, 3, 5, 5) and float(we.grad.abs().sum()) == 0.0
+
+
+@pytest.mark.parametrize("name,args,kw,xs", [
+    ("LazyConv2d", (6, 3), dict(padding=1), (2, 4, 5, 5)),
+    ("LazyConv1d", (4, 2), dict(bias=False), (3, 7)),
+    ("LazyConvTranspose2d", (6, 3), dict(stride=2, groups=2), (2, 4, 5, 5)),
+])
+def test_lazy_convs_materialize(name, args, kw, xs):
+    am, tm = getattr(ardor.nn, name)(*args, **kw), getattr(torch.nn, name)(*args, **kw)
+    ya, yt = am(ardor.randn(*xs)), tm(torch.randn(*xs))
+    assert type(am).__name__ == type(tm).__name__
+    assert repr(am) == repr(tm)
+    assert tuple(ya.shape) == tuple(yt.shape)
+    assert [(n, tuple(p.shape)) for n, p in am.named_parameters()] == \
+        [(n, tuple(p.shape)) for n, p in tm.named_parameters()]

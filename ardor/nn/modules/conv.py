@@ -9,11 +9,12 @@ from ... import _dtype as D
 from ..._tensor import Tensor, _make
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
 from .module import Module
 
 __all__ = ["Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d",
-           "ConvTranspose3d"]
+           "ConvTranspose3d", "LazyConv1d", "LazyConv2d", "LazyConv3d", "LazyConvTranspose1d",
+           "LazyConvTranspose2d", "LazyConvTranspose3d"]
 
 
 def _ntuple(v, n: int) -> tuple:
@@ -248,3 +249,69 @@ class ConvTranspose3d(_ConvTransposeNd):
                  padding_mode: str = "zeros", device=None, dtype=None) -> None:
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
                          True, output_padding, groups, bias, padding_mode, device, dtype)
+
+
+class _LazyConvMixin:
+    """in_channels inferred from the first input; then the module becomes ``cls_to_become``."""
+
+    cls_to_become = None
+
+    def _lazy_init(self, bias: bool, dtype) -> None:
+        self.weight = UninitializedParameter(dtype=dtype)
+        if bias:
+            self.bias = UninitializedParameter(dtype=dtype)
+        self._lazy_handle = self.register_forward_pre_hook(_LazyConvMixin._infer_parameters)
+
+    def has_uninitialized_params(self) -> bool:
+        """True until the first forward."""
+        return any(isinstance(p, UninitializedParameter) for p in self._parameters.values())
+
+    def reset_parameters(self) -> None:
+        """Initialize once the shapes are known (a no-op before)."""
+        if not self.has_uninitialized_params() and self.in_channels != 0:
+            _ConvNd.reset_parameters(self)
+
+    @staticmethod
+    def _infer_parameters(self, args):
+        x = args[0]
+        if self.has_uninitialized_params():
+            self.in_channels = x.shape[0] if x.ndim == self._nd + 1 else x.shape[1]
+            if self.in_channels % self.groups != 0:
+                raise ValueError("in_channels must be divisible by groups")
+            g = self.groups
+            if self.transposed:
+                shape = (self.in_channels, self.out_channels // g) + tuple(self.kernel_size)
+            else:
+                shape = (self.out_channels, self.in_channels // g) + tuple(self.kernel_size)
+            self.weight.materialize(shape)
+            if self.bias is not None:
+                self.bias.materialize((self.out_channels,))
+            self.reset_parameters()
+        else:
+            self.in_channels = self.weight.shape[1 if not self.transposed else 0] * \
+                (self.groups if not self.transposed else 1)
+        self._lazy_handle.remove()
+        del self.__dict__["_lazy_handle"]
+        self.__class__ = self.cls_to_become
+
+
+def _lazy(base, nd):
+    def __init__(self, out_channels: int, kernel_size, stride=1, padding=0, *rest,
+                 bias: bool = True, device=None, dtype=None, **kw) -> None:
+        base.__init__(self, 0, out_channels, kernel_size, stride, padding, *rest, bias=False,
+                      device=device, dtype=dtype, **kw)
+        self.in_channels = 0
+        self._lazy_init(bias, dtype)
+    cls = type("Lazy" + base.__name__, (_LazyConvMixin, base), {
+        "__init__": __init__, "cls_to_become": base, "_nd": nd,
+        "__doc__": f"{base.__name__} whose in_channels is inferred from the first input."})
+    cls.__module__ = __name__
+    return cls
+
+
+LazyConv1d = _lazy(Conv1d, 1)
+LazyConv2d = _lazy(Conv2d, 2)
+LazyConv3d = _lazy(Conv3d, 3)
+LazyConvTranspose1d = _lazy(ConvTranspose1d, 1)
+LazyConvTranspose2d = _lazy(ConvTranspose2d, 2)
+LazyConvTranspose3d = _lazy(ConvTranspose3d, 3)
