@@ -142,3 +142,20 @@ def test_norm_errors_match_torch(call):
     with pytest.raises(type(et.value)) as ea:
         call(AF, ardor)
     assert str(ea.value).replace("ardor", "torch") == str(et.value)
+
+
+@pytest.mark.parametrize("name,xs,kw", [("LazyBatchNorm2d", (2, 3, 4, 4), {}),
+                                        ("LazyBatchNorm1d", (5, 3), dict(affine=False)),
+                                        ("LazyBatchNorm1d", (5, 3), dict(bias=False)),
+                                        ("LazyInstanceNorm1d", (2, 3, 4), dict(affine=True))])
+def test_lazy_norms_materialize(name, xs, kw):
+    am, tm = getattr(ardor.nn, name)(**kw), getattr(torch.nn, name)(**kw)
+    assert repr(am) == repr(tm)
+    x = RNG.standard_normal(xs).astype(np.float32)
+    ya, yt = am(ardor.tensor(x)), tm(torch.tensor(x))
+    assert type(am).__name__ == type(tm).__name__ and repr(am) == repr(tm)
+    np.testing.assert_allclose(ya.detach().numpy(), yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+    assert [(k, tuple(v.shape)) for k, v in am.state_dict().items()] == \
+        [(k, tuple(v.shape)) for k, v in tm.state_dict().items()]
+    for ba, bt in zip(am.buffers(), tm.buffers()):
+        np.testing.assert_allclose(ba.numpy(), bt.numpy(), rtol=1e-5, atol=1e-6)

@@ -7,10 +7,11 @@ from ... import _dtype as D
 from ..._tensor import Tensor, _make
 from .. import functional as F
 from .. import init
-from ..parameter import Parameter
+from ..parameter import Parameter, UninitializedParameter
 from .module import Module
 
-__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d"]
+__all__ = ["BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LazyBatchNorm1d", "LazyBatchNorm2d",
+           "LazyBatchNorm3d"]
 
 
 def _full(shape, fill, device=None, dtype=None) -> Tensor:
@@ -133,3 +134,69 @@ class BatchNorm3d(_BatchNorm):
     def _check_input_dim(self, input: Tensor) -> None:
         if input.ndim != 5:
             raise ValueError(f"expected 5D input (got {input.ndim}D input)")
+
+
+class _LazyNormMixin:
+    """num_features inferred from the first input (its dim 1, as torch); then the module
+    becomes ``cls_to_become``."""
+
+    cls_to_become = None
+
+    def _lazy_init(self, affine: bool, bias: bool, dtype) -> None:
+        self.num_features = 0
+        if affine:
+            self.weight = UninitializedParameter(dtype=dtype)
+            if bias:
+                self.bias = UninitializedParameter(dtype=dtype)
+        self._lazy_dtype = dtype
+        self._lazy_handle = self.register_forward_pre_hook(_LazyNormMixin._infer_parameters)
+
+    def has_uninitialized_params(self) -> bool:
+        """True until the first forward."""
+        return any(isinstance(p, UninitializedParameter) for p in self._parameters.values()) \
+            or self.num_features == 0
+
+    def reset_parameters(self) -> None:
+        """Initialize once num_features is known (a no-op before)."""
+        if self.num_features != 0 and not any(
+                isinstance(p, UninitializedParameter) for p in self._parameters.values()):
+            _NormBase.reset_parameters(self)
+
+    @staticmethod
+    def _infer_parameters(self, args):
+        x = args[0]
+        self.num_features = x.shape[1]            # torch reads dim 1 (even when unbatched)
+        c = self.num_features
+        dtype = self._lazy_dtype
+        if self.affine:
+            self.weight.materialize((c,))
+            if self.bias is not None:
+                self.bias.materialize((c,))
+        if self.track_running_stats:
+            self.running_mean = _full((c,), 0.0, None, dtype)
+            self.running_var = _full((c,), 1.0, None, dtype)
+        self.reset_parameters()
+        self._lazy_handle.remove()
+        del self.__dict__["_lazy_handle"]
+        del self.__dict__["_lazy_dtype"]
+        self.__class__ = self.cls_to_become
+
+
+def _lazy_norm(base):
+    def __init__(self, eps: float = 1e-5, momentum: float | None = 0.1, affine: bool = True,
+                 track_running_stats: bool = True, device=None, dtype=None, *,
+                 bias: bool = True) -> None:
+        base.__init__(self, 0, eps, momentum, False, track_running_stats, device, dtype,
+                      bias=bias)
+        self.affine = affine
+        self._lazy_init(affine, bias, dtype)
+    cls = type("Lazy" + base.__name__, (_LazyNormMixin, base), {
+        "__init__": __init__, "cls_to_become": base,
+        "__doc__": f"{base.__name__} whose num_features is inferred from the first input."})
+    cls.__module__ = base.__module__
+    return cls
+
+
+LazyBatchNorm1d = _lazy_norm(BatchNorm1d)
+LazyBatchNorm2d = _lazy_norm(BatchNorm2d)
+LazyBatchNorm3d = _lazy_norm(BatchNorm3d)
