@@ -263,7 +263,11 @@ def _make_act(name, node, f, d, d2, expr, onnx, samples):
         return _c(f(xp, a, **at), a)
 
     def bfwd(xp, g, a, **at):
-        return _c(g * d(xp, a, **at), g)
+        dx = d(xp, a, **at)
+        r = g * dx
+        if not xp.isfinite(r).all():  # torch gives 0, not nan, where the derivative is 0
+            r = xp.where(dx == 0, 0, r)
+        return _c(r, g)
 
     def bwd(ctx, g):
         (x,) = ctx.saved
