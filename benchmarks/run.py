@@ -185,7 +185,8 @@ def _unit(name: str):
     return "ms", 1e3
 
 
-def compare(names, libs, rounds: int, threads: int, size: str, steps_override=None) -> dict:
+def compare(names, libs, rounds: int, threads: int, size: str, steps_override=None,
+            settle: float = 1.0) -> dict:
     """Run ``names`` on every lib in alternating rounds; return {(name, lib): reply-merge}."""
     workers = {lib: _Worker(lib, threads, size) for lib in libs}
     res: dict = {}
@@ -198,6 +199,9 @@ def compare(names, libs, rounds: int, threads: int, size: str, steps_override=No
                     rec = res.setdefault((name, lib), {"times": []})
                     if "skip" in rec or "error" in rec:
                         continue
+                    # let the previous worker's BLAS/OpenMP threads stop spinning first: on
+                    # a few cores their busy-wait tail would be billed to this one
+                    time.sleep(settle)
                     reply = workers[lib].run(name, steps)
                     for k in ("skip", "error", "first_loss", "build_s", "flops"):
                         if k in reply:
@@ -286,7 +290,10 @@ def main() -> None:
     p.add_argument("--size", default="full", choices=("full", "tiny"))
     p.add_argument("--compare", action="store_true", help="compare with torch (the default)")
     p.add_argument("--no-torch", action="store_true")
+    p.add_argument("--libs", default=None, help="comma list of frameworks (ardor,torch,numpy)")
     p.add_argument("--no-numpy", action="store_true")
+    p.add_argument("--settle", type=float, default=1.0,
+                   help="seconds of quiet before each timed run (idle thread pools stop spinning)")
     p.add_argument("--pin", default=None, help="CPU list to pin every process to, e.g. 0,1")
     p.add_argument("--profile", default=None, metavar="WORKLOAD")
     p.add_argument("--top", type=int, default=25)
@@ -310,14 +317,16 @@ def main() -> None:
     if bad:
         p.error(f"unknown workload(s) {bad}; choose from {list(ORDER)}")
     libs = ["ardor"]
-    if not args.no_torch:
+    if args.libs:
+        libs = args.libs.split(",")
+    elif not args.no_torch:
         try:
             import importlib.util
             if importlib.util.find_spec("torch") is not None:
                 libs.append("torch")
         except ImportError:
             pass
-    if not args.no_numpy:
+    if not args.no_numpy and not args.libs:
         libs.append("numpy")
     versions = []
     for lib in libs:
@@ -330,7 +339,7 @@ def main() -> None:
         versions.append(f"{lib} {v}")
     print(_machine(args.threads))
     print(", ".join(versions) + f"; {args.rounds} rounds, size {args.size}")
-    res = compare(names, libs, args.rounds, args.threads, args.size, args.steps)
+    res = compare(names, libs, args.rounds, args.threads, args.size, args.steps, args.settle)
     print(table(names, libs, res))
     if args.json:
         with open(args.json, "w") as f:
