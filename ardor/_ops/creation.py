@@ -288,6 +288,8 @@ def _leaves(x):
 
 
 def _check_np(arr: np.ndarray) -> None:
+    if arr.dtype in D._BY_NP and (arr.ndim == 0 or min(arr.strides) >= 0):
+        return  # the common case, checked in two cheap steps (DataLoader calls this per sample)
     if not arr.dtype.isnative:
         raise ValueError("given numpy array has byte order different from the native byte "
                          "order. Conversion between byte orders is currently not supported.")

@@ -17,16 +17,14 @@ _TYPE_ERR = ("default_collate: batch must contain tensors, numpy arrays, numbers
 def _stack(batch):
     """Stack same-shaped tensors along a new first dim, naming shapes when they differ."""
     import ardor
-    first = batch[0]
-    for i, t in enumerate(batch):
-        if t.shape != first.shape:
-            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
-                               f"{list(first.shape)} at entry 0 and {list(t.shape)} at entry "
-                               f"{i}")
     arrays = [t._data for t in batch]
-    dtypes = {a.dtype for a in arrays}
-    if len(dtypes) > 1:
-        return ardor.stack(list(batch), 0)
+    shape, dtype = arrays[0].shape, arrays[0].dtype
+    for i, a in enumerate(arrays):
+        if a.shape != shape:
+            raise RuntimeError(f"stack expects each tensor to be equal size, but got "
+                               f"{list(shape)} at entry 0 and {list(a.shape)} at entry {i}")
+        if a.dtype != dtype:  # mixed dtypes: ardor.stack promotes as torch.stack does
+            return ardor.stack(list(batch), 0)
     return ardor.from_numpy(np.stack(arrays, 0))
 
 
