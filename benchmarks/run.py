@@ -47,6 +47,9 @@ sys.path.insert(0, os.path.dirname(_HERE))  # the repository root: ardor and ben
 sys.path.insert(0, _HERE)
 if os.environ.get("ARDOR_BENCH_ROOT"):  # --ardor-root: time another checkout's ardor
     sys.path.insert(0, os.environ["ARDOR_BENCH_ROOT"])
+if "--worker" in sys.argv and os.environ.get("ARDOR_BENCH_BASELINE") and \
+        sys.argv[sys.argv.index("--worker") + 1] == "baseline":
+    sys.path.insert(0, os.environ["ARDOR_BENCH_BASELINE"])  # --baseline's worker
 
 ORDER = ("mlp", "cnn", "rnn", "transformer", "inference", "op_add_tiny", "op_add_tiny_grad",
          "op_fwd_bwd_chain", "gemm_1024", "add_1M", "exp_1M", "numpy_mlp_ref")
@@ -63,7 +66,7 @@ def _import_lib(name: str, threads: int):
         import torch
         torch.set_num_threads(threads)
         return torch
-    import ardor
+    import ardor  # "ardor", or "baseline": ardor from --baseline DIR (sys.path set above)
     ardor.set_num_threads(threads)
     return ardor
 
@@ -222,6 +225,8 @@ def table(names, libs, res) -> str:
         head += f"{'ardor/torch':>12s}"
     if "numpy" in libs:
         head += f"{'ardor/numpy':>12s}"
+    if "baseline" in libs:
+        head += f"{'ardor/base':>12s}"
     head += f"{'spread':>8s}  first loss (ardor | torch)"
     lines.append(head)
     for name in names:
@@ -237,7 +242,7 @@ def table(names, libs, res) -> str:
                     q = statistics.quantiles(ts, n=4)
                     spreads.append((q[2] - q[0]) / med[lib])
             row += _fmt(med.get(lib), scale) if "error" not in rec else f"{'ERROR':>10s}"
-        for ref in ("torch", "numpy"):
+        for ref in ("torch", "numpy", "baseline"):
             if ref in libs:
                 ok = "ardor" in med and ref in med
                 row += f"{med['ardor'] / med[ref]:12.2f}" if ok else f"{'-':>12s}"
@@ -291,6 +296,8 @@ def main() -> None:
     p.add_argument("--compare", action="store_true", help="compare with torch (the default)")
     p.add_argument("--no-torch", action="store_true")
     p.add_argument("--libs", default=None, help="comma list of frameworks (ardor,torch,numpy)")
+    p.add_argument("--baseline", default=None, metavar="DIR",
+                   help="also time the ardor found in DIR (e.g. an older checkout) as 'baseline'")
     p.add_argument("--no-numpy", action="store_true")
     p.add_argument("--settle", type=float, default=1.0,
                    help="seconds of quiet before each timed run (idle thread pools stop spinning)")
@@ -328,11 +335,17 @@ def main() -> None:
             pass
     if not args.no_numpy and not args.libs:
         libs.append("numpy")
+    if args.baseline:
+        os.environ["ARDOR_BENCH_BASELINE"] = os.path.abspath(args.baseline)
+        libs.insert(1, "baseline")
     versions = []
     for lib in libs:
         root = os.environ.get("ARDOR_BENCH_ROOT") or os.path.dirname(_HERE)
-        code = (f"import sys; sys.path.insert(0, {root!r}); import {lib}; "
-                f"print({lib}.__version__" + (", 'from', ardor.__path__[0])" if lib == "ardor"
+        mod = "ardor" if lib == "baseline" else lib
+        if lib == "baseline":
+            root = os.environ["ARDOR_BENCH_BASELINE"]
+        code = (f"import sys; sys.path.insert(0, {root!r}); import {mod}; "
+                f"print({mod}.__version__" + (", 'from', ardor.__path__[0])" if mod == "ardor"
                                               else ")"))
         v = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                            cwd=root).stdout.strip()
