@@ -15,3 +15,5 @@ from .rnn import *  # noqa: F401,F403
 from .loss import *  # noqa: F401,F403
 from .upsampling import *  # noqa: F401,F403
 from .padding import *  # noqa: F401,F403
+from .transformer import *  # noqa: F401,F403
+from .distance import *  # noqa: F401,F403
