@@ -317,7 +317,12 @@ def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor, attn
             attn = attn.masked_fill(attn_mask.logical_not(), float("-inf"))
         else:
             attn = attn + attn_mask
-    attn = softmax(attn, dim=-1)
+        # torch's math path uses _safe_softmax: a row masked entirely (all -inf) gives zeros
+        # (and a zero gradient), not NaN
+        dead = (attn == float("-inf")).all(-1, keepdim=True)
+        attn = softmax(attn.masked_fill(dead, 0.0), dim=-1).masked_fill(dead, 0.0)
+    else:
+        attn = softmax(attn, dim=-1)
     if dropout_p > 0.0:
         attn = _dropout(attn, dropout_p, True)
     return attn @ value
