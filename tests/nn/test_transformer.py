@@ -542,3 +542,70 @@ def test_distance_errors():
         torch.nn.CosineSimilarity(dim=3)(torch.tensor(a), torch.tensor(a))
     with pytest.raises(te.type):
         nn.CosineSimilarity(dim=3)(ardor.tensor(a), ardor.tensor(a))
+
+
+def _dead_mask_cases():
+    kpm = _kpm_cases()["empty_row"]
+    m = np.zeros((S, S), np.float32)
+    m[2] = -np.inf
+    m2 = np.zeros((S, S), np.float32)
+    m2[1, :3] = -np.inf                  # with kpm row 0 padding keys 3, 4: query 1 dead
+    m3 = np.zeros((N * H, S, S), np.float32)
+    m3[1, 2] = -np.inf                   # batch 0, head 1, query 2
+    return {"kpm": (None, kpm), "mask": (m, None), "mask+kpm": (m2, kpm), "mask3d": (m3, None)}
+
+
+@pytest.mark.parametrize("case", ["kpm", "mask", "mask+kpm", "mask3d"])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_fully_masked_queries_inference_and_training(case, batch_first):
+    """Queries that may attend to nothing: torch's fused inference kernels give NaN there, its
+    layer-by-layer code zeros (safe softmax); NaN positions and the other values must match."""
+    rng = _rng(17)
+    mask, kpm = _dead_mask_cases()[case]
+    x = _x(rng, *_seq_shape(S, batch_first))
+    am, tm = _pair_modules(torch.nn.TransformerEncoderLayer, nn.TransformerEncoderLayer, E, H,
+                           FF, 0.0, batch_first=batch_first)
+    mha_a, mha_t = am.self_attn, tm.self_attn
+    kw_t = {k: torch.tensor(v) for k, v in (("src_mask", mask), ("src_key_padding_mask", kpm))
+            if v is not None}
+    kw_a = {k: ardor.tensor(v) for k, v in (("src_mask", mask), ("src_key_padding_mask", kpm))
+            if v is not None}
+    mkw_t = {{"src_mask": "attn_mask"}.get(k, "key_padding_mask"): v for k, v in kw_t.items()}
+    mkw_a = {{"src_mask": "attn_mask"}.get(k, "key_padding_mask"): v for k, v in kw_a.items()}
+    for mode in ("train", "eval"):
+        getattr(am, mode)()
+        getattr(tm, mode)()
+        with torch.no_grad():
+            to = tm(torch.tensor(x), **kw_t)
+            tmo = [mha_t(*[torch.tensor(x)] * 3, need_weights=nw, **mkw_t)[0]
+                   for nw in (False, True)]
+        with ardor.no_grad():
+            ao = am(ardor.tensor(x), **kw_a)
+            amo = [mha_a(*[ardor.tensor(x)] * 3, need_weights=nw, **mkw_a)[0]
+                   for nw in (False, True)]
+        np.testing.assert_allclose(ao.numpy(), to.numpy(), rtol=1e-4, atol=1e-5)
+        for a, t in zip(amo, tmo):
+            np.testing.assert_allclose(a.numpy(), t.numpy(), rtol=1e-4, atol=1e-5)
+    # with gradients (torch's ordinary path): zeros from the safe softmax, finite gradients
+    am.train()
+    tm.train()
+    _, to = run_both(am, tm, x, rtol=1e-4, atol=1e-5, **kw_a)
+    assert not np.isnan(to.detach().numpy()).any()
+
+
+def test_decoder_layer_fully_padded_target_inference():
+    rng = _rng(18)
+    am, tm = _pair_modules(torch.nn.TransformerDecoderLayer, nn.TransformerDecoderLayer, E, H,
+                           FF, 0.0, batch_first=True)
+    am.eval()
+    tm.eval()
+    tgt, mem = _x(rng, N, S, E), _x(rng, N, S, E)
+    kpm = _kpm_cases()["empty_row"]
+    with torch.no_grad():
+        to = tm(torch.tensor(tgt), torch.tensor(mem), tgt_key_padding_mask=torch.tensor(kpm),
+                memory_key_padding_mask=torch.tensor(kpm))
+    with ardor.no_grad():
+        ao = am(ardor.tensor(tgt), ardor.tensor(mem), tgt_key_padding_mask=ardor.tensor(kpm),
+                memory_key_padding_mask=ardor.tensor(kpm))
+    np.testing.assert_allclose(ao.numpy(), to.numpy(), rtol=1e-4, atol=1e-5)
+    assert np.isnan(to.numpy()).any()
