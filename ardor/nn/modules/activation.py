@@ -550,6 +550,7 @@ class MultiheadAttention(Module):
                 is_causal: bool = False):
         """(attn_output, attn_weights or None)."""
         is_batched = query.dim() == 3
+        self_attention = query is key and key is value
         if self.batch_first and is_batched:
             if key is value:
                 if query is key:
@@ -577,6 +578,28 @@ class MultiheadAttention(Module):
                 query, key, value, self.embed_dim, self.num_heads, self.in_proj_weight,
                 self.in_proj_bias, self.bias_k, self.bias_v, self.add_zero_attn, self.dropout,
                 self.out_proj.weight, self.out_proj.bias, **kw)
+        if (not need_weights and attn_mask is None and key_padding_mask is not None
+                and self_attention and self._torch_fast_path(query)):
+            # torch's fused inference kernel (kpm-only self-attention) gives NaN, not zeros,
+            # for sequences whose keys are all padded
+            kpm = key_padding_mask
+            dead = kpm.all(-1) if not kpm.dtype.is_floating_point else \
+                (kpm == float("-inf")).all(-1)
+            attn_output = attn_output.masked_fill(dead.reshape(1, -1, 1), float("nan"))
         if self.batch_first and is_batched:
             return attn_output.transpose(1, 0), w
         return attn_output, w
+
+    def _torch_fast_path(self, query: Tensor) -> bool:
+        """Whether torch would run this (batched self-attention) call in its fused kernel."""
+        from ... import is_grad_enabled
+        if (query.dim() != 3 or self.in_proj_weight is None or self.in_proj_bias is None
+                or query.dtype != self.in_proj_bias.dtype
+                or query.dtype != self.in_proj_weight.dtype or self.training
+                or self.num_heads % 2 or not self.batch_first or self.bias_k is not None
+                or self.bias_v is not None or self.add_zero_attn
+                or not self._qkv_same_embed_dim):
+            return False
+        args = (query, self.in_proj_weight, self.in_proj_bias, self.out_proj.weight,
+                self.out_proj.bias)
+        return not (is_grad_enabled() and any(a is not None and a.requires_grad for a in args))
