@@ -609,3 +609,26 @@ def test_decoder_layer_fully_padded_target_inference():
                 memory_key_padding_mask=ardor.tensor(kpm))
     np.testing.assert_allclose(ao.numpy(), to.numpy(), rtol=1e-4, atol=1e-5)
     assert np.isnan(to.numpy()).any()
+
+
+def test_unbatched_masks_and_noncontiguous_inputs():
+    rng = _rng(19)
+    am, tm = _pair_modules(torch.nn.TransformerEncoderLayer, nn.TransformerEncoderLayer, E, H,
+                           FF, 0.0)
+    kpm = np.array([0, 0, 1, 0, 1], bool)
+    run_both(am, tm, _x(rng, S, E), src_key_padding_mask=ardor.tensor(kpm),
+             src_mask=ardor.tensor(_x(rng, S, S)), rtol=1e-4, atol=1e-5)
+    ad, td = _pair_modules(torch.nn.TransformerDecoderLayer, nn.TransformerDecoderLayer, E, H,
+                           FF, 0.0)
+    run_both(ad, td, _x(rng, T, E), _x(rng, S, E), memory_key_padding_mask=ardor.tensor(kpm),
+             tgt_key_padding_mask=ardor.tensor(kpm[:T]), rtol=1e-4, atol=1e-5)
+    # (N, S, E) data given to a seq-first layer as a transposed (non-contiguous) view
+    x = _x(rng, N, S, E)
+    xa = ardor.tensor(x, requires_grad=True)
+    xt = torch.tensor(x, requires_grad=True)
+    ao, to = am(xa.transpose(0, 1)), tm(xt.transpose(0, 1))
+    np.testing.assert_allclose(ao.detach().numpy(), to.detach().numpy(), rtol=1e-4, atol=1e-5)
+    w = _x(rng, S, N, E)
+    (ao * ardor.tensor(w)).sum().backward()
+    (to * torch.tensor(w)).sum().backward()
+    np.testing.assert_allclose(xa.grad.numpy(), xt.grad.numpy(), rtol=1e-4, atol=1e-5)

@@ -1,4 +1,4 @@
-"""nn layers: Transformer, TransformerEncoder/Decoder and their layers (torch.nn.modules.transformer).
+"""nn layers: Transformer, TransformerEncoder/Decoder and their layers (torch.nn.Transformer*).
 
 Module structure, parameter names, defaults and reprs are torch's, so state_dicts load both
 ways. torch's fused inference kernels (the "fast path") compute the same math as the
