@@ -311,6 +311,7 @@ def main() -> None:
     args = p.parse_args()
     if args.ardor_root:
         os.environ["ARDOR_BENCH_ROOT"] = os.path.abspath(args.ardor_root)
+        sys.path.insert(0, os.environ["ARDOR_BENCH_ROOT"])  # for --profile (in-process)
     if args.pin:
         os.sched_setaffinity(0, {int(c) for c in args.pin.split(",")})
     if args.worker:
