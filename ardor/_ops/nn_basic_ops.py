@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from . import _ckern
 from .dispatch import dispatch
 from .registry import register
 
@@ -45,6 +46,9 @@ def _c(a, like):
 def _gelu_f(xp, x, approximate="none"):
     if approximate == "tanh":
         return 0.5 * x * (1.0 + xp.tanh(_K_TANH * (x + 0.044715 * x * x * x)))
+    y = _ckern.gelu(x) if xp is np else None   # one compiled loop (float32)
+    if y is not None:
+        return y
     return 0.5 * x * (1.0 + _erf(xp, x * _SQRT1_2))
 
 
@@ -256,13 +260,31 @@ _ACTS = {
 ACT_OPS: dict = {}
 
 
+def _gelu_bwd_fused(g, x, approximate="none"):
+    return _ckern.gelu_backward(g, x) if approximate == "none" else None
+
+
+def _threshold_bwd_fused(g, x, threshold=0.0, value=0.0):
+    return _ckern.threshold_backward(g, x, threshold)
+
+
+# g * f'(x) in one compiled loop where numpy needs several passes (None: not applicable)
+_FUSED_BWD = {"gelu": _gelu_bwd_fused, "threshold": _threshold_bwd_fused}
+
+
 def _make_act(name, node, f, d, d2, expr, onnx, samples):
     bname = name + "_backward"
 
     def fwd(xp, a, **at):
         return _c(f(xp, a, **at), a)
 
+    fused = _FUSED_BWD.get(name)
+
     def bfwd(xp, g, a, **at):
+        if fused is not None and xp is np:
+            r = fused(g, a, **at)
+            if r is not None:
+                return r
         dx = d(xp, a, **at)
         r = g * dx
         if not xp.isfinite(r).all():  # torch gives 0, not nan, where the derivative is 0

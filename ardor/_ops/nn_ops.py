@@ -20,6 +20,7 @@ import threading
 
 import numpy as np
 
+from . import _ckern
 from .dispatch import dispatch
 from .registry import register
 
@@ -913,6 +914,10 @@ class layer_norm:
     node_name = "NativeLayerNormBackward0"
 
     def forward(xp, x, w, b, *, k, eps):
+        if xp is np:  # float32: one compiled pass per row (ardor/_ops/_ckern.py)
+            r = _ckern.layer_norm(x, w, b, k, eps)
+            if r is not None:
+                return r
         axes = tuple(range(x.ndim - k, x.ndim))
         mean = x.mean(axis=axes, keepdims=True)
         xc = x - mean
@@ -945,6 +950,10 @@ class layer_norm_backward:
     onnx = "decompose"
 
     def forward(xp, g, x, w, mean, rstd, *, k, eps):
+        if xp is np:  # float32: two compiled passes per row (ardor/_ops/_ckern.py)
+            r = _ckern.layer_norm_backward(g, x, w, mean, rstd, k)
+            if r is not None:
+                return r
         axes = tuple(range(x.ndim - k, x.ndim))
         lead = tuple(range(x.ndim - k))
         xhat = (x - mean) * rstd
@@ -1117,6 +1126,8 @@ def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
     gbuf = xp.empty((bmax, 4 * H), dtype=dt)
     tmp = xp.empty((bmax, H), dtype=dt)
     hr_buf = xp.empty((bmax, H), dtype=dt) if w_hr is not None else None
+    # the pointwise part of a step as one compiled loop (ardor/_ops/_ckern.py) when it can
+    fused = w_hr is None and xp is np and dt == np.float32 and _ckern.available()
     for off, b in steps:
         r = slice(off, off + b)
         w = ws[r]
@@ -1125,6 +1136,9 @@ def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
         gb = gbuf[:b]
         xp.matmul(hp, wt, out=gb)                     # one GEMM per step for all gates
         gb += xb[r]
+        if fused and _ckern.lstm_step(gb, c[:b], hp, w, out[r]):
+            h[:b] = out[r]
+            continue
         xp.negative(gb, out=A)                        # sigmoid of all gates ...
         xp.exp(A, out=A)
         A += 1
@@ -1152,24 +1166,37 @@ def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
     return c, ws
 
 
-def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
-    H = w_hh.shape[0] // 4
-    hout = w_hh.shape[1]
-    dt = ws.dtype
-    rows_total = ws.shape[0]
-    # gate derivative factors and 1 - tanh(c)^2 for all steps at once (a few big vector ops
-    # instead of many small ones inside the time loop)
+def _lstm_factors(xp, ws, H):
+    """Gate derivative factors and 1 - tanh(c)^2 for all steps at once (a few big vector ops
+    instead of many small ones inside the time loop)."""
     act = ws[:, :4 * H]
     fac = act * (1 - act)                              # sigmoid' for i, f, o
     gg = act[:, 2 * H:3 * H]
     xp.multiply(gg, gg, out=fac[:, 2 * H:3 * H])
     xp.subtract(1, fac[:, 2 * H:3 * H], out=fac[:, 2 * H:3 * H])     # tanh' for g
     tc_all = ws[:, 6 * H:7 * H]
-    omt2 = 1 - tc_all * tc_all
+    return fac, 1 - tc_all * tc_all
+
+
+def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
+    H = w_hh.shape[0] // 4
+    hout = w_hh.shape[1]
+    dt = ws.dtype
+    rows_total = ws.shape[0]
     dg = xp.empty((rows_total, 4 * H), dtype=dt)
     dhr_all = xp.empty((rows_total, hout), dtype=dt) if w_hr is not None else None
+    # the pointwise part of a step as one compiled loop (ardor/_ops/_ckern.py) when it can
+    fused = w_hr is None and xp is np and dt == np.float32 and _ckern.available()
+    if fused:
+        go = np.ascontiguousarray(go)                 # a broadcast gradient has zero strides
+    fac = omt2 = None
     for off, b in steps:
         r = slice(off, off + b)
+        if fused and _ckern.lstm_step_backward(dh[:b], go[r], dc[:b], ws[r], dg[r]):
+            xp.matmul(dg[r], w_hh, out=dh[:b])
+            continue
+        if fac is None:
+            fac, omt2 = _lstm_factors(xp, ws, H)
         w = ws[r]
         i, f, g, o = w[:, :H], w[:, H:2 * H], w[:, 2 * H:3 * H], w[:, 3 * H:4 * H]
         cp, tc = w[:, 4 * H:5 * H], w[:, 6 * H:7 * H]

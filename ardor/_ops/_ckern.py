@@ -1,0 +1,344 @@
+"""Small hand-written C kernels for eager ops whose numpy form is many passes or slow calls.
+
+GELU's exact form needs erf, which numpy lacks: scipy's float32 erf costs ~10 ns an element
+and the pure-numpy one more, so on a GPT-style block GELU alone outweighed the GEMMs. Here the
+forward and the backward are one loop each, compiled by the system C compiler through
+``ardor.jit``'s kernel cache (glibc's vectorized erff/expf when libmvec is there). Every entry
+returns None when it does not apply or no compiler works, and the caller keeps its numpy path;
+``ARDOR_NO_CKERNELS=1`` turns them off.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+
+import numpy as np
+
+_SRC = r"""
+#include <math.h>
+#include <stdint.h>
+/*SIMD*/
+/* torch's formulas (aten GeluKernel): y = x * 0.5 * (1 + erf(x / sqrt(2))),
+   dx = dy * (cdf + x * pdf) with cdf = 0.5 * (1 + erf(x / sqrt(2))) */
+void gelu_f32(const float* restrict x, float* restrict y, int64_t n) {
+    #pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = v * 0.5f * (1.0f + erff(v * 0.70710678118654752440f));
+    }
+}
+void gelu_bwd_f32(const float* restrict g, const float* restrict x, float* restrict y,
+                  int64_t n) {
+    #pragma omp simd
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752440f));
+        float pdf = expf(-0.5f * v * v) * 0.39894228040143267794f;
+        y[i] = g[i] * (cdf + v * pdf);
+    }
+}
+/* layer norm over rows of D: out = (x - mean) * rstd * w + b; mean/rstd per row (double
+   accumulation, two passes as torch's reference). w, b may be NULL. */
+void ln_fwd_f32(const float* restrict x, const float* restrict w, const float* restrict b,
+                float* restrict out, float* restrict mean, float* restrict rstd,
+                int64_t n, int64_t D, float eps) {
+    for (int64_t r = 0; r < n; r++) {
+        const float* xr = x + r * D;
+        float* o = out + r * D;
+        double s = 0.0;
+        #pragma omp simd reduction(+:s)
+        for (int64_t j = 0; j < D; j++) s += xr[j];
+        float m = (float)(s / (double)D);
+        double v = 0.0;
+        #pragma omp simd reduction(+:v)
+        for (int64_t j = 0; j < D; j++) { float d = xr[j] - m; v += (double)d * d; }
+        float rs = 1.0f / sqrtf((float)(v / (double)D) + eps);
+        mean[r] = m; rstd[r] = rs;
+        if (w && b) {
+            #pragma omp simd
+            for (int64_t j = 0; j < D; j++) o[j] = (xr[j] - m) * rs * w[j] + b[j];
+        } else if (w) {
+            #pragma omp simd
+            for (int64_t j = 0; j < D; j++) o[j] = (xr[j] - m) * rs * w[j];
+        } else if (b) {
+            #pragma omp simd
+            for (int64_t j = 0; j < D; j++) o[j] = (xr[j] - m) * rs + b[j];
+        } else {
+            #pragma omp simd
+            for (int64_t j = 0; j < D; j++) o[j] = (xr[j] - m) * rs;
+        }
+    }
+}
+/* its backward: gx = rstd * (gxh - mean(gxh) - xhat * mean(gxh * xhat)), gxh = g * w;
+   gw = sum_rows g * xhat, gb = sum_rows g (double accumulators gwd, gbd of length D). */
+void ln_bwd_f32(const float* restrict g, const float* restrict x, const float* restrict w,
+                const float* restrict mean, const float* restrict rstd, float* restrict gx,
+                double* restrict gwd, double* restrict gbd, int64_t n, int64_t D) {
+    for (int64_t r = 0; r < n; r++) {
+        const float* gr = g + r * D;
+        const float* xr = x + r * D;
+        float* o = gx + r * D;
+        float m = mean[r], rs = rstd[r];
+        double s1 = 0.0, s2 = 0.0;
+        #pragma omp simd reduction(+:s1, s2)
+        for (int64_t j = 0; j < D; j++) {
+            float xh = (xr[j] - m) * rs;
+            float gh = w ? gr[j] * w[j] : gr[j];
+            s1 += gh;
+            s2 += (double)gh * xh;
+            gwd[j] += (double)gr[j] * xh;
+            gbd[j] += gr[j];
+        }
+        float a = (float)(s1 / (double)D), c = (float)(s2 / (double)D);
+        #pragma omp simd
+        for (int64_t j = 0; j < D; j++) {
+            float xh = (xr[j] - m) * rs;
+            float gh = w ? gr[j] * w[j] : gr[j];
+            o[j] = rs * (gh - a - xh * c);
+        }
+    }
+}
+
+/* threshold/relu backward, torch's threshold_backward: x <= thr ? 0 : g (NaN x passes g) */
+void thr_bwd_f32(const float* restrict g, const float* restrict x, float* restrict y,
+                 int64_t n, float thr) {
+    #pragma omp simd
+    for (int64_t i = 0; i < n; i++)
+        y[i] = x[i] <= thr ? 0.0f : g[i];
+}
+
+/* One LSTM step's pointwise part (torch's gate order i, f, g, o), after the step's GEMM:
+   gb (b, 4H) holds the gate pre-activations (bias included), c (b, H) the cell state
+   (updated in place), hp (b, H) the previous hidden state. The workspace row is
+   [i f g o | c_prev | c | tanh(c) | h_prev] (ldw floats apart); h goes to out (ldo apart). */
+void lstm_fwd_f32(const float* restrict gb, float* restrict c, const float* restrict hp,
+                  float* restrict ws, float* restrict out, int64_t b, int64_t H,
+                  int64_t ldw, int64_t ldo) {
+    for (int64_t n = 0; n < b; n++) {
+        const float* a = gb + n * 4 * H;
+        float* w = ws + n * ldw;
+        float* cn = c + n * H;
+        const float* hn = hp + n * H;
+        float* on = out + n * ldo;
+        #pragma omp simd
+        for (int64_t j = 0; j < H; j++) {
+            float i = 1.0f / (1.0f + expf(-a[j]));
+            float f = 1.0f / (1.0f + expf(-a[H + j]));
+            float g = tanhf(a[2 * H + j]);
+            float o = 1.0f / (1.0f + expf(-a[3 * H + j]));
+            float cp = cn[j];
+            float cc = f * cp + i * g;
+            float tc = tanhf(cc);
+            w[j] = i; w[H + j] = f; w[2 * H + j] = g; w[3 * H + j] = o;
+            w[4 * H + j] = cp; w[5 * H + j] = cc; w[6 * H + j] = tc; w[7 * H + j] = hn[j];
+            cn[j] = cc;
+            on[j] = o * tc;
+        }
+    }
+}
+/* Its backward: dh (b, H) += go rows (ldg apart) on entry; gate gradients to dg (b, 4H);
+   dc (b, H) becomes the gradient for the previous cell state. */
+void lstm_bwd_f32(float* restrict dh, const float* restrict go, float* restrict dc,
+                  const float* restrict ws, float* restrict dg, int64_t b, int64_t H,
+                  int64_t ldw, int64_t ldg) {
+    for (int64_t n = 0; n < b; n++) {
+        const float* w = ws + n * ldw;
+        float* dhn = dh + n * H;
+        const float* gn = go + n * ldg;
+        float* dcn = dc + n * H;
+        float* d = dg + n * 4 * H;
+        #pragma omp simd
+        for (int64_t j = 0; j < H; j++) {
+            float i = w[j], f = w[H + j], g = w[2 * H + j], o = w[3 * H + j];
+            float cp = w[4 * H + j], tc = w[6 * H + j];
+            float dht = dhn[j] + gn[j];
+            float dct = dcn[j] + dht * o * (1.0f - tc * tc);
+            d[j] = dct * g * (i * (1.0f - i));
+            d[H + j] = dct * cp * (f * (1.0f - f));
+            d[2 * H + j] = dct * i * (1.0f - g * g);
+            d[3 * H + j] = dht * tc * (o * (1.0f - o));
+            dcn[j] = dct * f;
+        }
+    }
+}
+"""
+
+_LIB: list = []   # [lib or None] once loaded
+_MIN = 1024       # below this a ctypes call costs more than numpy's passes
+
+
+def _lib():
+    if not _LIB:
+        lib = None
+        if not os.environ.get("ARDOR_NO_CKERNELS"):
+            try:
+                from ..jit import _kernels as K
+                lib = K._compile_c(_SRC.replace("/*SIMD*/", K._SIMD_DECLS), quiet=True) \
+                    or K._compile_c(_SRC.replace("/*SIMD*/", ""), quiet=True)
+            except Exception:  # noqa: BLE001 - any failure means: use numpy
+                lib = None
+        if lib is not None:
+            p = ctypes.c_void_p
+            i64 = ctypes.c_int64
+            for name, args in (("gelu_f32", [p] * 2 + [i64]), ("gelu_bwd_f32", [p] * 3 + [i64]),
+                               ("thr_bwd_f32", [p] * 3 + [i64, ctypes.c_float]),
+                               ("ln_fwd_f32", [p] * 6 + [i64, i64, ctypes.c_float]),
+                               ("ln_bwd_f32", [p] * 8 + [i64, i64]),
+                               ("lstm_fwd_f32", [p] * 5 + [i64] * 4),
+                               ("lstm_bwd_f32", [p] * 5 + [i64] * 4)):
+                fn = getattr(lib, name)
+                fn.restype = None
+                fn.argtypes = args
+        _LIB.append(lib)
+    return _LIB[0]
+
+
+def available() -> bool:
+    """True when the kernels are compiled and loaded (else callers keep their numpy path)."""
+    return _lib() is not None
+
+
+def _ok(*arrays) -> bool:
+    a0 = arrays[0]
+    if type(a0) is not np.ndarray or a0.size < _MIN:
+        return False
+    for a in arrays:
+        if type(a) is not np.ndarray or a.dtype != np.float32 or not a.flags.c_contiguous \
+                or a.shape != a0.shape:
+            return False
+    return True
+
+
+def gelu(x):
+    """Exact GELU of a float32 array, or None (use numpy)."""
+    if not _ok(x):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    y = np.empty_like(x)
+    lib.gelu_f32(x.ctypes.data, y.ctypes.data, x.size)
+    return y
+
+
+def gelu_backward(g, x):
+    """``g * gelu'(x)`` for float32 arrays of one shape, or None (use numpy)."""
+    if not _ok(x, g):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    y = np.empty_like(x)
+    lib.gelu_bwd_f32(g.ctypes.data, x.ctypes.data, y.ctypes.data, x.size)
+    return y
+
+
+def threshold_backward(g, x, threshold: float):
+    """torch's threshold_backward (``x <= threshold ? 0 : g``) for float32 arrays of one
+    shape, or None (use numpy)."""
+    if not _ok(x, g):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    y = np.empty_like(x)
+    lib.thr_bwd_f32(g.ctypes.data, x.ctypes.data, y.ctypes.data, x.size, float(threshold))
+    return y
+
+
+def _ptr(a):
+    return None if a is None else a.ctypes.data
+
+
+def _vec(a, D: int) -> bool:
+    return a is None or (type(a) is np.ndarray and a.dtype == np.float32
+                         and a.flags.c_contiguous and a.size == D)
+
+
+def layer_norm(x, w, b, k: int, eps: float):
+    """(out, mean, rstd) of layer norm over the last ``k`` dims of a contiguous float32
+    array (mean/rstd keep dims, as the numpy form), or None (use numpy)."""
+    if type(x) is not np.ndarray or x.dtype != np.float32 or not x.flags.c_contiguous \
+            or x.ndim < k or x.size == 0:
+        return None
+    D = int(np.prod(x.shape[x.ndim - k:]))
+    if D == 0 or not (_vec(w, D) and _vec(b, D)):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    n = x.size // D
+    stat = x.shape[:x.ndim - k] + (1,) * k
+    out = np.empty_like(x)
+    mean = np.empty(stat, np.float32)
+    rstd = np.empty(stat, np.float32)
+    lib.ln_fwd_f32(x.ctypes.data, _ptr(w), _ptr(b), out.ctypes.data, mean.ctypes.data,
+                   rstd.ctypes.data, n, D, float(eps))
+    return out, mean, rstd
+
+
+def layer_norm_backward(g, x, w, mean, rstd, k: int):
+    """(gx, gw, gb) of :func:`layer_norm`, or None (use numpy). gw/gb are None without w."""
+    if not (type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous
+            and type(g) is np.ndarray and g.dtype == np.float32 and g.flags.c_contiguous
+            and g.shape == x.shape and x.size and x.ndim > k):
+        return None
+    D = int(np.prod(x.shape[x.ndim - k:]))
+    n = x.size // D
+    for s in (mean, rstd):
+        if not (type(s) is np.ndarray and s.dtype == np.float32 and s.flags.c_contiguous
+                and s.size == n):
+            return None
+    if D == 0 or not _vec(w, D):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    gx = np.empty_like(x)
+    gwd = np.zeros(D)
+    gbd = np.zeros(D)
+    lib.ln_bwd_f32(g.ctypes.data, x.ctypes.data, _ptr(w), mean.ctypes.data,
+                   rstd.ctypes.data, gx.ctypes.data, gwd.ctypes.data, gbd.ctypes.data, n, D)
+    shape = x.shape[x.ndim - k:]
+    return gx, gwd.astype(np.float32).reshape(shape), gbd.astype(np.float32).reshape(shape)
+
+
+def _rows(a, width: int) -> bool:
+    """float32 numpy 2-D array whose rows are contiguous runs of ``width`` elements."""
+    return (type(a) is np.ndarray and a.dtype == np.float32 and a.ndim == 2
+            and a.shape[1] >= width and a.strides[1] == 4 and a.strides[0] % 4 == 0)
+
+
+def lstm_step(gb, c, hp, ws, out) -> bool:
+    """One LSTM step's pointwise part in one loop (see the C source); False if it does not
+    apply (the caller runs its numpy form). gb (b, 4H) and c, hp (b, H) contiguous; ws and
+    out row-strided views."""
+    b, h4 = gb.shape
+    H = h4 // 4
+    if not (_rows(ws, 8 * H) and _rows(out, H) and _rows(gb, h4) and _rows(c, H)
+            and _rows(hp, H) and gb.flags.c_contiguous and c.flags.c_contiguous
+            and hp.flags.c_contiguous and ws.shape[0] == out.shape[0] == c.shape[0] == b
+            and hp.shape[0] == b):
+        return False
+    lib = _lib()
+    if lib is None:
+        return False
+    lib.lstm_fwd_f32(gb.ctypes.data, c.ctypes.data, hp.ctypes.data, ws.ctypes.data,
+                     out.ctypes.data, b, H, ws.strides[0] // 4, out.strides[0] // 4)
+    return True
+
+
+def lstm_step_backward(dh, go, dc, ws, dg) -> bool:
+    """The backward of :func:`lstm_step` (see the C source); False if it does not apply."""
+    b, H = dh.shape
+    if not (_rows(ws, 8 * H) and _rows(go, H) and _rows(dg, 4 * H) and _rows(dh, H)
+            and _rows(dc, H) and dh.flags.c_contiguous and dc.flags.c_contiguous
+            and dg.flags.c_contiguous and ws.shape[0] == go.shape[0] == dc.shape[0] == b
+            and dg.shape[0] == b):
+        return False
+    lib = _lib()
+    if lib is None:
+        return False
+    lib.lstm_bwd_f32(dh.ctypes.data, go.ctypes.data, dc.ctypes.data, ws.ctypes.data,
+                     dg.ctypes.data, b, H, ws.strides[0] // 4, go.strides[0] // 4)
+    return True
