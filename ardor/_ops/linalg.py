@@ -353,7 +353,13 @@ def _add_prod_backward(ctx, g):
     gi = sum_to(g * beta if beta != 1 else g, inp.shape) if ni else None
     ga = g * alpha if alpha != 1 else g
     g1 = ga @ _H(m2) if n1 else None
-    g2 = _H(m1) @ ga if n2 else None
+    if n2 and m2.ndim == 2 and not m2._data.flags.c_contiguous and m2._data.flags.f_contiguous:
+        # mat2 is a transposed view (nn.Linear's weight.t()): give its gradient the same
+        # layout, (ga^H m1)^H, so the weight's own gradient arrives contiguous and is
+        # adopted as .grad without a copy (one GEMM either way)
+        g2 = _H(_H(ga) @ m1)
+    else:
+        g2 = _H(m1) @ ga if n2 else None
     return gi, g1, g2
 
 
@@ -365,6 +371,10 @@ def _add_prod_forward(xp, inp, m1, m2, *, beta=1, alpha=1):
         return xp.ascontiguousarray(xp.broadcast_to(r, np.broadcast_shapes(inp.shape, r.shape)))
     if beta != 1:
         inp = inp * xp.asarray(beta, dtype=r.dtype)
+    if type(r) is np.ndarray and type(inp) is np.ndarray and r.dtype == inp.dtype \
+            and np.broadcast_shapes(inp.shape, r.shape) == r.shape:
+        r += inp        # r is the GEMM's fresh result: add the bias in place (no new array)
+        return r
     return r + inp
 
 

@@ -297,10 +297,18 @@ def accumulate_into(t, g, engine_refs: int = 0):
         t._grad = g.clone() if t._grad is None else t._grad + g
     elif t._grad is None:
         arr = g._data
-        if (engine_refs and g.grad_fn is None and g._base is None
+        if (engine_refs and g.grad_fn is None
                 and _getrefcount(g) <= engine_refs
                 and _getrefcount(arr) <= 3
-                and type(arr).__name__ == "ndarray" and arr.base is None
+                and type(arr).__name__ == "ndarray"
+                and (g._base is None and arr.base is None
+                     # or a contiguous view spanning a whole storage that only it can reach
+                     # (a transpose's gradient): the root tensor is held by g._base alone,
+                     # its array by the root and the view alone
+                     or g._base is not None and arr.base is not None
+                     and arr.base is g._base._data and arr.base.base is None
+                     and arr.base.size == arr.size
+                     and _getrefcount(g._base) <= 2 and _getrefcount(arr.base) <= 3)
                 and arr.flags.c_contiguous and arr.flags.writeable
                 and arr.dtype == t._data.dtype and arr.shape == t._data.shape):
             from .._tensor import _make
