@@ -633,6 +633,34 @@ class max_pool_nd:
 
 
 @register
+class max_pool_values:
+    """Max pooling values alone (no argmax): what inference needs. One maximum per kernel
+    offset over strided views, instead of max_pool_nd's index bookkeeping (several passes
+    per offset and an int64 index table); NaN propagates as in torch."""
+    differentiable = False
+    onnx = "MaxPool"
+
+    def forward(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
+        k, s, p, d = kernel_size, stride, padding, dilation
+        out, hi = _pool_geometry(x.shape, k, s, p, d, ceil_mode)
+        xpad = _zero_pad(xp, x, tuple(zip(p, hi)), _neg_inf(x.dtype))
+        best = None
+        for off in itertools.product(*[range(kk) for kk in k]):
+            v = xpad[_offset_slices(off, s, d, out)]
+            if best is None:
+                best = xp.empty(v.shape, dtype=v.dtype)
+                best[...] = v
+            else:
+                xp.maximum(best, v, out=best)
+        return best
+
+    def sample(rng):
+        return [((rng.standard_normal((2, 2, 5, 5)),),
+                 {"kernel_size": (3, 2), "stride": (2, 1), "padding": (1, 0),
+                  "dilation": (1, 2), "ceil_mode": True})]
+
+
+@register
 class index_pool_scatter:
     """Scatter values (N, C, *O) to flat spatial indices of a zero (N, C, *S) array
     (accumulating: max-pool backward; assigning: max_unpool)."""

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..._ops import nn_ops as _K
 from ..._ops.dispatch import dispatch
+from ..._state import state
 from ..._tensor import Tensor, _make
 
 __all__ = ["max_pool1d", "max_pool2d", "max_pool3d", "max_pool1d_with_indices",
@@ -67,8 +68,13 @@ def _max_pool(nd, name, input, kernel_size, stride, padding, dilation, ceil_mode
     p = _tup(padding, nd, "padding")
     d = _tup(dilation, nd, "dilation")
     _check_pool(x, k, s, p, d, ceil_mode, name)
-    out, idx = dispatch(_K.max_pool_nd, (x,), {"kernel_size": k, "stride": s, "padding": p,
-                                               "dilation": d, "ceil_mode": bool(ceil_mode)})
+    at = {"kernel_size": k, "stride": s, "padding": p, "dilation": d,
+          "ceil_mode": bool(ceil_mode)}
+    if not return_indices and state.tracer is None and not (
+            state.grad_enabled and x.requires_grad):
+        out = dispatch(_K.max_pool_values, (x,), at)   # no argmax to keep: values alone
+        return out.squeeze(0) if unb else out
+    out, idx = dispatch(_K.max_pool_nd, (x,), at)
     if unb:
         out, idx = out.squeeze(0), idx.squeeze(0)
     return (out, idx) if return_indices else out
