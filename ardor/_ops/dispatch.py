@@ -17,6 +17,7 @@ _ndarray = np.ndarray
 _EMPTY: dict = {}
 _BY_NP = D._BY_NP
 _promote_types = D.promote_types
+_F32, _F64 = np.dtype(np.float32), np.dtype(np.float64)
 
 
 def _compute_dtype(args, arrays):
@@ -44,7 +45,25 @@ def _promote(rule, args, arrays, has_scalars):
                 target = D.get_default_dtype().np
                 return [a.astype(target) for a in arrays]
             return arrays
-    else:  # torch reads numpy scalars as the Python numbers they hold (weak, no upcast)
+    else:
+        # the common case, t * 0.5 / t + 1: tensors of one float dtype and Python int/float
+        # scalars compute in the tensor dtype with the scalars left as they are (weak)
+        dt0 = None
+        for a, arr in zip(args, arrays):
+            if a.__class__ is float or a.__class__ is int:
+                continue
+            if not isinstance(a, Tensor):
+                break
+            if dt0 is None:
+                dt0 = arr.dtype
+                if dt0 is not _F32 and dt0 is not _F64:
+                    break
+            elif arr.dtype is not dt0:
+                break
+        else:
+            if dt0 is not None:
+                return arrays
+        # torch reads numpy scalars as the Python numbers they hold (weak, no upcast)
         for a in args:
             if isinstance(a, np.generic):
                 args = [x.item() if isinstance(x, np.generic) else x for x in args]
