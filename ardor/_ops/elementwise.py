@@ -915,17 +915,29 @@ def _erfinv_np(xp, a):
     return y.astype(a.dtype, copy=False)
 
 
-try:  # scipy's kernels are compiled (much faster than the numpy fallback above) where present
-    from scipy import special as _sp_special
-except Exception:  # pragma: no cover - scipy is optional
-    _sp_special = None
+_UNSET = object()
+_sp_special = _UNSET  # scipy.special (None without scipy), looked up on first use
+
+
+def _load_scipy_special():
+    # Imported on first use, not at `import ardor`: scipy.special alone costs ~0.1 s.
+    global _sp_special
+    if _sp_special is _UNSET:
+        try:  # scipy's kernels are compiled (much faster than the numpy fallback above)
+            from scipy import special
+        except Exception:  # pragma: no cover - scipy is optional
+            special = None
+        _sp_special = special
+    return _sp_special
 
 
 def _fast(fallback, name):
     """Use scipy.special.<name> for numpy arrays when scipy is installed, else Cody's."""
     def forward(xp, a):
-        if _sp_special is not None and xp is np and a.dtype.kind == "f":
-            return getattr(_sp_special, name)(a).astype(a.dtype, copy=False)
+        if xp is np and a.dtype.kind == "f":
+            special = _load_scipy_special()
+            if special is not None:
+                return getattr(special, name)(a).astype(a.dtype, copy=False)
         return fallback(xp, a)
     return forward
 

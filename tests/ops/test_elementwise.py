@@ -204,7 +204,7 @@ def test_erf_family_accuracy(scipy, monkeypatch):
     with scipy's kernels and with the numpy-only fallback (Cody / Giles + Newton)."""
     if not scipy:
         monkeypatch.setattr(E, "_sp_special", None)
-    elif E._sp_special is None:
+    elif E._load_scipy_special() is None:
         pytest.skip("scipy not installed")
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(-6, 6, 2000), rng.uniform(-0.5, 0.5, 500),
