@@ -161,6 +161,23 @@ void lstm_bwd_f32(float* restrict dh, const float* restrict go, float* restrict 
         }
     }
 }
+/* softmax over rows of D (the last dim): max-shifted as the numpy form (a row whose max is
+   not finite is shifted by 0, giving torch's nan for all -inf rows) */
+void softmax_f32(const float* restrict x, float* restrict y, int64_t n, int64_t D) {
+    for (int64_t r = 0; r < n; r++) {
+        const float* xr = x + r * D;
+        float* yr = y + r * D;
+        float m = -INFINITY;
+        for (int64_t j = 0; j < D; j++) m = xr[j] > m ? xr[j] : m;
+        if (!isfinite(m)) m = 0.0f;
+        float s = 0.0f;
+        #pragma omp simd reduction(+:s)
+        for (int64_t j = 0; j < D; j++) { float e = expf(xr[j] - m); yr[j] = e; s += e; }
+        float inv = 1.0f / s;
+        #pragma omp simd
+        for (int64_t j = 0; j < D; j++) yr[j] *= inv;
+    }
+}
 """
 
 _LIB: list = []   # [lib or None] once loaded
@@ -185,7 +202,8 @@ def _lib():
                                ("ln_fwd_f32", [p] * 6 + [i64, i64, ctypes.c_float]),
                                ("ln_bwd_f32", [p] * 8 + [i64, i64]),
                                ("lstm_fwd_f32", [p] * 5 + [i64] * 4),
-                               ("lstm_bwd_f32", [p] * 5 + [i64] * 4)):
+                               ("lstm_bwd_f32", [p] * 5 + [i64] * 4),
+                               ("softmax_f32", [p] * 2 + [i64] * 2)):
                 fn = getattr(lib, name)
                 fn.restype = None
                 fn.argtypes = args
@@ -243,6 +261,19 @@ def threshold_backward(g, x, threshold: float):
         return None
     y = np.empty_like(x)
     lib.thr_bwd_f32(g.ctypes.data, x.ctypes.data, y.ctypes.data, x.size, float(threshold))
+    return y
+
+
+def softmax_lastdim(x):
+    """softmax over the last dim of a contiguous float32 array, or None (use numpy)."""
+    if not _ok(x) or x.ndim == 0 or x.shape[-1] == 0:
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    y = np.empty_like(x)
+    D = x.shape[-1]
+    lib.softmax_f32(x.ctypes.data, y.ctypes.data, x.size // D, D)
     return y
 
 

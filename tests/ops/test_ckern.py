@@ -117,3 +117,25 @@ def test_layer_norm_float32(monkeypatch, compiled, shape, k, affine):
     for a, t in zip(pa, pt):
         if t is not None:
             check(a.grad, t.grad, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("shape", [(4, 3, 64, 64), (3, 2000)])
+def test_softmax_last_dim_float32(monkeypatch, compiled, shape):
+    if not compiled:
+        monkeypatch.setattr(_ckern, "_LIB", [None])
+    rng = np.random.default_rng(1)
+    x = (rng.standard_normal(shape) * 6).astype(np.float32)
+    rows = x.reshape(-1, shape[-1])
+    rows[0] = -np.inf                     # torch: nan row
+    rows[1, :5] = -np.inf                 # masked entries: exact zeros
+    g = rng.standard_normal(shape).astype(np.float32)
+    a = ardor.tensor(x, requires_grad=True)
+    t = torch.tensor(x, requires_grad=True)
+    ya = ardor.nn.functional.softmax(a, -1)
+    yt = torch.softmax(t, -1)
+    check(ya, yt)
+    ya.backward(ardor.tensor(g))
+    yt.backward(torch.tensor(g))
+    check(a.grad, t.grad, rtol=1e-4, atol=1e-6)
+    assert _ckern.softmax_lastdim(x.astype(np.float64)) is None
