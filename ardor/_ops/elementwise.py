@@ -2108,38 +2108,6 @@ def float_power(input, exponent, *, out=None) -> Tensor:
     return _out(_pow_dispatch(up(input), up(exponent)), out)
 
 
-@public("atan2", "arctan2")
-def atan2_(input, other, *, out=None) -> Tensor:
-    """Angle of (other, input) in radians, in (-pi, pi]."""
-    _need_tensor("atan2", input, "input", 1)
-    _need_tensor("atan2", other)
-    return _out(dispatch(atan2, (input, other)), out)
-
-
-@public("hypot")
-def hypot_(input, other, *, out=None) -> Tensor:
-    """sqrt(input^2 + other^2)"""
-    _need_tensor("hypot", input, "input", 1)
-    _need_tensor("hypot", other)
-    return _out(dispatch(hypot, (input, other)), out)
-
-
-@public("logaddexp")
-def logaddexp_(input, other, *, out=None) -> Tensor:
-    """log(exp(input) + exp(other))"""
-    _need_tensor("logaddexp", input, "input", 1)
-    _need_tensor("logaddexp", other)
-    return _out(dispatch(logaddexp, (input, other)), out)
-
-
-@public("logaddexp2")
-def logaddexp2_(input, other, *, out=None) -> Tensor:
-    """log2(2^input + 2^other)"""
-    _need_tensor("logaddexp2", input, "input", 1)
-    _need_tensor("logaddexp2", other)
-    return _out(dispatch(logaddexp2, (input, other)), out)
-
-
 def _xlogy_op(input, other):
     if not isinstance(input, Tensor):
         return xlogy_self_scalar, (_pyscalar(input), other)
@@ -2171,36 +2139,30 @@ def heaviside_(input: Tensor, values: Tensor, *, out=None) -> Tensor:
     return _out(dispatch(heaviside, (input, values)), out)
 
 
-@public("maximum")
-def maximum_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
-    """Elementwise maximum (NaN propagates)."""
-    _need_tensor("maximum", input, "input", 1)
-    _need_tensor("maximum", other)
-    return _out(dispatch(maximum, (input, other)), out)
+def _publish_tensor_pair(op, doc: str, *aliases: str) -> None:
+    """Publish ``ardor.<op>(input, other, *, out=None)`` for ops whose torch signatures take
+    only tensors (a non-Tensor argument raises torch's TypeError)."""
+    name = op.name
+
+    def fn(input: Tensor, other: Tensor, *, out=None) -> Tensor:
+        _need_tensor(name, input, "input", 1)
+        _need_tensor(name, other)
+        return _out(dispatch(op, (input, other)), out)
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    public(name, *aliases)(fn)
 
 
-@public("minimum")
-def minimum_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
-    """Elementwise minimum (NaN propagates)."""
-    _need_tensor("minimum", input, "input", 1)
-    _need_tensor("minimum", other)
-    return _out(dispatch(minimum, (input, other)), out)
-
-
-@public("fmax")
-def fmax_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
-    """Elementwise maximum ignoring NaN."""
-    _need_tensor("fmax", input, "input", 1)
-    _need_tensor("fmax", other)
-    return _out(dispatch(fmax, (input, other)), out)
-
-
-@public("fmin")
-def fmin_(input: Tensor, other: Tensor, *, out=None) -> Tensor:
-    """Elementwise minimum ignoring NaN."""
-    _need_tensor("fmin", input, "input", 1)
-    _need_tensor("fmin", other)
-    return _out(dispatch(fmin, (input, other)), out)
+for _op, _doc, *_aliases in (
+        (atan2, "Angle of (other, input) in radians, in (-pi, pi].", "arctan2"),
+        (hypot, "sqrt(input^2 + other^2)"),
+        (logaddexp, "log(exp(input) + exp(other))"),
+        (logaddexp2, "log2(2^input + 2^other)"),
+        (maximum, "Elementwise maximum (NaN propagates)."),
+        (minimum, "Elementwise minimum (NaN propagates)."),
+        (fmax, "Elementwise maximum ignoring NaN."),
+        (fmin, "Elementwise minimum ignoring NaN.")):
+    _publish_tensor_pair(_op, _doc, *_aliases)
 
 
 def _need_tensor(name, x, arg="other", pos=2):
