@@ -104,19 +104,7 @@ class index_put:
 
     def forward(xp, a, v, *idx, accumulate):
         out = a.copy()
-        key = _np_key(idx)
-        try:
-            if accumulate:
-                xp.add.at(out, key, v)
-            else:
-                out[key] = v
-        except IndexError as e:
-            raise _index_error(e, idx) from None
-        except ValueError:
-            sel = a[key]
-            raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(v))} "
-                               f"cannot be broadcast to indexing result of shape "
-                               f"{list(sel.shape)}") from None
+        _index_put_into(xp, out, v, *idx, accumulate=accumulate)
         return out
 
     def backward(ctx, g):
