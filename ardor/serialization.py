@@ -495,8 +495,7 @@ def _load_zip(zf: zipfile.ZipFile, map_location, weights_only: bool):
             if order == "big" and npdt.itemsize > 1:
                 arr = arr.astype(npdt.newbyteorder("<"))
             loaded[key] = arr
-        expect = numel if dtype is not None else numel
-        if arr.size != expect and not (dtype is None and arr.nbytes == numel):
+        if arr.size != numel:  # elements for typed storages, bytes (uint8) for untyped ones
             raise RuntimeError(f"ardor.load: storage {key!r} holds {arr.size} elements but the "
                                f"record says {numel} (corrupt file)")
         return arr
@@ -526,11 +525,6 @@ def _load_legacy(f: BinaryIO, map_location, weights_only: bool):
     small_pickle()  # sys info
     pending: dict[str, tuple] = {}
     arrays: dict[str, np.ndarray] = {}
-    views: list = []
-
-    class Lazy:
-        """A storage whose bytes come later in the file."""
-
     def load_storage(dtype, key, numel, location):
         _map_location(location, map_location)
         if dtype is None:
@@ -565,7 +559,6 @@ def _load_legacy(f: BinaryIO, map_location, weights_only: bool):
         if len(raw) != n * dtype.itemsize:
             raise RuntimeError("ardor.load: legacy checkpoint is truncated")
         arrays[key][...] = np.frombuffer(raw, D.np_dtype(dtype))
-    del views, Lazy
     return result
 
 
