@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor
+from . import _gemm as _cgemm
 from ._util import wrap_dim
 from .core import sum_to
 from .dispatch import dispatch, dispatch_inplace
@@ -154,9 +155,9 @@ class matmul:
     def forward(xp, a, b):
         if a.ndim > 2 and b.ndim <= 2:
             # numpy runs a stack @ one matrix far slower than the same rows as one GEMM
-            r = xp.matmul(a.reshape(-1, a.shape[-1]), b)
+            r = _cgemm.mm(xp, a.reshape(-1, a.shape[-1]), b)
             return r.reshape(a.shape[:-1] + b.shape[1:])
-        return xp.matmul(a, b)
+        return _cgemm.mm(xp, a, b)
 
 
 def _same_dtype(a: Tensor, b: Tensor, msg: str):
@@ -364,7 +365,7 @@ def _add_prod_backward(ctx, g):
 
 
 def _add_prod_forward(xp, inp, m1, m2, *, beta=1, alpha=1):
-    r = xp.matmul(m1, m2)
+    r = _cgemm.mm(xp, m1, m2)
     if alpha != 1:
         r = r * xp.asarray(alpha, dtype=r.dtype)
     if beta == 0:  # torch ignores input (NaN/inf do not propagate) when beta is 0

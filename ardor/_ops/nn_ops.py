@@ -21,6 +21,7 @@ import threading
 import numpy as np
 
 from . import _ckern
+from . import _gemm as _cgemm
 from .dispatch import dispatch
 from .registry import register
 
@@ -229,10 +230,63 @@ def _gemm(xp, a, b, role=None):
     return xp.matmul(a, b, out=out)
 
 
+def _c_conv_ok(xp, g: _Geom, groups: int, a, b, m: int, n: int, k: int) -> bool:
+    """The C path serves stride-1 (full-width), ungrouped float32 convolutions on numpy
+    whose per-image GEMM (m x k by k x n) is big enough to amortize its packing; thin or
+    small ones (a first layer over one channel, LeNet-size maps) run faster as numpy's
+    im2col GEMM over the whole batch."""
+    return (xp is np and g.full and groups == 1 and a.dtype == np.float32
+            and b.dtype == np.float32 and m >= 8 and n >= 16 and k >= 16
+            and 2 * m * n * k >= 1 << 20 and _cgemm.enabled())
+
+
+def _flat_input(x, g: _Geom):
+    """(N, C, plane + need) float32: the zero-padded input, each channel's plane flattened
+    and followed by ``need`` zeros so every shifted window stays inside its row."""
+    n, c = x.shape[:2]
+    plane = _prod(g.sp)
+    if g.need == 0 and not any(lo or hi for lo, hi in g.padding):
+        return np.ascontiguousarray(x).reshape(n, c, plane)
+    flat = np.zeros((n, c, plane + g.need), np.float32)
+    inner = tuple(slice(lo, lo + x.shape[2 + i]) for i, (lo, _) in enumerate(g.padding))
+    flat[:, :, :plane].reshape((n, c) + g.sp)[(slice(None), slice(None)) + inner] = x
+    return flat
+
+
+def _crop_full(y, g: _Geom):
+    """(N, C, L) full-width columns -> contiguous (N, C, *out)."""
+    n, c = y.shape[:2]
+    y = y.reshape((n, c) + g.cols_shape)
+    if g.cols_shape != g.out:
+        y = np.ascontiguousarray(y[(slice(None), slice(None)) +
+                                   tuple(slice(0, o) for o in g.out)])
+    return y
+
+
+def _grad_rows(gy, g: _Geom):
+    """(gz, front): the output gradient (N, Co, *out) laid out in full-width columns at
+    gz[:, :, front:front + L], zeros at the surplus columns and around (front = the largest
+    window offset), as the C input/weight gradients read it."""
+    n, co = gy.shape[:2]
+    front = g.offs[-1]
+    plane = _prod(g.sp)
+    gz = np.zeros((n, co, front + max(g.L, plane)), np.float32)
+    dst = gz[:, :, front:front + g.L].reshape((n, co) + g.cols_shape)
+    dst[(slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)] = gy
+    return gz, front
+
+
 def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     n = x.shape[0]
     cout = w.shape[0]
     g = _Geom(x.shape[2:], w.shape[2:], stride, dilation, padding)
+    if _c_conv_ok(xp, g, groups, x, w, cout, g.L, w[0].size):
+        y = _cgemm.conv_forward(_flat_input(x, g), w.reshape(cout, -1), g.offs, g.L)
+        if y is not None:
+            y = _crop_full(y, g)
+            if b is not None:
+                y += b.reshape((cout,) + (1,) * (x.ndim - 2))
+            return y
     cols = _im2col(xp, x, g, groups, tag=True)
     y = _gemm(xp, w.reshape(groups, cout // groups, -1), cols, "gemm")   # ONE batched GEMM
     y = _from_cols(xp, y.reshape(cout, n * g.L), g, n)
@@ -246,6 +300,16 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
     n, cout = gy.shape[:2]
     cin = w.shape[1] * groups
     g = _Geom(input_size, w.shape[2:], stride, dilation, padding)
+    if _c_conv_ok(xp, g, groups, gy, w, cin, _prod(g.sp), cout * _prod(g.k)):
+        gz, front = _grad_rows(gy, g)
+        wt = np.ascontiguousarray(w.reshape(cout, cin, -1).transpose(1, 0, 2)).reshape(cin, -1)
+        gx = _cgemm.conv_input_grad(gz, front, wt, g.offs, _prod(g.sp))
+        if gx is not None:
+            gx = gx.reshape((n, cin) + g.sp)
+            crop = tuple(slice(lo, lo + input_size[i]) for i, (lo, _) in enumerate(g.padding))
+            if any(lo or hi for lo, hi in g.padding):
+                gx = np.ascontiguousarray(gx[(slice(None), slice(None)) + crop])
+            return gx
     gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
     kk = _prod(g.k)
     cg = w.shape[1]
@@ -265,6 +329,11 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
 def _conv_weight_grad(xp, x, gy, stride, padding, dilation, groups, kernel_size):
     n, cout = gy.shape[:2]
     g = _Geom(x.shape[2:], kernel_size, stride, dilation, padding)
+    if _c_conv_ok(xp, g, groups, x, gy, x.shape[1] * _prod(g.k), cout, g.L):
+        gz, front = _grad_rows(gy, g)
+        gwt = _cgemm.conv_weight_grad(_flat_input(x, g), g.offs, gz, front, g.L)
+        if gwt is not None:
+            return np.ascontiguousarray(gwt.T).reshape((cout, x.shape[1]) + tuple(kernel_size))
     cols = _im2col(xp, x, g, groups, reuse=True)
     gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
     gw = _gemm(xp, gm, cols.transpose(0, 2, 1))                 # ONE (batched) GEMM

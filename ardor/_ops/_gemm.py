@@ -1,0 +1,577 @@
+"""A float32 GEMM in C for the convolution and linear kernels, used where it measures faster.
+
+numpy's BLAS (OpenBLAS) is the default. But an OpenBLAS told which kernels to use
+(``OPENBLAS_CORETYPE=Haswell``, set on these machines) runs AVX2 code on a CPU with AVX-512
+at about half the rate torch's oneDNN reaches, and its skinny convolution GEMMs (M=64 or
+K=288) drop further. This is a small BLIS-style GEMM: B packed into panels of NR columns, A
+into panels of MR rows, an MR x NR register-blocked AVX-512 micro-kernel. It is compiled with
+``-march=native`` through ``ardor.jit``'s kernel cache, and the problem is split across
+threads by columns, rows or the reduction dimension.
+
+:func:`matmul` returns None where it does not apply: no AVX-512, no compiler, a small or
+non-float32 problem, ``ARDOR_NO_CKERNELS=1``, or the one-time measurement at first use found
+numpy's BLAS faster on this machine. The caller then keeps numpy.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import platform
+import time
+
+import numpy as np
+
+_SRC = r"""
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <omp.h>
+/* cpu: CPUTAG */
+#ifdef __AVX512F__
+#include <immintrin.h>
+#define MR 12
+#define NR 32
+#define KC 256
+#define MC 96
+#define NC 2048
+
+int sg_ok(void) { return 1; }
+
+typedef struct { float* a; float* b; } bufs_t;
+static __thread float* tl_a = 0;
+static __thread float* tl_b = 0;
+
+static bufs_t get_bufs(void) {
+    if (!tl_a) tl_a = aligned_alloc(64, sizeof(float) * MC * KC);
+    if (!tl_b) tl_b = aligned_alloc(64, sizeof(float) * KC * NC);
+    bufs_t r = {tl_a, tl_b};
+    return r;
+}
+
+/* Matrices are given by row-pointer tables: element (r, c) of X is rows[r][(c0 + c) * cs].
+   A plain strided matrix has rows[r] = base + r * rs; the convolutions point rows at
+   shifted windows of an image, so im2col happens while packing, inside the cache. */
+
+/* Ap[p][k][i] = A(p*MR + i, k), rows past mc zero */
+static void pack_a(int64_t mc, int64_t kc, const float* const* rows, int64_t c0, int64_t cs,
+                   float* restrict Ap) {
+    for (int64_t p = 0; p < mc; p += MR) {
+        int64_t m = mc - p < MR ? mc - p : MR;
+        float* d = Ap + p * kc;
+        if (m < MR) memset(d, 0, sizeof(float) * MR * kc);
+        if (cs == 1) {
+            for (int64_t i = 0; i < m; i++) {
+                const float* si = rows[p + i] + c0;
+                for (int64_t k = 0; k < kc; k++) d[k * MR + i] = si[k];
+            }
+        } else {
+            const float* r[MR];
+            for (int64_t i = 0; i < m; i++) r[i] = rows[p + i] + c0 * cs;
+            for (int64_t k = 0; k < kc; k++)
+                for (int64_t i = 0; i < m; i++) d[k * MR + i] = r[i][k * cs];
+        }
+    }
+}
+
+/* Bp[q][k][j] = B(k, q*NR + j), columns past nc zero */
+static void pack_b(int64_t kc, int64_t nc, const float* const* rows, int64_t c0, int64_t cs,
+                   float* restrict Bp) {
+    for (int64_t q = 0; q < nc; q += NR) {
+        int64_t n = nc - q < NR ? nc - q : NR;
+        float* d = Bp + q * kc;
+        if (cs == 1 && n == NR) {
+            for (int64_t k = 0; k < kc; k++) {
+                const float* s = rows[k] + c0 + q;
+                _mm512_store_ps(d + k * NR, _mm512_loadu_ps(s));
+                _mm512_store_ps(d + k * NR + 16, _mm512_loadu_ps(s + 16));
+            }
+        } else if (cs == 1) {
+            __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1u);
+            __mmask16 m1 = n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1u);
+            for (int64_t k = 0; k < kc; k++) {
+                const float* s = rows[k] + c0 + q;
+                _mm512_store_ps(d + k * NR, _mm512_maskz_loadu_ps(m0, s));
+                _mm512_store_ps(d + k * NR + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+            }
+        } else {
+            if (n < NR) memset(d, 0, sizeof(float) * NR * kc);
+            /* strided columns: blocks of 16 k, so a column-major source is read in runs */
+            for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+                int64_t k1 = k0 + 16 < kc ? k0 + 16 : kc;
+                for (int64_t j = 0; j < n; j++) {
+                    int64_t off = (c0 + q + j) * cs;
+                    for (int64_t k = k0; k < k1; k++) d[k * NR + j] = rows[k][off];
+                }
+            }
+        }
+    }
+}
+
+/* C[m x n tile] (+)= Ap panel (kc x MR) . Bp panel (kc x NR) */
+static void kernel(int64_t kc, const float* restrict a, const float* restrict b,
+                   float* c, int64_t ldc, int64_t m, int64_t n, int acc) {
+    __m512 r[MR][2];
+    #pragma GCC unroll 12
+    for (int i = 0; i < MR; i++) { r[i][0] = _mm512_setzero_ps(); r[i][1] = _mm512_setzero_ps(); }
+    for (int64_t k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16);
+        #pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            __m512 av = _mm512_set1_ps(a[i]);
+            r[i][0] = _mm512_fmadd_ps(av, b0, r[i][0]);
+            r[i][1] = _mm512_fmadd_ps(av, b1, r[i][1]);
+        }
+        a += MR;
+        b += NR;
+    }
+    if (m == MR && n == NR) {
+        #pragma GCC unroll 12
+        for (int i = 0; i < MR; i++) {
+            float* ci = c + i * ldc;
+            if (acc) {
+                r[i][0] = _mm512_add_ps(r[i][0], _mm512_loadu_ps(ci));
+                r[i][1] = _mm512_add_ps(r[i][1], _mm512_loadu_ps(ci + 16));
+            }
+            _mm512_storeu_ps(ci, r[i][0]);
+            _mm512_storeu_ps(ci + 16, r[i][1]);
+        }
+    } else {
+        __mmask16 m0 = n >= 16 ? 0xFFFF : (__mmask16)((1u << n) - 1u);
+        __mmask16 m1 = n >= 32 ? 0xFFFF : n <= 16 ? 0 : (__mmask16)((1u << (n - 16)) - 1u);
+        for (int i = 0; i < m; i++) {
+            float* ci = c + i * ldc;
+            __m512 v0 = r[i][0], v1 = r[i][1];
+            if (acc) {
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, ci));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, ci + 16));
+            }
+            _mm512_mask_storeu_ps(ci, m0, v0);
+            _mm512_mask_storeu_ps(ci + 16, m1, v1);
+        }
+    }
+}
+
+/* one thread: C (M x N, row stride ldc) (+)= A (M x K) . B (K x N); the reduction is cut
+   into equal blocks of at most KC */
+static void gemm_serial(int64_t M, int64_t N, int64_t K, const float* const* arows,
+                        int64_t acs, int64_t ac0, const float* const* brows, int64_t bcs,
+                        int64_t bc0, float* C, int64_t ldc, int acc) {
+    if (K <= 0) return;
+    bufs_t bf = get_bufs();
+    int64_t nk = (K + KC - 1) / KC, kb = (K + nk - 1) / nk;
+    for (int64_t jc = 0; jc < N; jc += NC) {
+        int64_t nc = N - jc < NC ? N - jc : NC;
+        for (int64_t pc = 0; pc < K; pc += kb) {
+            int64_t kc = K - pc < kb ? K - pc : kb;
+            pack_b(kc, nc, brows + pc, bc0 + jc, bcs, bf.b);
+            int a2 = acc || pc > 0;
+            for (int64_t ic = 0; ic < M; ic += MC) {
+                int64_t mc = M - ic < MC ? M - ic : MC;
+                pack_a(mc, kc, arows + ic, ac0 + pc, acs, bf.a);
+                for (int64_t jr = 0; jr < nc; jr += NR) {
+                    int64_t n = nc - jr < NR ? nc - jr : NR;
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        int64_t m = mc - ir < MR ? mc - ir : MR;
+                        kernel(kc, bf.a + ir * kc, bf.b + jr * kc,
+                               C + (ic + ir) * ldc + jc + jr, ldc, m, n, a2);
+                    }
+                }
+            }
+        }
+    }
+}
+
+static const float** table(const float* base, int64_t n, int64_t rs) {
+    const float** t = malloc(sizeof(float*) * (n > 0 ? n : 1));
+    for (int64_t i = 0; i < n; i++) t[i] = base + i * rs;
+    return t;
+}
+
+/* C = A . B (acc: C += A . B) on nt threads. Split by columns when there are enough NR
+   panels, else by the reduction dimension when it is long (private partial sums, added
+   after), else by rows. */
+void sg_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64_t acs,
+             const float* B, int64_t brs, int64_t bcs, float* C, int64_t ldc, int acc,
+             int nt) {
+    const float** ar = table(A, M, ars);
+    const float** br = table(B, K, brs);
+    if (nt < 1) nt = 1;
+    int64_t panels = (N + NR - 1) / NR;
+    if (nt == 1 || M * N * K < (1 << 20)) {
+        gemm_serial(M, N, K, ar, acs, 0, br, bcs, 0, C, ldc, acc);
+    } else if (panels >= 4 * nt) {
+        #pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num(), T = omp_get_num_threads();
+            int64_t p0 = panels * t / T, p1 = panels * (t + 1) / T;
+            int64_t j0 = p0 * NR, j1 = p1 * NR < N ? p1 * NR : N;
+            if (j1 > j0)
+                gemm_serial(M, j1 - j0, K, ar, acs, 0, br, bcs, j0, C + j0, ldc, acc);
+        }
+    } else if (K >= 4 * KC * nt && K >= 4 * M) {
+        float* part = aligned_alloc(64, sizeof(float) * (size_t)(nt - 1) * M * N + 64);
+        #pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num(), T = omp_get_num_threads();
+            int64_t k0 = K * t / T, k1 = K * (t + 1) / T;
+            if (t == 0)
+                gemm_serial(M, N, k1 - k0, ar, acs, k0, br + k0, bcs, 0, C, ldc, acc);
+            else
+                gemm_serial(M, N, k1 - k0, ar, acs, k0, br + k0, bcs, 0,
+                            part + (t - 1) * M * N, N, 0);
+            #pragma omp barrier
+            #pragma omp for
+            for (int64_t i = 0; i < M; i++)
+                for (int u = 1; u < T; u++) {
+                    float* ci = C + i * ldc;
+                    const float* pi = part + (u - 1) * M * N + i * N;
+                    for (int64_t j = 0; j < N; j++) ci[j] += pi[j];
+                }
+        }
+        free(part);
+    } else {
+        int64_t rp = (M + MR - 1) / MR;
+        #pragma omp parallel num_threads(nt)
+        {
+            int t = omp_get_thread_num(), T = omp_get_num_threads();
+            int64_t i0 = rp * t / T * MR, i1 = rp * (t + 1) / T * MR;
+            if (i1 > M) i1 = M;
+            if (i1 > i0)
+                gemm_serial(i1 - i0, N, K, ar + i0, acs, 0, br, bcs, 0, C + i0 * ldc, ldc,
+                            acc);
+        }
+    }
+    free(ar);
+    free(br);
+}
+
+/* Stride-1 convolutions over "full-width" columns (see nn_ops._Geom): image n's channel c is
+   the run x + n*xn + c*xc, kernel offset o reads it shifted by offs[o], and output column p
+   of image n is computed from x[n, :, p + offs[:]] for p < L.
+   Images are shared out among the threads; with fewer images than threads each image's
+   columns (forward, input grad) or reduction (weight grad) is split instead. */
+
+/* y[n] (Co x L, rows yc apart) = w (Co x C*KK, row-major) . window columns of x[n] */
+void sg_conv_fwd(int64_t N, const float* x, int64_t xn, int64_t xc, int64_t C,
+                 const float* w, int64_t Co, const int64_t* offs, int64_t KK, int64_t L,
+                 float* y, int64_t yn, int64_t yc, int nt) {
+    const float** ar = table(w, Co, C * KK);
+    int parts = N >= 2 * nt ? 1 : nt;
+    #pragma omp parallel for num_threads(nt) schedule(static) if(nt > 1)
+    for (int64_t it = 0; it < N * parts; it++) {
+        int64_t n = it / parts, t = it % parts;
+        int64_t panels = (L + NR - 1) / NR;
+        int64_t j0 = panels * t / parts * NR, j1 = panels * (t + 1) / parts * NR;
+        if (j1 > L) j1 = L;
+        if (j1 <= j0) continue;
+        const float** rows = malloc(sizeof(float*) * C * KK);
+        for (int64_t c = 0; c < C; c++)
+            for (int64_t o = 0; o < KK; o++) rows[c * KK + o] = x + n * xn + c * xc + offs[o];
+        gemm_serial(Co, j1 - j0, C * KK, ar, 1, 0, rows, 1, j0, y + n * yn + j0, yc, 0);
+        free(rows);
+    }
+    free(ar);
+}
+
+/* gx[n] (C x P columns, rows gc apart) = wt (C x Co*KK) . windows of gy[n], where gy is
+   zero outside its L valid columns: column q reads gy[n, co, q - offs[o]] stored at
+   g + n*gn + co*gcs + front + q - offs[o] (front >= the largest offset, zeros around). */
+void sg_conv_bwd_input(int64_t N, const float* g, int64_t gn, int64_t gcs, int64_t front,
+                       int64_t Co, const float* wt, int64_t C, const int64_t* offs,
+                       int64_t KK, int64_t P, float* gx, int64_t gxn, int64_t gxc, int nt) {
+    const float** ar = table(wt, C, Co * KK);
+    int parts = N >= 2 * nt ? 1 : nt;
+    #pragma omp parallel for num_threads(nt) schedule(static) if(nt > 1)
+    for (int64_t it = 0; it < N * parts; it++) {
+        int64_t n = it / parts, t = it % parts;
+        int64_t panels = (P + NR - 1) / NR;
+        int64_t j0 = panels * t / parts * NR, j1 = panels * (t + 1) / parts * NR;
+        if (j1 > P) j1 = P;
+        if (j1 <= j0) continue;
+        const float** rows = malloc(sizeof(float*) * Co * KK);
+        for (int64_t c = 0; c < Co; c++)
+            for (int64_t o = 0; o < KK; o++)
+                rows[c * KK + o] = g + n * gn + c * gcs + front - offs[o];
+        gemm_serial(C, j1 - j0, Co * KK, ar, 1, 0, rows, 1, j0, gx + n * gxn + j0, gxc, 0);
+        free(rows);
+    }
+    free(ar);
+}
+
+/* gwt (C*KK x Co) = sum over images of window rows of x[n] (C*KK x L) . gy[n]^T (L x Co),
+   gy[n, co, p] at g + n*gn + co*gcs + front + p (zero at the surplus columns) */
+void sg_conv_bwd_weight(int64_t N, const float* x, int64_t xn, int64_t xc, int64_t C,
+                        const int64_t* offs, int64_t KK, const float* g, int64_t gn,
+                        int64_t gcs, int64_t front, int64_t Co, int64_t L, float* gwt,
+                        int nt) {
+    int64_t M = C * KK, sz = M * Co;
+    int parts = N >= 2 * nt ? 1 : nt;
+    float* part = aligned_alloc(64, sizeof(float) * (size_t)nt * sz + 64);
+    #pragma omp parallel num_threads(nt) if(nt > 1)
+    {
+        int tid = omp_get_thread_num();
+        float* mine = part + tid * sz;
+        memset(mine, 0, sizeof(float) * sz);
+        const float** rows = malloc(sizeof(float*) * M);
+        const float** cols = malloc(sizeof(float*) * L);
+        #pragma omp for schedule(static)
+        for (int64_t it = 0; it < N * parts; it++) {
+            int64_t n = it / parts, t = it % parts;
+            int64_t p0 = L * t / parts, p1 = L * (t + 1) / parts;
+            for (int64_t c = 0; c < C; c++)
+                for (int64_t o = 0; o < KK; o++) rows[c * KK + o] = x + n * xn + c * xc + offs[o];
+            for (int64_t p = p0; p < p1; p++) cols[p - p0] = g + n * gn + front + p;
+            gemm_serial(M, Co, p1 - p0, rows, 1, p0, cols, gcs, 0, mine, Co, 1);
+        }
+        free(rows);
+        free(cols);
+        #pragma omp for schedule(static)
+        for (int64_t i = 0; i < sz; i++) {
+            float s = 0.0f;
+            for (int u = 0; u < nt; u++) s += part[u * sz + i];
+            gwt[i] = s;
+        }
+    }
+    free(part);
+}
+#else
+int sg_ok(void) { return 0; }
+void sg_gemm(void) {}
+void sg_conv_fwd(void) {}
+void sg_conv_bwd_input(void) {}
+void sg_conv_bwd_weight(void) {}
+#endif
+"""
+
+_MIN_FLOPS = 1 << 21      # below this numpy's call is as cheap and the choice does not matter
+_STATE: dict = {}         # "fn": the loaded sg_gemm, or None; "use": measured choice
+
+
+def _cpu_tag() -> str:
+    """Keys the cached library to this CPU: -march=native code must not load elsewhere."""
+    tag = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "flags")):
+                    tag += "|" + line.split(":", 1)[1].strip()
+                    if line.startswith("flags"):
+                        break
+    except OSError:
+        pass
+    return tag
+
+
+def _load():
+    if "fn" in _STATE:
+        return _STATE["fn"]
+    fn = None
+    if not os.environ.get("ARDOR_NO_CKERNELS"):
+        try:
+            from ..jit import _kernels as K
+            lib = K._compile_c(_SRC.replace("CPUTAG", _cpu_tag().replace("*/", "")),
+                               quiet=True)
+            if lib is not None and lib.sg_ok():
+                i64 = ctypes.c_int64
+                p = ctypes.c_void_p
+                nt = ctypes.c_int
+                for name, args in (
+                        ("sg_gemm", [i64] * 3 + [p, i64, i64, p, i64, i64, p, i64, nt, nt]),
+                        ("sg_conv_fwd", [i64, p, i64, i64, i64, p, i64, p, i64, i64, p, i64,
+                                         i64, nt]),
+                        ("sg_conv_bwd_input", [i64, p, i64, i64, i64, i64, p, i64, p, i64,
+                                               i64, p, i64, i64, nt]),
+                        ("sg_conv_bwd_weight", [i64, p, i64, i64, i64, p, i64, p, i64, i64,
+                                                i64, i64, i64, p, nt])):
+                    f = getattr(lib, name)
+                    f.argtypes = args
+                    f.restype = None
+                fn = lib
+        except Exception:  # noqa: BLE001 - any failure means: use numpy
+            fn = None
+    _STATE["fn"] = fn
+    return fn
+
+
+def _threads() -> int:
+    if _STATE.get("forked"):
+        return 1
+    from .._threads import get_num_threads
+    return get_num_threads()
+
+
+def _after_fork() -> None:
+    # GNU OpenMP's thread pool does not survive fork(): a child (a DataLoader worker) that
+    # entered a parallel region could hang, so children run the kernels on one thread
+    _STATE["forked"] = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+def _call(fn, a, b, out, acc: bool):
+    M, K = a.shape
+    N = b.shape[1]
+    fn.sg_gemm(M, N, K, a.ctypes.data, a.strides[0] // 4, a.strides[1] // 4, b.ctypes.data,
+       b.strides[0] // 4, b.strides[1] // 4, out.ctypes.data, out.strides[0] // 4,
+       1 if acc else 0, _threads())
+
+
+def _measure(fn) -> bool:
+    """True when this GEMM beats numpy's on shapes like the convolution and linear ones it
+    serves: each side warmed up, then the best of 5 runs, summed over shapes."""
+    rng = np.random.default_rng(0)
+    total = [0.0, 0.0]
+    for M, K, N in ((64, 288, 8192), (128, 512, 512), (288, 1024, 256)):
+        a = rng.standard_normal((M, K), dtype=np.float32)
+        b = rng.standard_normal((K, N), dtype=np.float32)
+        out = np.empty((M, N), np.float32)
+        # ours first: OpenBLAS's workers spin for a while after each call and would take
+        # the core our threads need
+        for i, run in ((1, lambda: _call(fn, a, b, out, False)),
+                       (0, lambda: np.matmul(a, b, out=out))):
+            best = float("inf")
+            for r in range(6):
+                t = time.perf_counter()
+                run()
+                if r:
+                    best = min(best, time.perf_counter() - t)
+            total[i] += best
+    return total[1] < 0.95 * total[0]
+
+
+def _choice_path() -> str:
+    from ..jit._kernels import cache_dir
+    key = "|".join([_cpu_tag(), np.__version__, os.environ.get("OPENBLAS_CORETYPE", ""),
+                    str(_threads())])
+    return os.path.join(cache_dir(), "gemm_choice_" +
+                        hashlib.sha256(key.encode()).hexdigest()[:16])
+
+
+def _decide(fn) -> bool:
+    """The measured choice, kept on disk beside the compiled kernels (per CPU, numpy, BLAS
+    core type and thread count) so later processes skip the measurement and agree."""
+    try:
+        path = _choice_path()
+        with open(path) as f:
+            return f.read().strip() == "c"
+    except (OSError, ImportError):
+        pass
+    use = _measure(fn)
+    try:
+        tmp = f"{path}.{os.getpid()}"
+        with open(tmp, "w") as f:
+            f.write("c" if use else "numpy")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return use
+
+
+def _fits(M: int, N: int, K: int) -> bool:
+    """Shapes the register tiling serves well: enough rows to amortize packing B, and few
+    idle lanes in the edge tiles (measured: thin products run faster in numpy's BLAS)."""
+    if M < 128 or N < 64 or K < 16 or 2 * M * N * K < _MIN_FLOPS:
+        return False
+    used = N / (-(-N // 32) * 32) * M / (-(-M // 12) * 12)
+    return used >= 0.85
+
+
+def _usable(a) -> bool:
+    return (type(a) is np.ndarray and a.dtype == np.float32 and a.ndim == 2
+            and a.strides[0] % 4 == 0 and a.strides[1] % 4 == 0
+            and a.strides[0] >= 0 and a.strides[1] >= 0)
+
+
+def enabled() -> bool:
+    """Whether the C kernels serve this process (decided once, at first use)."""
+    use = _STATE.get("use")
+    if use is None:
+        fn = _load()
+        choice = os.environ.get("ARDOR_GEMM", "auto")
+        use = _STATE["use"] = fn is not None and choice != "numpy" and (
+            choice == "c" or _decide(fn))
+    return use
+
+
+def matmul(a, b, out=None, accumulate: bool = False):
+    """``a @ b`` (2-D float32; into ``out`` when given, ``out += a @ b`` with
+    ``accumulate``) through the C GEMM, or None when it does not apply (use numpy)."""
+    if _STATE.get("use") is False:
+        return None
+    if not (_usable(a) and _usable(b)) or a.shape[1] != b.shape[0]:
+        return None
+    if out is not None and (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+        return None
+    M, K = a.shape
+    N = b.shape[1]
+    if not _fits(M, N, K) or not enabled():
+        return None
+    if out is None:
+        out = np.empty((M, N), np.float32)
+    elif not (_usable(out) and out.shape == (M, N) and out.strides[1] == 4):
+        return None
+    _call(_STATE["fn"], a, b, out, accumulate)
+    return out
+
+
+def mm(xp, a, b, out=None):
+    """``xp.matmul(a, b, out=out)``, through the C GEMM for 2-D float32 numpy operands where
+    it serves (so a model's GEMMs do not alternate between two thread pools)."""
+    if xp is np and a.ndim == 2 and b.ndim == 2:
+        r = matmul(a, b, out=out)
+        if r is not None:
+            return r
+    return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
+
+
+def _f32c(*arrays) -> bool:
+    return all(type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
+               for a in arrays)
+
+
+def conv_forward(xflat, w2, offs, L: int):
+    """Stride-1 convolution over full-width columns: xflat (N, C, P) float32 (P covers
+    every shifted window), w2 (Co, C*KK), ``offs`` the KK window offsets; returns
+    (N, Co, L), or None (use numpy)."""
+    if not (_f32c(xflat, w2) and enabled()):
+        return None
+    N, C, P = xflat.shape
+    Co = w2.shape[0]
+    o = np.asarray(offs, np.int64)
+    y = np.empty((N, Co, L), np.float32)
+    _STATE["fn"].sg_conv_fwd(N, xflat.ctypes.data, C * P, P, C, w2.ctypes.data, Co,
+                             o.ctypes.data, o.size, L, y.ctypes.data, Co * L, L, _threads())
+    return y
+
+
+def conv_input_grad(gz, front: int, wt, offs, P: int):
+    """Input gradient of :func:`conv_forward` over the (padded) input plane of P columns:
+    gz (N, Co, Pz) holds the output gradient at columns front..front+L, zeros elsewhere;
+    wt (C, Co*KK). Returns (N, C, P), or None (use numpy)."""
+    if not (_f32c(gz, wt) and enabled()):
+        return None
+    N, Co, Pz = gz.shape
+    C = wt.shape[0]
+    o = np.asarray(offs, np.int64)
+    gx = np.empty((N, C, P), np.float32)
+    _STATE["fn"].sg_conv_bwd_input(N, gz.ctypes.data, Co * Pz, Pz, front, Co, wt.ctypes.data,
+                                   C, o.ctypes.data, o.size, P, gx.ctypes.data, C * P, P,
+                                   _threads())
+    return gx
+
+
+def conv_weight_grad(xflat, offs, gz, front: int, L: int):
+    """Weight gradient of :func:`conv_forward`, transposed: (C*KK, Co), or None."""
+    if not (_f32c(xflat, gz) and enabled()):
+        return None
+    N, C, P = xflat.shape
+    Co, Pz = gz.shape[1:]
+    o = np.asarray(offs, np.int64)
+    gwt = np.empty((C * o.size, Co), np.float32)
+    _STATE["fn"].sg_conv_bwd_weight(N, xflat.ctypes.data, C * P, P, C, o.ctypes.data, o.size,
+                                    gz.ctypes.data, Co * Pz, Pz, front, Co, L,
+                                    gwt.ctypes.data, _threads())
+    return gwt

@@ -1,0 +1,128 @@
+"""The C GEMM and the convolutions built on it (ardor/_ops/_gemm.py), forced on.
+
+The kernel serves a process only where it measured faster than numpy's BLAS, so these tests
+switch it on explicitly and compare against float64 numpy (GEMM) and torch (convolutions)
+over shapes that hit every edge: partial register tiles, each thread split, strided and
+transposed operands, one image versus many.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ardor
+from ardor._ops import _gemm
+
+pytestmark = pytest.mark.skipif(
+    _gemm._load() is None,
+    reason="the C GEMM needs a C compiler and an AVX-512 CPU (numpy's BLAS serves instead)")
+
+
+@pytest.fixture
+def forced(monkeypatch):
+    monkeypatch.setitem(_gemm._STATE, "use", True)
+
+
+def _mat(rng, shape, transposed):
+    if transposed:
+        return rng.standard_normal(shape[::-1], dtype=np.float32).T
+    return rng.standard_normal(shape, dtype=np.float32)
+
+
+@pytest.mark.parametrize("M,K,N", [
+    (64, 288, 4096),     # few rows, many columns: column split
+    (300, 5000, 20),     # long reduction, few columns: reduction split
+    (500, 70, 40),       # row split
+    (13, 3000, 70),      # partial tiles everywhere
+    (128, 784, 512),
+    (1, 4096, 600),      # one row
+    (257, 1, 9000),      # K = 1
+])
+@pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
+def test_matmul_matches_float64(forced, M, K, N, ta, tb):
+    rng = np.random.default_rng(M * 7 + K + N)
+    a, b = _mat(rng, (M, K), ta), _mat(rng, (K, N), tb)
+    got = _gemm.matmul(a, b)
+    assert got is not None and got.dtype == np.float32 and got.shape == (M, N)
+    ref = a.astype(np.float64) @ b.astype(np.float64)
+    np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.sqrt(K))
+
+
+def test_matmul_out_accumulate_and_views(forced):
+    rng = np.random.default_rng(1)
+    a = rng.standard_normal((100, 300), dtype=np.float32)[::2, 1::2]   # strided view
+    b = rng.standard_normal((150, 200), dtype=np.float32)
+    big = np.zeros((60, 260), np.float32)
+    out = big[5:55, 30:230]                                               # row-strided out
+    assert _gemm.matmul(a, b, out=out) is out
+    ref = a.astype(np.float64) @ b
+    np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-3)
+    assert not big[:5].any() and not big[:, :30].any() and not big[:, 230:].any()
+    _gemm.matmul(a, b, out=out, accumulate=True)
+    np.testing.assert_allclose(out, 2 * ref, rtol=1e-4, atol=2e-3)
+
+
+def test_matmul_declines(forced):
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((200, 200), dtype=np.float32)
+    assert _gemm.matmul(a.astype(np.float64), a.astype(np.float64)) is None   # not float32
+    assert _gemm.matmul(a[:4, :4], a[:4, :4]) is None                         # too small
+    assert _gemm.matmul(a, a, out=a) is None                                  # aliasing
+    assert _gemm.matmul(a, a[:100]) is None                                   # shape mismatch
+    r = _gemm.mm(np, a, a, out=np.empty((200, 200), np.float32))               # falls back
+    np.testing.assert_allclose(r, a.astype(np.float64) @ a, rtol=1e-4, atol=1e-3)
+
+
+def test_disabled_by_environment(monkeypatch):
+    monkeypatch.setitem(_gemm._STATE, "use", None)
+    monkeypatch.setenv("ARDOR_GEMM", "numpy")
+    assert not _gemm.enabled()
+    a = np.ones((300, 300), np.float32)
+    assert _gemm.matmul(a, a) is None
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((5, 16, 20, 19), (24, 16, 3, 3), {}),
+    ((1, 16, 20, 19), (24, 16, 3, 3), {"padding": 1}),                 # one image: split
+    ((3, 12, 15, 17), (20, 12, 3, 2), {"padding": (2, 1), "dilation": (2, 1)}),
+    ((4, 20, 30), (33, 20, 5), {"padding": 2}),                        # 1-d
+    ((2, 8, 6, 7, 8), (16, 8, 3, 2, 2), {"padding": 1}),               # 3-d
+    ((6, 32, 9, 9), (16, 32, 1, 1), {}),                               # 1x1
+    ((4, 16, 11, 11), (16, 16, 3, 3), {"padding": "same", "padding_mode": "reflect"}),
+])
+def test_conv_matches_torch(forced, xs, ws, kw):
+    rng = np.random.default_rng(sum(xs))
+    x = rng.standard_normal(xs, dtype=np.float32)
+    w = rng.standard_normal(ws, dtype=np.float32) * 0.2
+    b = rng.standard_normal(ws[0], dtype=np.float32)
+    nd = len(xs) - 2
+    res = []
+    for lib in (torch, ardor):
+        conv = getattr(lib.nn, f"Conv{nd}d")(ws[1], ws[0], ws[2:], **kw)
+        with lib.no_grad():
+            conv.weight.copy_(lib.from_numpy(w))
+            conv.bias.copy_(lib.from_numpy(b))
+        xt = lib.from_numpy(x.copy()).requires_grad_(True)
+        y = conv(xt)
+        g = lib.from_numpy(np.random.default_rng(3).standard_normal(tuple(y.shape),
+                                                                     dtype=np.float32))
+        y.backward(g)
+        res.append([t.detach().numpy() for t in (y, xt.grad, conv.weight.grad, conv.bias.grad)])
+    for name, r, a in zip(("output", "input grad", "weight grad", "bias grad"), *res):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.sqrt(r.size), err_msg=name)
+
+
+def test_linear_through_c_gemm_matches_torch(forced):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((128, 300), dtype=np.float32)
+    w = rng.standard_normal((200, 300), dtype=np.float32) * 0.05
+    res = []
+    for lib in (torch, ardor):
+        wt = lib.from_numpy(w.copy()).requires_grad_(True)
+        xt = lib.from_numpy(x.copy()).requires_grad_(True)
+        y = lib.nn.functional.linear(xt, wt)
+        y.backward(lib.ones_like(y))
+        res.append([t.detach().numpy() for t in (y, xt.grad, wt.grad)])
+    for r, a in zip(*res):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-3)
