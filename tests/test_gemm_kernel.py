@@ -40,26 +40,26 @@ def _mat(rng, shape, transposed):
     (257, 1, 9000),      # K = 1
 ])
 @pytest.mark.parametrize("ta,tb", [(False, False), (True, False), (False, True), (True, True)])
-def test_matmul_matches_float64(forced, M, K, N, ta, tb):
+def test_product_matches_float64(M, K, N, ta, tb):
     rng = np.random.default_rng(M * 7 + K + N)
     a, b = _mat(rng, (M, K), ta), _mat(rng, (K, N), tb)
-    got = _gemm.matmul(a, b)
+    got = _gemm.product(a, b)
     assert got is not None and got.dtype == np.float32 and got.shape == (M, N)
     ref = a.astype(np.float64) @ b.astype(np.float64)
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.sqrt(K))
 
 
-def test_matmul_out_accumulate_and_views(forced):
+def test_product_out_accumulate_and_views():
     rng = np.random.default_rng(1)
     a = rng.standard_normal((100, 300), dtype=np.float32)[::2, 1::2]   # strided view
     b = rng.standard_normal((150, 200), dtype=np.float32)
     big = np.zeros((60, 260), np.float32)
     out = big[5:55, 30:230]                                               # row-strided out
-    assert _gemm.matmul(a, b, out=out) is out
+    assert _gemm.product(a, b, out=out) is out
     ref = a.astype(np.float64) @ b
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-3)
     assert not big[:5].any() and not big[:, :30].any() and not big[:, 230:].any()
-    _gemm.matmul(a, b, out=out, accumulate=True)
+    _gemm.product(a, b, out=out, accumulate=True)
     np.testing.assert_allclose(out, 2 * ref, rtol=1e-4, atol=2e-3)
 
 
@@ -68,7 +68,9 @@ def test_matmul_declines(forced):
     a = rng.standard_normal((200, 200), dtype=np.float32)
     assert _gemm.matmul(a.astype(np.float64), a.astype(np.float64)) is None   # not float32
     assert _gemm.matmul(a[:4, :4], a[:4, :4]) is None                         # too small
+    assert _gemm.matmul(a[:40], a) is None                                    # too few rows
     assert _gemm.matmul(a, a, out=a) is None                                  # aliasing
+    assert _gemm.product(a, a, out=a) is None
     assert _gemm.matmul(a, a[:100]) is None                                   # shape mismatch
     r = _gemm.mm(np, a, a, out=np.empty((200, 200), np.float32))               # falls back
     np.testing.assert_allclose(r, a.astype(np.float64) @ a, rtol=1e-4, atol=1e-3)
@@ -82,16 +84,30 @@ def test_disabled_by_environment(monkeypatch):
     assert _gemm.matmul(a, a) is None
 
 
+def test_matmul_serves_a_fitting_shape(forced):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((256, 300), dtype=np.float32)
+    b = rng.standard_normal((300, 320), dtype=np.float32)
+    np.testing.assert_allclose(_gemm.matmul(a, b), a.astype(np.float64) @ b, rtol=1e-4,
+                               atol=1e-3)
+
+
 @pytest.mark.parametrize("xs,ws,kw", [
     ((5, 16, 20, 19), (24, 16, 3, 3), {}),
     ((1, 16, 20, 19), (24, 16, 3, 3), {"padding": 1}),                 # one image: split
-    ((3, 12, 15, 17), (20, 12, 3, 2), {"padding": (2, 1), "dilation": (2, 1)}),
-    ((4, 20, 30), (33, 20, 5), {"padding": 2}),                        # 1-d
+    ((3, 24, 25, 27), (32, 24, 3, 2), {"padding": (2, 1), "dilation": (2, 1)}),
+    ((4, 32, 300), (48, 32, 5), {"padding": 2}),                       # 1-d
     ((2, 8, 6, 7, 8), (16, 8, 3, 2, 2), {"padding": 1}),               # 3-d
-    ((6, 32, 9, 9), (16, 32, 1, 1), {}),                               # 1x1
-    ((4, 16, 11, 11), (16, 16, 3, 3), {"padding": "same", "padding_mode": "reflect"}),
+    ((6, 64, 20, 20), (32, 64, 1, 1), {}),                             # 1x1
+    ((4, 16, 23, 23), (24, 16, 3, 3), {"padding": "same", "padding_mode": "reflect"}),
 ])
-def test_conv_matches_torch(forced, xs, ws, kw):
+def test_conv_matches_torch(forced, monkeypatch, xs, ws, kw):
+    calls = []
+    for name in ("conv_forward", "conv_input_grad", "conv_weight_grad"):
+        def spy(*a, _f=getattr(_gemm, name), _n=name):
+            calls.append(_n)
+            return _f(*a)
+        monkeypatch.setattr(_gemm, name, spy)
     rng = np.random.default_rng(sum(xs))
     x = rng.standard_normal(xs, dtype=np.float32)
     w = rng.standard_normal(ws, dtype=np.float32) * 0.2
@@ -111,6 +127,7 @@ def test_conv_matches_torch(forced, xs, ws, kw):
         res.append([t.detach().numpy() for t in (y, xt.grad, conv.weight.grad, conv.bias.grad)])
     for name, r, a in zip(("output", "input grad", "weight grad", "bias grad"), *res):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.sqrt(r.size), err_msg=name)
+    assert sorted(set(calls)) == ["conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 
 def test_linear_through_c_gemm_matches_torch(forced):

@@ -499,21 +499,29 @@ def enabled() -> bool:
 def matmul(a, b, out=None, accumulate: bool = False):
     """``a @ b`` (2-D float32; into ``out`` when given, ``out += a @ b`` with
     ``accumulate``) through the C GEMM, or None when it does not apply (use numpy)."""
-    if _STATE.get("use") is False:
+    if _STATE.get("use") is False or not (_usable(a) and _usable(b)) \
+            or a.ndim != 2 or b.ndim != 2 or not _fits(a.shape[0], b.shape[1], a.shape[1]) \
+            or not enabled():
         return None
-    if not (_usable(a) and _usable(b)) or a.shape[1] != b.shape[0]:
-        return None
-    if out is not None and (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
+    return product(a, b, out, accumulate)
+
+
+def product(a, b, out=None, accumulate: bool = False):
+    """:func:`matmul` for any shape, once the kernel is loaded (no size or speed rule)."""
+    if not (_usable(a) and _usable(b)) or a.shape[1] != b.shape[0] or _load() is None:
         return None
     M, K = a.shape
     N = b.shape[1]
-    if not _fits(M, N, K) or not enabled():
-        return None
     if out is None:
         out = np.empty((M, N), np.float32)
-    elif not (_usable(out) and out.shape == (M, N) and out.strides[1] == 4):
+    elif not (_usable(out) and out.shape == (M, N) and out.strides[1] == 4) \
+            or np.may_share_memory(out, a) or np.may_share_memory(out, b):
         return None
-    _call(_STATE["fn"], a, b, out, accumulate)
+    if M and N:
+        if K:
+            _call(_STATE["fn"], a, b, out, accumulate)
+        elif not accumulate:
+            out.fill(0)
     return out
 
 
