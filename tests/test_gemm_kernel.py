@@ -68,7 +68,6 @@ def test_matmul_declines(forced):
     a = rng.standard_normal((200, 200), dtype=np.float32)
     assert _gemm.matmul(a.astype(np.float64), a.astype(np.float64)) is None   # not float32
     assert _gemm.matmul(a[:4, :4], a[:4, :4]) is None                         # too small
-    assert _gemm.matmul(a[:40], a) is None                                    # too few rows
     assert _gemm.matmul(a, a, out=a) is None                                  # aliasing
     assert _gemm.product(a, a, out=a) is None
     assert _gemm.matmul(a, a[:100]) is None                                   # shape mismatch

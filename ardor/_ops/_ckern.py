@@ -178,6 +178,110 @@ void softmax_f32(const float* restrict x, float* restrict y, int64_t n, int64_t 
         for (int64_t j = 0; j < D; j++) yr[j] *= inv;
     }
 }
+static inline void maxpool_one(const float* restrict xp, float* restrict yp,
+                               int64_t* restrict ip, int64_t H, int64_t W, int64_t h0,
+                               int64_t w0, int64_t kh, int64_t kw, int64_t dh, int64_t dw) {
+    int64_t ia = h0 < 0 ? (-h0 + dh - 1) / dh : 0;                /* in-bounds kernel rows */
+    int64_t ib = (H - h0 + dh - 1) / dh;
+    if (ib > kh) ib = kh;
+    int64_t ja = w0 < 0 ? (-w0 + dw - 1) / dw : 0;
+    int64_t jb = (W - w0 + dw - 1) / dw;
+    if (jb > kw) jb = kw;
+    int64_t bi = (h0 + ia * dh) * W + w0 + ja * dw;
+    float best = xp[bi];
+    for (int64_t i = ia; i < ib; i++)
+        for (int64_t j = (i == ia ? ja + 1 : ja); j < jb; j++) {
+            int64_t at = (h0 + i * dh) * W + w0 + j * dw;
+            float v = xp[at];
+            if (v > best || v != v) { best = v; bi = at; }
+        }
+    *yp = best;
+    *ip = bi;
+}
+
+#define POOL_CHUNK 64
+static void maxpool_plane(const float* restrict xp, float* restrict yp, int64_t* restrict ip,
+                          int64_t H, int64_t W, int64_t OH, int64_t OW, int64_t kh,
+                          int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                          int64_t dh, int64_t dw) {
+    /* outputs whose windows lie inside the row run vectorized across the row, one kernel
+       offset at a time with selects (a branch per element mispredicts on random data);
+       the border ones run the scalar window walk */
+    int64_t owa = (pw + sw - 1) / sw;
+    int64_t owb = (W - 1 - (kw - 1) * dw + pw) / sw + 1;
+    if (W - 1 - (kw - 1) * dw + pw < 0) owb = 0;
+    if (owb > OW) owb = OW;
+    if (owa > owb) owa = owb;
+    float best[POOL_CHUNK];
+    int64_t bidx[POOL_CHUNK];
+    for (int64_t oh = 0; oh < OH; oh++) {
+        int64_t h0 = oh * sh - ph;
+        int64_t ia = h0 < 0 ? (-h0 + dh - 1) / dh : 0;
+        int64_t ib = (H - h0 + dh - 1) / dh;
+        if (ib > kh) ib = kh;
+        for (int64_t ow = 0; ow < owa; ow++)
+            maxpool_one(xp, yp + oh * OW + ow, ip + oh * OW + ow, H, W, h0, ow * sw - pw,
+                        kh, kw, dh, dw);
+        for (int64_t c0 = owa; c0 < owb; c0 += POOL_CHUNK) {
+            int64_t n = owb - c0 < POOL_CHUNK ? owb - c0 : POOL_CHUNK;
+            int64_t r0 = (h0 + ia * dh) * W + c0 * sw - pw;
+            for (int64_t t = 0; t < n; t++) { bidx[t] = r0 + t * sw; best[t] = xp[bidx[t]]; }
+            for (int64_t i = ia; i < ib; i++)
+                for (int64_t j = (i == ia ? 1 : 0); j < kw; j++) {
+                    int64_t base = (h0 + i * dh) * W + c0 * sw - pw + j * dw;
+                    #pragma omp simd
+                    for (int64_t t = 0; t < n; t++) {
+                        int64_t at = base + t * sw;
+                        float v = xp[at];
+                        int take = (v > best[t]) | (v != v);
+                        best[t] = take ? v : best[t];
+                        bidx[t] = take ? at : bidx[t];
+                    }
+                }
+            for (int64_t t = 0; t < n; t++) {
+                yp[oh * OW + c0 + t] = best[t];
+                ip[oh * OW + c0 + t] = bidx[t];
+            }
+        }
+        for (int64_t ow = owb; ow < OW; ow++)
+            maxpool_one(xp, yp + oh * OW + ow, ip + oh * OW + ow, H, W, h0, ow * sw - pw,
+                        kh, kw, dh, dw);
+    }
+}
+/* 2-d max pooling over planes of (H, W), torch's CPU kernel rule: the window's first
+   in-bounds element starts, a later one wins when strictly greater or NaN; indices are flat
+   within the unpadded plane */
+void maxpool2d_f32(const float* restrict x, float* restrict y, int64_t* restrict ind,
+                   int64_t planes, int64_t H, int64_t W, int64_t OH, int64_t OW,
+                   int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t ph, int64_t pw,
+                   int64_t dh, int64_t dw, int nt) {
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t p = 0; p < planes; p++)
+        maxpool_plane(x + p * H * W, y + p * OH * OW, ind + p * OH * OW, H, W, OH, OW,
+                      kh, kw, sh, sw, ph, pw, dh, dw);
+}
+/* out (planes, S) = 0, then out[p, ind[p, o]] += g[p, o] (max pooling's backward), or
+   = g[p, o] with assign (max_unpool: the last of repeated indices wins, as numpy's) */
+void pool_scatter_f32(const float* restrict g, const int64_t* restrict ind,
+                      float* restrict out, int64_t planes, int64_t O, int64_t S, int assign,
+                      int nt) {
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t p = 0; p < planes; p++) {
+        float* op = out + p * S;
+        const float* gp = g + p * O;
+        const int64_t* ip = ind + p * O;
+        for (int64_t s = 0; s < S; s++) op[s] = 0.0f;
+        /* an index outside the plane (none comes from the pooling forward) is dropped, never
+           written out of bounds */
+        if (assign) {
+            for (int64_t o = 0; o < O; o++)
+                if ((uint64_t)ip[o] < (uint64_t)S) op[ip[o]] = gp[o];
+        } else {
+            for (int64_t o = 0; o < O; o++)
+                if ((uint64_t)ip[o] < (uint64_t)S) op[ip[o]] += gp[o];
+        }
+    }
+}
 """
 
 _LIB: list = []   # [lib or None] once loaded
@@ -203,7 +307,9 @@ def _lib():
                                ("ln_bwd_f32", [p] * 8 + [i64, i64]),
                                ("lstm_fwd_f32", [p] * 5 + [i64] * 4),
                                ("lstm_bwd_f32", [p] * 5 + [i64] * 4),
-                               ("softmax_f32", [p] * 2 + [i64] * 2)):
+                               ("softmax_f32", [p] * 2 + [i64] * 2),
+                               ("maxpool2d_f32", [p] * 3 + [i64] * 13 + [ctypes.c_int]),
+                               ("pool_scatter_f32", [p] * 3 + [i64] * 3 + [ctypes.c_int] * 2)):
                 fn = getattr(lib, name)
                 fn.restype = None
                 fn.argtypes = args
@@ -373,3 +479,48 @@ def lstm_step_backward(dh, go, dc, ws, dg) -> bool:
     lib.lstm_bwd_f32(dh.ctypes.data, go.ctypes.data, dc.ctypes.data, ws.ctypes.data,
                      dg.ctypes.data, b, H, ws.strides[0] // 4, go.strides[0] // 4)
     return True
+
+
+def _nthreads(work: int) -> int:
+    if work < 1 << 16:
+        return 1
+    from . import _gemm
+    return _gemm._threads()
+
+
+def max_pool2d(x, k, s, p, d, out):
+    """(values, flat indices) of 2-d max pooling of a contiguous float32 (N, C, H, W) array
+    to spatial size ``out``, or None (use numpy)."""
+    if not (type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
+            and x.flags.c_contiguous and x.size and len(k) == 2):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    n, c, H, W = x.shape
+    y = np.empty((n, c) + tuple(out), np.float32)
+    ind = np.empty((n, c) + tuple(out), np.int64)
+    lib.maxpool2d_f32(x.ctypes.data, y.ctypes.data, ind.ctypes.data, n * c, H, W, out[0],
+                      out[1], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1],
+                      _nthreads(y.size * k[0] * k[1]))
+    return y, ind
+
+
+def pool_scatter(g, idx, shape, accumulate: bool):
+    """zeros(shape) with g's values added (``accumulate``) or assigned at idx's flat
+    per-plane positions (max pooling's backward, max_unpool), or None (use numpy). g float32
+    and idx int64, both contiguous (N, C, *O), indices already checked in range."""
+    if not (type(g) is np.ndarray and g.dtype == np.float32 and g.flags.c_contiguous
+            and type(idx) is np.ndarray and idx.dtype == np.int64 and idx.flags.c_contiguous
+            and idx.shape == g.shape and g.ndim >= 2 and tuple(shape[:2]) == g.shape[:2]):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    planes = shape[0] * shape[1]
+    out = np.empty(tuple(shape), np.float32)
+    S = out.size // planes if planes else 0
+    if planes:
+        lib.pool_scatter_f32(g.ctypes.data, idx.ctypes.data, out.ctypes.data, planes,
+                             g.size // planes, S, 0 if accumulate else 1, _nthreads(out.size))
+    return out

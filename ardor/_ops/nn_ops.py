@@ -225,7 +225,7 @@ def _gemm(xp, a, b, role=None):
         out = _workspace(xp, role, (a.shape[0], a.shape[1], b.shape[2]),
                          np.result_type(a.dtype, b.dtype))
     if a.shape[0] == 1:
-        r = xp.matmul(a[0], b[0], out=None if out is None else out[0])
+        r = _cgemm.mm(xp, a[0], b[0], out=None if out is None else out[0])
         return r[None]
     return xp.matmul(a, b, out=out)
 
@@ -650,6 +650,10 @@ class max_pool_nd:
     def forward(xp, x, *, kernel_size, stride, padding, dilation, ceil_mode):
         k, s, p, d = kernel_size, stride, padding, dilation
         out, hi = _pool_geometry(x.shape, k, s, p, d, ceil_mode)
+        if xp is np:
+            r = _ckern.max_pool2d(x, k, s, p, d, out)
+            if r is not None:
+                return r
         xpad = _zero_pad(xp, x, tuple(zip(p, hi)), _neg_inf(x.dtype))
         offsets = list(itertools.product(*[range(kk) for kk in k]))
         kdt = np.int8 if len(offsets) < 128 else np.int64
@@ -738,6 +742,10 @@ class index_pool_scatter:
     node_name = "MaxPoolBackward0"
 
     def forward(xp, g, idx, *, shape, accumulate):
+        if xp is np:
+            r = _ckern.pool_scatter(g, idx, shape, accumulate)
+            if r is not None:
+                return r
         n, c = shape[:2]
         sp = _prod(shape[2:])
         out = xp.zeros(n * c * sp, dtype=g.dtype)
