@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+from . import _allocator  # noqa: F401  (glibc keeps freed tensor memory; see the module)
 from . import _dtype
 from ._dtype import (bfloat16, bool_ as bool, complex64, complex128, dtype, float16, float32,
                      float64, get_default_dtype, int8, int16, int32, int64, promote_types,

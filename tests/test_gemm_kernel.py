@@ -142,3 +142,40 @@ def test_linear_through_c_gemm_matches_torch(forced):
         res.append([t.detach().numpy() for t in (y, xt.grad, wt.grad)])
     for r, a in zip(*res):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-3)
+
+
+@pytest.mark.parametrize("kw,shape,packed", [
+    ({"input_size": 16, "hidden_size": 40, "batch_first": True}, (5, 9, 16), False),
+    ({"input_size": 8, "hidden_size": 33, "num_layers": 2, "bidirectional": True},
+     (7, 4, 8), False),
+    ({"input_size": 6, "hidden_size": 64}, (6, 4, 6), True),        # packed: shrinking batch
+])
+def test_lstm_sequence_kernel_matches_torch(forced, monkeypatch, kw, shape, packed):
+    calls = []
+    for name in ("lstm_forward", "lstm_backward"):
+        def spy(*a, _f=getattr(_gemm, name), _n=name):
+            r = _f(*a)
+            calls.append((_n, r))
+            return r
+        monkeypatch.setattr(_gemm, name, spy)
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal(shape, dtype=np.float32)
+    lengths = [6, 5, 3, 1]
+    tm = torch.nn.LSTM(**kw)
+    sd = {k: v.detach().numpy() for k, v in tm.state_dict().items()}
+    res = []
+    for lib in (torch, ardor):
+        m = lib.nn.LSTM(**kw)
+        m.load_state_dict({k: lib.from_numpy(v.copy()) for k, v in sd.items()})
+        xt = lib.from_numpy(x.copy()).requires_grad_(True)
+        inp = lib.nn.utils.rnn.pack_padded_sequence(xt, lengths) if packed else xt
+        y, (h, c) = m(inp)
+        if packed:
+            y = lib.nn.utils.rnn.pad_packed_sequence(y)[0]
+        (y * y).sum().backward(retain_graph=True)
+        (h.sum() + (c * c).sum()).backward()
+        res.append([t.detach().numpy() for t in (y, h, c, xt.grad)] +
+                   [p.grad.numpy() for p in m.parameters()])
+    for r, a in zip(*res):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-5)
+    assert ("lstm_forward", True) in calls and ("lstm_backward", True) in calls

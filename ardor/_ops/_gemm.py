@@ -26,7 +26,10 @@ _SRC = r"""
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <math.h>
 #include <omp.h>
+/*SIMD*/
 /* cpu: CPUTAG */
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -335,12 +338,182 @@ void sg_conv_bwd_weight(int64_t N, const float* x, int64_t xn, int64_t xc, int64
     }
     free(part);
 }
+
+/* ---- products with B packed once and reused (a recurrent weight over all time steps) */
+typedef struct { float* data; int64_t K, N, kb, npan; } packed_t;
+
+static packed_t prepack(int64_t K, int64_t N, const float* const* brows, int64_t bcs) {
+    packed_t P;
+    int64_t nk = (K + KC - 1) / KC;
+    P.K = K; P.N = N; P.kb = (K + nk - 1) / nk; P.npan = (N + NR - 1) / NR;
+    P.data = aligned_alloc(64, sizeof(float) * (size_t)(nk * P.kb * P.npan * NR) + 64);
+    for (int64_t b = 0, pc = 0; pc < K; b++, pc += P.kb) {
+        int64_t kc = K - pc < P.kb ? K - pc : P.kb;
+        pack_b(kc, N, brows + pc, 0, bcs, P.data + b * P.kb * P.npan * NR);
+    }
+    return P;
+}
+
+/* C[:, panels q0..q1) = A (M x K, row-major, lda) . packed B; Abuf holds M x kb */
+static void gemm_packed(int64_t M, const float* A, int64_t lda, const packed_t* P,
+                        int64_t q0, int64_t q1, float* C, int64_t ldc, float* Abuf,
+                        const float** arows) {
+    for (int64_t i = 0; i < M; i++) arows[i] = A + i * lda;
+    for (int64_t b = 0, pc = 0; pc < P->K; b++, pc += P->kb) {
+        int64_t kc = P->K - pc < P->kb ? P->K - pc : P->kb;
+        const float* Bb = P->data + b * P->kb * P->npan * NR;
+        pack_a(M, kc, arows, pc, 1, Abuf);
+        for (int64_t q = q0; q < q1; q++) {
+            int64_t n = P->N - q * NR < NR ? P->N - q * NR : NR;
+            for (int64_t ir = 0; ir < M; ir += MR) {
+                int64_t m = M - ir < MR ? M - ir : MR;
+                kernel(kc, Abuf + ir * kc, Bb + q * NR * kc, C + ir * ldc + q * NR, ldc, m, n,
+                       pc > 0);
+            }
+        }
+    }
+}
+
+/* a barrier that spins (briefly, then yields): a step is tens of microseconds, and a
+   sleeping OpenMP barrier costs a futex wake per step */
+typedef struct { volatile int count; volatile int sense; } spinbar_t;
+static void spin_wait(spinbar_t* b, int T, int* local) {
+    *local = !*local;
+    if (__atomic_add_fetch(&b->count, 1, __ATOMIC_ACQ_REL) == T) {
+        b->count = 0;
+        __atomic_store_n(&b->sense, *local, __ATOMIC_RELEASE);
+    } else {
+        long spins = 0;
+        while (__atomic_load_n(&b->sense, __ATOMIC_ACQUIRE) != *local)
+            if (++spins > 20000) sched_yield(); else _mm_pause();
+    }
+}
+
+static float* thread_abuf(int64_t M, int64_t kb) {
+    return aligned_alloc(64, sizeof(float) * (size_t)(((M + MR - 1) / MR) * MR * kb) + 64);
+}
+
+/* LSTM over a sequence (torch's gate order i, f, g, o). Step s covers rows
+   offs[s]..offs[s]+bs[s] of xb (rows x 4H: input projection with both biases folded in),
+   ws (rows x 8H: [i f g o | c_prev | c | tanh(c) | h_prev]) and out (rows x H); h and c
+   (bmax x H) hold the initial state and end as the final one. w (4H x H) is W_hh. */
+void lstm_seq_fwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_t H,
+                  const float* xb, const float* w, float* h, float* c, float* ws,
+                  float* out, int nt) {
+    int64_t N = 4 * H, bmax = 0;
+    for (int64_t s = 0; s < nsteps; s++) bmax = bs[s] > bmax ? bs[s] : bmax;
+    const float** br = malloc(sizeof(float*) * H);
+    for (int64_t k = 0; k < H; k++) br[k] = w + k;          /* B = W_hh^T: (k, j) = w[j*H + k] */
+    packed_t P = prepack(H, N, br, H);
+    free(br);
+    float* G = aligned_alloc(64, sizeof(float) * (size_t)(bmax * N) + 64);
+    spinbar_t bar = {0, 0};
+    if (nt < 1) nt = 1;
+    #pragma omp parallel num_threads(nt) if(nt > 1)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads(), sense = 0;
+        int64_t q0 = P.npan * t / T, q1 = P.npan * (t + 1) / T;
+        int64_t u0 = H * t / T, u1 = H * (t + 1) / T;
+        float* Abuf = thread_abuf(bmax, P.kb);
+        const float** arows = malloc(sizeof(float*) * (bmax > 0 ? bmax : 1));
+        for (int64_t s = 0; s < nsteps; s++) {
+            int64_t b = bs[s], off = offs[s];
+            gemm_packed(b, h, H, &P, q0, q1, G, N, Abuf, arows);
+            if (T > 1) spin_wait(&bar, T, &sense);
+            for (int64_t n = 0; n < b; n++) {
+                const float* a = G + n * N;
+                const float* x = xb + (off + n) * N;
+                float* wr = ws + (off + n) * 8 * H;
+                float* cn = c + n * H;
+                float* hn = h + n * H;
+                float* on = out + (off + n) * H;
+                #pragma omp simd
+                for (int64_t j = u0; j < u1; j++) {
+                    float gi = 1.0f / (1.0f + expf(-(a[j] + x[j])));
+                    float gf = 1.0f / (1.0f + expf(-(a[H + j] + x[H + j])));
+                    float gg = tanhf(a[2 * H + j] + x[2 * H + j]);
+                    float go = 1.0f / (1.0f + expf(-(a[3 * H + j] + x[3 * H + j])));
+                    float cp = cn[j];
+                    float cc = gf * cp + gi * gg;
+                    float tc = tanhf(cc);
+                    wr[j] = gi; wr[H + j] = gf; wr[2 * H + j] = gg; wr[3 * H + j] = go;
+                    wr[4 * H + j] = cp; wr[5 * H + j] = cc; wr[6 * H + j] = tc;
+                    wr[7 * H + j] = hn[j];
+                    cn[j] = cc;
+                    float hh = go * tc;
+                    on[j] = hh;
+                    hn[j] = hh;
+                }
+            }
+            if (T > 1) spin_wait(&bar, T, &sense);
+        }
+        free(Abuf);
+        free(arows);
+    }
+    free(G);
+    free(P.data);
+}
+
+/* Its backward through time, steps given in processing order (last time step first): dh
+   and dc (bmax x H) enter as the gradients of the final state and leave as those of the
+   initial one; go (rows x H, row stride ldg) is the output gradient; dg (rows x 4H)
+   receives the gate pre-activation gradients. */
+void lstm_seq_bwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_t H,
+                  const float* go, int64_t ldg, float* dh, float* dc, const float* ws,
+                  const float* w, float* dg, int nt) {
+    int64_t N = 4 * H, bmax = 0;
+    for (int64_t s = 0; s < nsteps; s++) bmax = bs[s] > bmax ? bs[s] : bmax;
+    const float** br = malloc(sizeof(float*) * N);
+    for (int64_t k = 0; k < N; k++) br[k] = w + k * H;        /* B = W_hh: (4H x H) */
+    packed_t P = prepack(N, H, br, 1);
+    free(br);
+    spinbar_t bar = {0, 0};
+    if (nt < 1) nt = 1;
+    #pragma omp parallel num_threads(nt) if(nt > 1)
+    {
+        int t = omp_get_thread_num(), T = omp_get_num_threads(), sense = 0;
+        int64_t q0 = P.npan * t / T, q1 = P.npan * (t + 1) / T;
+        int64_t u0 = H * t / T, u1 = H * (t + 1) / T;
+        float* Abuf = thread_abuf(bmax, P.kb);
+        const float** arows = malloc(sizeof(float*) * (bmax > 0 ? bmax : 1));
+        for (int64_t s = 0; s < nsteps; s++) {
+            int64_t b = bs[s], off = offs[s];
+            for (int64_t n = 0; n < b; n++) {
+                const float* wr = ws + (off + n) * 8 * H;
+                const float* gn = go + (off + n) * ldg;
+                float* dhn = dh + n * H;
+                float* dcn = dc + n * H;
+                float* d = dg + (off + n) * N;
+                #pragma omp simd
+                for (int64_t j = u0; j < u1; j++) {
+                    float i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j];
+                    float cp = wr[4 * H + j], tc = wr[6 * H + j];
+                    float dht = dhn[j] + gn[j];
+                    float dct = dcn[j] + dht * o * (1.0f - tc * tc);
+                    d[j] = dct * g * (i * (1.0f - i));
+                    d[H + j] = dct * cp * (f * (1.0f - f));
+                    d[2 * H + j] = dct * i * (1.0f - g * g);
+                    d[3 * H + j] = dht * tc * (o * (1.0f - o));
+                    dcn[j] = dct * f;
+                }
+            }
+            if (T > 1) spin_wait(&bar, T, &sense);
+            gemm_packed(b, dg + off * N, N, &P, q0, q1, dh, H, Abuf, arows);
+            if (T > 1) spin_wait(&bar, T, &sense);
+        }
+        free(Abuf);
+        free(arows);
+    }
+    free(P.data);
+}
 #else
 int sg_ok(void) { return 0; }
 void sg_gemm(void) {}
 void sg_conv_fwd(void) {}
 void sg_conv_bwd_input(void) {}
 void sg_conv_bwd_weight(void) {}
+void lstm_seq_fwd(void) {}
+void lstm_seq_bwd(void) {}
 #endif
 """
 
@@ -370,8 +543,9 @@ def _load():
     if not os.environ.get("ARDOR_NO_CKERNELS"):
         try:
             from ..jit import _kernels as K
-            lib = K._compile_c(_SRC.replace("CPUTAG", _cpu_tag().replace("*/", "")),
-                               quiet=True)
+            src = _SRC.replace("CPUTAG", _cpu_tag().replace("*/", ""))
+            lib = K._compile_c(src.replace("/*SIMD*/", K._SIMD_DECLS), quiet=True) \
+                or K._compile_c(src.replace("/*SIMD*/", ""), quiet=True)
             if lib is not None and lib.sg_ok():
                 i64 = ctypes.c_int64
                 p = ctypes.c_void_p
@@ -383,7 +557,9 @@ def _load():
                         ("sg_conv_bwd_input", [i64, p, i64, i64, i64, i64, p, i64, p, i64,
                                                i64, p, i64, i64, nt]),
                         ("sg_conv_bwd_weight", [i64, p, i64, i64, i64, p, i64, p, i64, i64,
-                                                i64, i64, i64, p, nt])):
+                                                i64, i64, i64, p, nt]),
+                        ("lstm_seq_fwd", [i64, p, p, i64, p, p, p, p, p, p, nt]),
+                        ("lstm_seq_bwd", [i64, p, p, i64, p, i64, p, p, p, p, p, nt])):
                     f = getattr(lib, name)
                     f.argtypes = args
                     f.restype = None
@@ -502,6 +678,19 @@ def matmul(a, b, out=None, accumulate: bool = False):
             or a.ndim != 2 or b.ndim != 2 or not _fits(a.shape[0], b.shape[1], a.shape[1]) \
             or not enabled():
         return None
+    M, N = a.shape[0], b.shape[1]
+    if N < 32 <= M and not accumulate:
+        # a narrow result fills few lanes of the 32-wide register tile: compute its
+        # transpose (b^T a^T), whose rows are the long side
+        rt = product(b.T, a.T)
+        if rt is None:
+            return None
+        if out is None:
+            return np.ascontiguousarray(rt.T)
+        if out.shape != (M, N) or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+            return None
+        out[...] = rt.T
+        return out
     return product(a, b, out, accumulate)
 
 
@@ -582,3 +771,43 @@ def conv_weight_grad(xflat, offs, gz, front: int, L: int):
                                     gz.ctypes.data, Co * Pz, Pz, front, Co, L,
                                     gwt.ctypes.data, _threads())
     return gwt
+
+
+def _steps_arrays(steps):
+    offs = np.asarray([o for o, _ in steps], np.int64)
+    bs = np.asarray([b for _, b in steps], np.int64)
+    return offs, bs
+
+
+def lstm_forward(xb, w_hh, h, c, ws, out, steps) -> bool:
+    """An LSTM layer's recurrence over all ``steps`` ((row offset, batch) in processing
+    order) in one C call: W_hh packed once, one product and one fused pointwise pass per
+    step, the threads meeting at a spinning barrier. False where it does not apply (the
+    caller runs its per-step loop). See ``lstm_seq_fwd`` in the source for the layouts."""
+    H = w_hh.shape[1]
+    if not (_f32c(xb, w_hh, h, c, ws, out) and w_hh.shape[0] == 4 * H
+            and xb.shape[1] == 4 * H and ws.shape[1] == 8 * H and out.shape[1] == H
+            and h.shape[1] == H and c.shape == h.shape and enabled()):
+        return False
+    offs, bs = _steps_arrays(steps)
+    _STATE["fn"].lstm_seq_fwd(len(steps), offs.ctypes.data, bs.ctypes.data, H, xb.ctypes.data,
+                              w_hh.ctypes.data, h.ctypes.data, c.ctypes.data, ws.ctypes.data,
+                              out.ctypes.data, _threads())
+    return True
+
+
+def lstm_backward(go, dh, dc, ws, w_hh, dg, steps) -> bool:
+    """Backward through time of :func:`lstm_forward` (``steps`` last time step first);
+    False where it does not apply."""
+    H = w_hh.shape[1]
+    if not (_f32c(dh, dc, ws, w_hh, dg) and type(go) is np.ndarray and go.dtype == np.float32
+            and go.ndim == 2 and go.strides[1] == 4 and go.strides[0] % 4 == 0
+            and go.strides[0] >= 0 and go.shape[1] == H and w_hh.shape[0] == 4 * H
+            and ws.shape[1] == 8 * H and dg.shape[1] == 4 * H and dh.shape[1] == H
+            and dc.shape == dh.shape and enabled()):
+        return False
+    offs, bs = _steps_arrays(steps)
+    _STATE["fn"].lstm_seq_bwd(len(steps), offs.ctypes.data, bs.ctypes.data, H, go.ctypes.data,
+                              go.strides[0] // 4, dh.ctypes.data, dc.ctypes.data,
+                              ws.ctypes.data, w_hh.ctypes.data, dg.ctypes.data, _threads())
+    return True

@@ -1231,6 +1231,9 @@ def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
     gbuf = xp.empty((bmax, 4 * H), dtype=dt)
     tmp = xp.empty((bmax, H), dtype=dt)
     hr_buf = xp.empty((bmax, H), dtype=dt) if w_hr is not None else None
+    if w_hr is None and xp is np and _cgemm.lstm_forward(
+            np.ascontiguousarray(xb), np.ascontiguousarray(w_hh), h, c, ws, out, steps):
+        return c, ws
     # the pointwise part of a step as one compiled loop (ardor/_ops/_ckern.py) when it can
     fused = w_hr is None and xp is np and dt == np.float32 and _ckern.available()
     for off, b in steps:
@@ -1294,6 +1297,8 @@ def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
     fused = w_hr is None and xp is np and dt == np.float32 and _ckern.available()
     if fused:
         go = np.ascontiguousarray(go)                 # a broadcast gradient has zero strides
+        if _cgemm.lstm_backward(go, dh, dc, ws, np.ascontiguousarray(w_hh), dg, steps):
+            steps = ()
     fac = omt2 = None
     for off, b in steps:
         r = slice(off, off + b)
@@ -1308,7 +1313,7 @@ def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
         dht = dh[:b] + go[r]
         if w_hr is not None:
             dhr_all[r] = dht
-            dhr = dht @ w_hr
+            dhr = _cgemm.mm(xp, dht, w_hr)
         else:
             dhr = dht
         dct = dhr * o
@@ -1323,12 +1328,12 @@ def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
         xp.multiply(dct, f, out=dc[:b])
         xp.matmul(d, w_hh, out=dh[:b])
     hprev = ws[:, 7 * H:]
-    g_whh = dg.T @ hprev                              # one GEMM over all steps
+    g_whh = _cgemm.mm(xp, dg.T, hprev)                # one GEMM over all steps
     g_bhh = dg.sum(0)
     g_whr = xp.zeros((0,), dtype=dt)
     if w_hr is not None:
         hr = ws[:, 3 * H:4 * H] * ws[:, 6 * H:7 * H]
-        g_whr = dhr_all.T @ hr
+        g_whr = _cgemm.mm(xp, dhr_all.T, hr)
     return dg, g_whh, g_bhh, dc, g_whr
 
 
@@ -1347,7 +1352,7 @@ def _gru_rnn_forward(xp, mode, x2, w_hh, b_hh, h, out, steps):
     for off, b in steps:
         r = slice(off, off + b)
         hp = h[:b]
-        gh = hp @ whh_t
+        gh = _cgemm.mm(xp, hp, whh_t)
         if mode == "gru":
             if b_hh is not None:
                 gh += b_hh
@@ -1409,7 +1414,7 @@ def _gru_rnn_backward(xp, mode, go, dh, ws, outr, w_hh, steps):
             e = dgh[r]
             e[:, :2 * H] = d[:, :2 * H]
             xp.multiply(dn, rr, out=e[:, 2 * H:])
-            dh[:b] = dht * z + e @ w_hh
+            dh[:b] = dht * z + _cgemm.mm(xp, e, w_hh)
         else:
             hn = outr[r]
             d = dg[r]
@@ -1419,7 +1424,7 @@ def _gru_rnn_backward(xp, mode, go, dh, ws, outr, w_hh, steps):
                 xp.multiply(dht, hn > 0, out=d)
             xp.matmul(d, w_hh, out=dh[:b])
     hprev = ws[:, 4 * H:] if mode == "gru" else ws
-    g_whh = dgh.T @ hprev                              # one GEMM over all steps
+    g_whh = _cgemm.mm(xp, dgh.T, hprev)                # one GEMM over all steps
     g_bhh = dgh.sum(0)
     return dg, g_whh, g_bhh
 
