@@ -16,6 +16,19 @@ from ._ops.registry import public
 
 _current: int | None = None       # the last value set through set_num_threads
 _openblas = None                  # (set_fn, get_fn) once found, False when there is none
+_tpc: list = []                   # [threadpoolctl module or None] once looked for
+
+
+def _threadpoolctl():
+    # looked up once: a failed import searches sys.path again on every attempt (~80 us), and
+    # the GEMM asks for the thread count on every call
+    if not _tpc:
+        try:
+            import threadpoolctl
+        except ImportError:
+            threadpoolctl = None
+        _tpc.append(threadpoolctl)
+    return _tpc[0]
 
 # Entry points of the OpenBLAS builds numpy ships (scipy-openblas uses a prefix and, in its
 # ILP64 flavour, a "64_" suffix) and of a plain system OpenBLAS.
@@ -63,10 +76,7 @@ def _find_openblas():
 
 
 def _blas_set(n: int) -> bool:
-    try:
-        import threadpoolctl
-    except ImportError:
-        threadpoolctl = None
+    threadpoolctl = _threadpoolctl()
     if threadpoolctl is not None:
         threadpoolctl.threadpool_limits(limits=n, user_api="blas")
         return True
@@ -78,10 +88,7 @@ def _blas_set(n: int) -> bool:
 
 
 def _blas_get() -> int | None:
-    try:
-        import threadpoolctl
-    except ImportError:
-        threadpoolctl = None
+    threadpoolctl = _threadpoolctl()
     if threadpoolctl is not None:
         infos = [i for i in threadpoolctl.threadpool_info() if i.get("user_api") == "blas"]
         if infos:

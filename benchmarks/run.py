@@ -299,8 +299,10 @@ def main() -> None:
     p.add_argument("--baseline", default=None, metavar="DIR",
                    help="also time the ardor found in DIR (e.g. an older checkout) as 'baseline'")
     p.add_argument("--no-numpy", action="store_true")
-    p.add_argument("--settle", type=float, default=1.0,
-                   help="seconds of quiet before each timed run (idle thread pools stop spinning)")
+    p.add_argument("--settle", type=float, default=3.0,
+                   help="seconds of quiet before each timed run (idle thread pools stop "
+                        "spinning; after the other framework's run, 1 s still left the rnn "
+                        "step 30%% slower on this VM)")
     p.add_argument("--pin", default=None, help="CPU list to pin every process to, e.g. 0,1")
     p.add_argument("--profile", default=None, metavar="WORKLOAD")
     p.add_argument("--top", type=int, default=25)

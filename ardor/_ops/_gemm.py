@@ -573,8 +573,11 @@ def _load():
 def _threads() -> int:
     if _STATE.get("forked"):
         return 1
-    from .._threads import get_num_threads
-    return get_num_threads()
+    get = _STATE.get("get_threads")
+    if get is None:
+        from .._threads import get_num_threads as get
+        _STATE["get_threads"] = get
+    return get()
 
 
 def _after_fork() -> None:
