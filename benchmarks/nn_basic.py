@@ -1,4 +1,5 @@
-"""nn basics beside torch: Module call overhead, an MLP step, MultiheadAttention at seq 128.
+"""nn basics beside torch: Module call overhead, an MLP step, convolutions (LeNet, the cnn
+workload's conv2, a ResNet block), an LSTM layer over 64 steps, MultiheadAttention at seq 128.
 
     python benchmarks/nn_basic.py [--rounds 5]
 
@@ -43,6 +44,27 @@ def _cases(lib):
     def mlp_step():
         mlp(xm).backward(gm)
     cases["MLP 256-256-256-10 fwd+bwd, batch 128"] = (mlp_step, 50)
+    convs = (("Conv2d LeNet conv1 64x1x28x28 1->32 k3 (input no grad)", (64, 1, 28), 32, 3, 0,
+              False),
+             ("Conv2d LeNet conv2 16x6x14x14 6->16 k5", (16, 6, 14), 16, 5, 0, True),
+             ("Conv2d cnn conv2 64x32x26x26 32->64 k3", (64, 32, 26), 64, 3, 0, True),
+             ("Conv2d ResNet block 32x64x56x56 64->64 k3 p1", (32, 64, 56), 64, 3, 1, True))
+    for name, (n, c, hw), cout, k, pad, xgrad in convs:
+        conv = nn.Conv2d(c, cout, k, padding=pad)
+        xc = lib.tensor(rng.standard_normal((n, c, hw, hw)).astype(np.float32),
+                        requires_grad=xgrad)
+        gc = lib.tensor(rng.standard_normal(tuple(conv(xc).shape)).astype(np.float32))
+
+        def conv_step(conv=conv, xc=xc, gc=gc):
+            conv(xc).backward(gc)
+        cases[name + " fwd+bwd"] = (conv_step, 2 if n * c * hw * hw > 1e6 else 10)
+    lstm = nn.LSTM(64, 256, batch_first=True)
+    xl = lib.tensor(rng.standard_normal((32, 64, 64)).astype(np.float32), requires_grad=True)
+    gl = lib.tensor(rng.standard_normal((32, 64, 256)).astype(np.float32))
+
+    def lstm_step():
+        lstm(xl)[0].backward(gl)
+    cases["LSTM(64, 256) batch 32 seq 64 fwd+bwd"] = (lstm_step, 3)
     for need in (True, False):
         mha = nn.MultiheadAttention(64, 4, batch_first=True)
         q = lib.tensor(rng.standard_normal((8, 128, 64)).astype(np.float32),
@@ -71,11 +93,11 @@ def main() -> None:
             for k, (fn, n) in cases[name].items():
                 fn()
                 times[name][k].append(min(timeit.repeat(fn, number=n, repeat=3)) / n)
-    print(f"{'case':58s} {'ardor':>10s} {'torch':>10s} {'ratio':>6s}")
+    print(f"{'case':66s} {'ardor':>10s} {'torch':>10s} {'ratio':>6s}")
     for k in cases["ardor"]:
         ta = statistics.median(times["ardor"][k])
         tt = statistics.median(times["torch"][k]) if torch is not None else float("nan")
-        print(f"{k:58s} {ta * 1e3:9.3f}ms {tt * 1e3:9.3f}ms {ta / tt:6.2f}")
+        print(f"{k:66s} {ta * 1e3:9.3f}ms {tt * 1e3:9.3f}ms {ta / tt:6.2f}")
 
 
 if __name__ == "__main__":

@@ -179,3 +179,45 @@ def test_lstm_sequence_kernel_matches_torch(forced, monkeypatch, kw, shape, pack
     for r, a in zip(*res):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-5)
     assert ("lstm_forward", True) in calls and ("lstm_backward", True) in calls
+
+
+@pytest.mark.parametrize("xs,ws,kw,xgrad", [
+    ((64, 1, 28, 28), (32, 1, 3, 3), {}, False),                 # LeNet's first layer
+    ((5, 3, 17, 40), (8, 3, 3, 3), {"padding": 1}, True),        # one tap at a time
+    ((2, 2, 6, 70), (5, 2, 3, 3), {"padding": 1}, True),         # rows over 64: generic loops
+    ((4, 2, 12, 11), (6, 2, 2, 3), {"padding": (1, 2), "dilation": (2, 1)}, True),
+    ((3, 3, 9, 9), (4, 3, 3, 3), {"padding": 1, "bias": False}, True),
+])
+def test_direct_conv_matches_torch(monkeypatch, xs, ws, kw, xgrad):
+    from ardor._ops import _ckern
+    if not _ckern.available():
+        pytest.skip("the direct convolution kernel needs a C compiler")
+    calls = []
+    for name in ("direct_conv2d", "direct_conv2d_weight_grad", "direct_conv2d_input_grad"):
+        def spy(*a, _f=getattr(_ckern, name), _n=name):
+            calls.append(_n)
+            return _f(*a)
+        monkeypatch.setattr(_ckern, name, spy)
+    rng = np.random.default_rng(sum(xs))
+    x = rng.standard_normal(xs, dtype=np.float32)
+    w = rng.standard_normal(ws, dtype=np.float32)
+    bias = kw.pop("bias", True)
+    b = rng.standard_normal(ws[0], dtype=np.float32)
+    res = []
+    for lib in (torch, ardor):
+        conv = lib.nn.Conv2d(ws[1], ws[0], ws[2:], bias=bias, **kw)
+        with lib.no_grad():
+            conv.weight.copy_(lib.from_numpy(w))
+            if bias:
+                conv.bias.copy_(lib.from_numpy(b))
+        xt = lib.from_numpy(x.copy()).requires_grad_(xgrad)
+        y = conv(xt)
+        y.backward(lib.from_numpy(np.random.default_rng(7).standard_normal(
+            tuple(y.shape), dtype=np.float32)))
+        res.append([y.detach().numpy(), conv.weight.grad.numpy()] +
+                   ([xt.grad.numpy()] if xgrad else []) + ([conv.bias.grad.numpy()] if bias else []))
+    for r, a in zip(*res):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.sqrt(r.size))
+    expect = {"direct_conv2d", "direct_conv2d_weight_grad"} | (
+        {"direct_conv2d_input_grad"} if xgrad else set())
+    assert set(calls) == expect

@@ -17,6 +17,7 @@ import numpy as np
 _SRC = r"""
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 /*SIMD*/
 /* torch's formulas (aten GeluKernel): y = x * 0.5 * (1 + erf(x / sqrt(2))),
    dx = dy * (cdf + x * pdf) with cdf = 0.5 * (1 + erf(x / sqrt(2))) */
@@ -282,6 +283,244 @@ void pool_scatter_f32(const float* restrict g, const int64_t* restrict ind,
         }
     }
 }
+/* Direct 2-d convolution, stride 1, for few input taps (C*KH*KW small): each output row is
+   the bias plus one scaled, shifted input row per tap, so nothing is unfolded and the output
+   is written once, in place. x is the zero-padded input (N, C, Hp, Wp); w (Co, C, KH, KW). */
+#define DC_CO 8
+#ifdef __AVX512F__
+#include <immintrin.h>
+/* one output row (OW <= 64) kept in registers across all taps: loaded never, stored once */
+static inline void dconv_row512(const float* restrict xrow, int64_t xs_c, int64_t Wp,
+                                const float* restrict wco, float bv, float* restrict yr,
+                                int64_t C, int64_t KH, int64_t KW, int64_t dh, int64_t dw,
+                                int64_t OW) {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; v++) {
+        int64_t left = OW - 16 * v;
+        m[v] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1u);
+    }
+    __m512 a0 = _mm512_set1_ps(bv), a1 = a0, a2 = a0, a3 = a0;
+    for (int64_t ci = 0; ci < C; ci++)
+        for (int64_t kh = 0; kh < KH; kh++) {
+            const float* xr0 = xrow + ci * xs_c + kh * dh * Wp;
+            for (int64_t kw = 0; kw < KW; kw++) {
+                const float* xr = xr0 + kw * dw;
+                __m512 wv = _mm512_set1_ps(*wco++);
+                a0 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[0], xr), a0);
+                if (m[1]) a1 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[1], xr + 16), a1);
+                if (m[2]) a2 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[2], xr + 32), a2);
+                if (m[3]) a3 = _mm512_fmadd_ps(wv, _mm512_maskz_loadu_ps(m[3], xr + 48), a3);
+            }
+        }
+    _mm512_mask_storeu_ps(yr, m[0], a0);
+    if (m[1]) _mm512_mask_storeu_ps(yr + 16, m[1], a1);
+    if (m[2]) _mm512_mask_storeu_ps(yr + 32, m[2], a2);
+    if (m[3]) _mm512_mask_storeu_ps(yr + 48, m[3], a3);
+}
+#endif
+void dconv2d_fwd_f32(const float* restrict x, const float* restrict w, const float* b,
+                     float* restrict y, int64_t N, int64_t C, int64_t Hp, int64_t Wp,
+                     int64_t Co, int64_t KH, int64_t KW, int64_t dh, int64_t dw, int64_t OH,
+                     int64_t OW, int nt) {
+    int64_t cob = (Co + DC_CO - 1) / DC_CO;
+#ifdef __AVX512F__
+    if (OW <= 64) {
+        #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+        for (int64_t it = 0; it < N * Co; it++) {
+            int64_t n = it / Co, co = it % Co;
+            const float* wco = w + co * C * KH * KW;
+            float bv = b ? b[co] : 0.0f;
+            for (int64_t oh = 0; oh < OH; oh++)
+                dconv_row512(x + (n * C * Hp + oh) * Wp, Hp * Wp, Wp, wco, bv,
+                             y + (it * OH + oh) * OW, C, KH, KW, dh, dw, OW);
+        }
+        return;
+    }
+#endif
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t it = 0; it < N * cob; it++) {
+        int64_t n = it / cob, c0 = (it % cob) * DC_CO;
+        int64_t c1 = c0 + DC_CO < Co ? c0 + DC_CO : Co;
+        for (int64_t oh = 0; oh < OH; oh++) {
+            for (int64_t co = c0; co < c1; co++) {
+                float* yr = y + ((n * Co + co) * OH + oh) * OW;
+                float bv = b ? b[co] : 0.0f;
+                for (int64_t ow = 0; ow < OW; ow++) yr[ow] = bv;
+            }
+            for (int64_t ci = 0; ci < C; ci++)
+                for (int64_t kh = 0; kh < KH; kh++) {
+                    const float* xr0 = x + ((n * C + ci) * Hp + oh + kh * dh) * Wp;
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        const float* xr = xr0 + kw * dw;
+                        for (int64_t co = c0; co < c1; co++) {
+                            float wv = w[((co * C + ci) * KH + kh) * KW + kw];
+                            float* yr = y + ((n * Co + co) * OH + oh) * OW;
+                            #pragma omp simd
+                            for (int64_t ow = 0; ow < OW; ow++) yr[ow] += wv * xr[ow];
+                        }
+                    }
+                }
+        }
+    }
+}
+/* its weight (and bias) gradient: gw[co, ci, kh, kw] = sum over n, oh, ow of
+   gy[n, co, oh, ow] * x[n, ci, oh + kh*dh, ow + kw*dw]; gb[co] = sum of gy[:, co] */
+void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float* restrict gw,
+                       float* gb, int64_t N, int64_t C, int64_t Hp, int64_t Wp, int64_t Co,
+                       int64_t KH, int64_t KW, int64_t dh, int64_t dw, int64_t OH, int64_t OW,
+                       int nt) {
+    int64_t T = C * KH * KW;
+#ifdef __AVX512F__
+    if (OW <= 32 && T <= 12) {
+        /* every tap's sum in registers at once (up to 12 taps x 2 vectors): each gy row is
+           read once and each input row once per tap, from cache */
+        __mmask16 m0 = OW >= 16 ? 0xFFFF : (__mmask16)((1u << OW) - 1u);
+        __mmask16 m1 = OW <= 16 ? 0 : (__mmask16)((1u << (OW - 16)) - 1u);
+        int64_t toff[12];
+        for (int64_t t = 0; t < T; t++) {
+            int64_t ci = t / (KH * KW), kh = (t / KW) % KH, kw = t % KW;
+            toff[t] = (ci * Hp + kh * dh) * Wp + kw * dw;
+        }
+        #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+        for (int64_t co = 0; co < Co; co++) {
+            __m512 z = _mm512_setzero_ps();
+            __m512 a[12][2], sb0 = z, sb1 = z;
+            #pragma GCC unroll 12
+            for (int t = 0; t < 12; t++) { a[t][0] = z; a[t][1] = z; }
+            for (int64_t n = 0; n < N; n++)
+                for (int64_t oh = 0; oh < OH; oh++) {
+                    const float* g = gy + ((n * Co + co) * OH + oh) * OW;
+                    const float* xb = x + (n * C * Hp + oh) * Wp;
+                    __m512 g0 = _mm512_maskz_loadu_ps(m0, g);
+                    __m512 g1 = _mm512_maskz_loadu_ps(m1, g + 16);
+                    sb0 = _mm512_add_ps(sb0, g0);
+                    sb1 = _mm512_add_ps(sb1, g1);
+                    #pragma GCC unroll 12
+                    for (int t = 0; t < 12; t++) {
+                        if (t < T) {
+                            const float* xr = xb + toff[t];
+                            a[t][0] = _mm512_fmadd_ps(g0, _mm512_maskz_loadu_ps(m0, xr), a[t][0]);
+                            a[t][1] = _mm512_fmadd_ps(g1, _mm512_maskz_loadu_ps(m1, xr + 16),
+                                                      a[t][1]);
+                        }
+                    }
+                }
+            for (int t = 0; t < T; t++)
+                gw[co * T + t] = _mm512_reduce_add_ps(_mm512_add_ps(a[t][0], a[t][1]));
+            if (gb) gb[co] = _mm512_reduce_add_ps(_mm512_add_ps(sb0, sb1));
+        }
+        return;
+    }
+    if (OW <= 64) {
+        /* one tap at a time, its sum over all rows held in registers; the co plane of gy
+           and the images stay in cache across the taps */
+        __mmask16 m[4];
+        for (int v = 0; v < 4; v++) {
+            int64_t left = OW - 16 * v;
+            m[v] = left >= 16 ? 0xFFFF : left <= 0 ? 0 : (__mmask16)((1u << left) - 1u);
+        }
+        #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+        for (int64_t co = 0; co < Co; co++) {
+            for (int64_t t = 0; t < T + (gb != 0); t++) {
+                int64_t ci = t / (KH * KW), kh = (t / KW) % KH, kw = t % KW;
+                /* rows two at a time into separate accumulators: twice the independent
+                   FMA chains, so the adds do not wait on each other's latency */
+                __m512 z = _mm512_setzero_ps();
+                __m512 a0 = z, a1 = z, a2 = z, a3 = z, b0 = z, b1 = z, b2 = z, b3 = z;
+#define DC_ROW(ACC0, ACC1, ACC2, ACC3, r)                                                   \
+                {                                                                          \
+                    int64_t n_ = n, oh_ = (r);                                             \
+                    const float* g = gy + ((n_ * Co + co) * OH + oh_) * OW;                \
+                    __m512 g0 = _mm512_maskz_loadu_ps(m[0], g);                            \
+                    __m512 g1 = m[1] ? _mm512_maskz_loadu_ps(m[1], g + 16) : z;            \
+                    __m512 g2 = m[2] ? _mm512_maskz_loadu_ps(m[2], g + 32) : z;            \
+                    __m512 g3 = m[3] ? _mm512_maskz_loadu_ps(m[3], g + 48) : z;            \
+                    if (t == T) {                                                          \
+                        ACC0 = _mm512_add_ps(ACC0, g0); ACC1 = _mm512_add_ps(ACC1, g1);    \
+                        ACC2 = _mm512_add_ps(ACC2, g2); ACC3 = _mm512_add_ps(ACC3, g3);    \
+                    } else {                                                               \
+                        const float* xr = x + ((n_ * C + ci) * Hp + oh_ + kh * dh) * Wp    \
+                                          + kw * dw;                                       \
+                        ACC0 = _mm512_fmadd_ps(g0, _mm512_maskz_loadu_ps(m[0], xr), ACC0); \
+                        if (m[1]) ACC1 = _mm512_fmadd_ps(g1, _mm512_maskz_loadu_ps(m[1], xr + 16), ACC1); \
+                        if (m[2]) ACC2 = _mm512_fmadd_ps(g2, _mm512_maskz_loadu_ps(m[2], xr + 32), ACC2); \
+                        if (m[3]) ACC3 = _mm512_fmadd_ps(g3, _mm512_maskz_loadu_ps(m[3], xr + 48), ACC3); \
+                    }                                                                      \
+                }
+                for (int64_t n = 0; n < N; n++) {
+                    int64_t oh = 0;
+                    for (; oh + 1 < OH; oh += 2) {
+                        DC_ROW(a0, a1, a2, a3, oh)
+                        DC_ROW(b0, b1, b2, b3, oh + 1)
+                    }
+                    if (oh < OH) DC_ROW(a0, a1, a2, a3, oh)
+                }
+#undef DC_ROW
+                a0 = _mm512_add_ps(a0, b0); a1 = _mm512_add_ps(a1, b1);
+                a2 = _mm512_add_ps(a2, b2); a3 = _mm512_add_ps(a3, b3);
+                float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1),
+                                                               _mm512_add_ps(a2, a3)));
+                if (t < T) gw[co * T + t] = sum;
+                else if (gb) gb[co] = sum;
+            }
+        }
+        return;
+    }
+#endif
+    /* per-lane partial sums over rows (acc[t][ow]), reduced across lanes once at the end:
+       the inner loops are plain vector FMAs, no horizontal reduction per row */
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t co = 0; co < Co; co++) {
+        float* acc = calloc((size_t)(T + 1) * OW, sizeof(float));
+        float* accb = acc + T * OW;
+        for (int64_t n = 0; n < N; n++)
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const float* g = gy + ((n * Co + co) * OH + oh) * OW;
+                #pragma omp simd
+                for (int64_t ow = 0; ow < OW; ow++) accb[ow] += g[ow];
+                for (int64_t ci = 0; ci < C; ci++)
+                    for (int64_t kh = 0; kh < KH; kh++) {
+                        const float* xr0 = x + ((n * C + ci) * Hp + oh + kh * dh) * Wp;
+                        for (int64_t kw = 0; kw < KW; kw++) {
+                            const float* xr = xr0 + kw * dw;
+                            float* a = acc + ((ci * KH + kh) * KW + kw) * OW;
+                            #pragma omp simd
+                            for (int64_t ow = 0; ow < OW; ow++) a[ow] += g[ow] * xr[ow];
+                        }
+                    }
+            }
+        for (int64_t t = 0; t <= T; t++) {
+            double s = 0.0;
+            for (int64_t ow = 0; ow < OW; ow++) s += acc[t * OW + ow];
+            if (t < T) gw[co * T + t] = (float)s;
+            else if (gb) gb[co] = (float)s;
+        }
+        free(acc);
+    }
+}
+/* its input gradient into the padded frame: gxp[n, ci, oh + kh*dh, ow + kw*dw] +=
+   w[co, ci, kh, kw] * gy[n, co, oh, ow] (gxp zeroed here) */
+void dconv2d_bwd_x_f32(const float* restrict gy, const float* restrict w, float* restrict gxp,
+                       int64_t N, int64_t C, int64_t Hp, int64_t Wp, int64_t Co, int64_t KH,
+                       int64_t KW, int64_t dh, int64_t dw, int64_t OH, int64_t OW, int nt) {
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
+    for (int64_t it = 0; it < N * C; it++) {
+        int64_t n = it / C, ci = it % C;
+        float* gp = gxp + it * Hp * Wp;
+        for (int64_t i = 0; i < Hp * Wp; i++) gp[i] = 0.0f;
+        for (int64_t co = 0; co < Co; co++)
+            for (int64_t oh = 0; oh < OH; oh++) {
+                const float* g = gy + ((n * Co + co) * OH + oh) * OW;
+                for (int64_t kh = 0; kh < KH; kh++)
+                    for (int64_t kw = 0; kw < KW; kw++) {
+                        float wv = w[((co * C + ci) * KH + kh) * KW + kw];
+                        float* r = gp + (oh + kh * dh) * Wp + kw * dw;
+                        #pragma omp simd
+                        for (int64_t ow = 0; ow < OW; ow++) r[ow] += wv * g[ow];
+                    }
+            }
+    }
+}
 """
 
 _LIB: list = []   # [lib or None] once loaded
@@ -309,7 +548,10 @@ def _lib():
                                ("lstm_bwd_f32", [p] * 5 + [i64] * 4),
                                ("softmax_f32", [p] * 2 + [i64] * 2),
                                ("maxpool2d_f32", [p] * 3 + [i64] * 13 + [ctypes.c_int]),
-                               ("pool_scatter_f32", [p] * 3 + [i64] * 3 + [ctypes.c_int] * 2)):
+                               ("pool_scatter_f32", [p] * 3 + [i64] * 3 + [ctypes.c_int] * 2),
+                               ("dconv2d_fwd_f32", [p] * 4 + [i64] * 11 + [ctypes.c_int]),
+                               ("dconv2d_bwd_w_f32", [p] * 4 + [i64] * 11 + [ctypes.c_int]),
+                               ("dconv2d_bwd_x_f32", [p] * 3 + [i64] * 11 + [ctypes.c_int])):
                 fn = getattr(lib, name)
                 fn.restype = None
                 fn.argtypes = args
@@ -524,3 +766,58 @@ def pool_scatter(g, idx, shape, accumulate: bool):
         lib.pool_scatter_f32(g.ctypes.data, idx.ctypes.data, out.ctypes.data, planes,
                              g.size // planes, S, 0 if accumulate else 1, _nthreads(out.size))
     return out
+
+
+def _f32c(*arrays) -> bool:
+    return all(type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
+               for a in arrays)
+
+
+def direct_conv2d(xpad, w, b, dil, out):
+    """Stride-1 2-d convolution of a zero-padded float32 (N, C, Hp, Wp) array by w
+    (Co, C, KH, KW) (+ bias) to spatial size ``out``, or None (use numpy)."""
+    if not (_f32c(xpad, w) and (b is None or _f32c(b)) and xpad.ndim == 4 and w.ndim == 4):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    n, c, hp, wp = xpad.shape
+    co, _, kh, kw = w.shape
+    y = np.empty((n, co) + tuple(out), np.float32)
+    lib.dconv2d_fwd_f32(xpad.ctypes.data, w.ctypes.data, _ptr(b), y.ctypes.data, n, c, hp, wp,
+                        co, kh, kw, dil[0], dil[1], out[0], out[1], _nthreads(y.size * c * kh * kw))
+    return y
+
+
+def direct_conv2d_weight_grad(xpad, gy, kernel, dil, with_bias: bool):
+    """(gw, gb or None) of :func:`direct_conv2d`, or None (use numpy)."""
+    if not (_f32c(xpad, gy) and xpad.ndim == 4 and gy.ndim == 4):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    n, c, hp, wp = xpad.shape
+    co, oh, ow = gy.shape[1:]
+    gw = np.empty((co, c) + tuple(kernel), np.float32)
+    gb = np.empty(co, np.float32) if with_bias else None
+    lib.dconv2d_bwd_w_f32(xpad.ctypes.data, gy.ctypes.data, gw.ctypes.data, _ptr(gb), n, c, hp,
+                          wp, co, kernel[0], kernel[1], dil[0], dil[1], oh, ow,
+                          _nthreads(gy.size * c * kernel[0] * kernel[1]))
+    return gw, gb
+
+
+def direct_conv2d_input_grad(gy, w, padded, dil):
+    """Gradient of :func:`direct_conv2d` for the padded input frame ``padded`` (Hp, Wp),
+    or None (use numpy)."""
+    if not (_f32c(gy, w) and gy.ndim == 4 and w.ndim == 4):
+        return None
+    lib = _lib()
+    if lib is None:
+        return None
+    n, co, oh, ow = gy.shape
+    c, kh, kw = w.shape[1:]
+    gxp = np.empty((n, c) + tuple(padded), np.float32)
+    lib.dconv2d_bwd_x_f32(gy.ctypes.data, w.ctypes.data, gxp.ctypes.data, n, c, padded[0],
+                          padded[1], co, kh, kw, dil[0], dil[1], oh, ow,
+                          _nthreads(gy.size * c * kh * kw))
+    return gxp

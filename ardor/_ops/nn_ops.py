@@ -240,6 +240,24 @@ def _c_conv_ok(xp, g: _Geom, groups: int, a, b, m: int, n: int, k: int) -> bool:
             and 2 * m * n * k >= 1 << 20 and _cgemm.enabled())
 
 
+_DIRECT_TAPS = 32    # C*KH*KW up to which a direct convolution beats unfolding (measured)
+
+
+def _direct_ok(xp, g: _Geom, groups: int, x, other, taps: int) -> bool:
+    """The direct C convolution serves stride-1, ungrouped float32 2-d convolutions with few
+    input taps per output (a first layer over 1-3 channels): their GEMM would be thin, and
+    unfolding costs more than the arithmetic."""
+    return (xp is np and g.full and groups == 1 and x.ndim == 4 and x.dtype == np.float32
+            and other.dtype == np.float32 and taps <= _DIRECT_TAPS and _ckern.available())
+
+
+def _padded(x, g: _Geom):
+    """x zero-padded to the geometry's (Hp, Wp) frame, contiguous."""
+    if any(lo or hi for lo, hi in g.padding):
+        return np.ascontiguousarray(_zero_pad(np, x, g.padding))
+    return np.ascontiguousarray(x)
+
+
 def _flat_input(x, g: _Geom):
     """(N, C, plane + need) float32: the zero-padded input, each channel's plane flattened
     and followed by ``need`` zeros so every shifted window stays inside its row."""
@@ -280,6 +298,11 @@ def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     n = x.shape[0]
     cout = w.shape[0]
     g = _Geom(x.shape[2:], w.shape[2:], stride, dilation, padding)
+    if _direct_ok(xp, g, groups, x, w, w[0].size):
+        y = _ckern.direct_conv2d(_padded(x, g), np.ascontiguousarray(w),
+                                 None if b is None else np.ascontiguousarray(b), g.d, g.out)
+        if y is not None:
+            return y
     if _c_conv_ok(xp, g, groups, x, w, cout, g.L, w[0].size):
         y = _cgemm.conv_forward(_flat_input(x, g), w.reshape(cout, -1), g.offs, g.L)
         if y is not None:
@@ -300,6 +323,14 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
     n, cout = gy.shape[:2]
     cin = w.shape[1] * groups
     g = _Geom(input_size, w.shape[2:], stride, dilation, padding)
+    if _direct_ok(xp, g, groups, gy, w, w[0].size):
+        gx = _ckern.direct_conv2d_input_grad(np.ascontiguousarray(gy), np.ascontiguousarray(w),
+                                             g.sp, g.d)
+        if gx is not None:
+            if any(lo or hi for lo, hi in g.padding):
+                crop = tuple(slice(lo, lo + input_size[i]) for i, (lo, _) in enumerate(g.padding))
+                gx = np.ascontiguousarray(gx[(slice(None), slice(None)) + crop])
+            return gx
     if _c_conv_ok(xp, g, groups, gy, w, cin, _prod(g.sp), cout * _prod(g.k)):
         gz, front = _grad_rows(gy, g)
         wt = np.ascontiguousarray(w.reshape(cout, cin, -1).transpose(1, 0, 2)).reshape(cin, -1)
@@ -329,6 +360,11 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
 def _conv_weight_grad(xp, x, gy, stride, padding, dilation, groups, kernel_size):
     n, cout = gy.shape[:2]
     g = _Geom(x.shape[2:], kernel_size, stride, dilation, padding)
+    if _direct_ok(xp, g, groups, x, gy, x.shape[1] * _prod(g.k)):
+        r = _ckern.direct_conv2d_weight_grad(_padded(x, g), np.ascontiguousarray(gy),
+                                             tuple(kernel_size), g.d, False)
+        if r is not None:
+            return r[0]
     if _c_conv_ok(xp, g, groups, x, gy, x.shape[1] * _prod(g.k), cout, g.L):
         gz, front = _grad_rows(gy, g)
         gwt = _cgemm.conv_weight_grad(_flat_input(x, g), g.offs, gz, front, g.L)
