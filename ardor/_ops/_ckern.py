@@ -233,10 +233,13 @@ static void maxpool_plane(const float* restrict xp, float* restrict yp, int64_t*
                     #pragma omp simd
                     for (int64_t t = 0; t < n; t++) {
                         int64_t at = base + t * sw;
-                        float v = xp[at];
-                        int take = (v > best[t]) | (v != v);
-                        best[t] = take ? v : best[t];
-                        bidx[t] = take ? at : bidx[t];
+                        float v = xp[at], b = best[t];
+                        /* plain selects, each one condition: gcc vectorizes these into
+                           compares and blends (a combined "a || b" stayed a branch) */
+                        float nb = v > b ? v : b;
+                        int64_t ni = v > b ? at : bidx[t];
+                        best[t] = v != v ? v : nb;
+                        bidx[t] = v != v ? at : ni;
                     }
                 }
             for (int64_t t = 0; t < n; t++) {

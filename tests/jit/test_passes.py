@@ -240,3 +240,26 @@ def test_pool_to_max_matches_torch(shape, k):
     ref = (pool(torch.tensor(a), k) * 2).numpy()
     np.testing.assert_array_equal(_run(h, a), ref)
     np.testing.assert_array_equal(CompiledGraph(g)(a), ref)
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_pool_to_max_moves_a_relu_after_the_slices(shared):
+    """relu -> max_pool: the relu is applied per slice (slice(f(x)) == f(slice(x))), so
+    fusion makes one kernel reading the pre-activation; not when relu has another reader."""
+    g = Graph()
+    x = g.placeholder("x", (2, 3, 8, 8), F32)
+    r = g.call("relu", (x,))
+    mp = g.call("max_pool_nd", (r,), {"kernel_size": (2, 2), "stride": (2, 2),
+                                      "padding": (0, 0), "dilation": (1, 1),
+                                      "ceil_mode": False})
+    out = g.getitem(mp, 0)
+    g.output((out, g.call("mul", (r, 2.0))) if shared else out)
+    h = passes.pool_to_max(g)
+    assert _calls(h, "relu") == (1 if shared else 4)
+    a = _rand(2, 3, 8, 8)
+    a.flat[5] = np.nan
+    ref = torch.nn.functional.max_pool2d(torch.relu(torch.tensor(a)), 2).numpy()
+    got = CompiledGraph(g)(a)
+    np.testing.assert_array_equal(got[0] if shared else got, ref)
+    fused = [n for n in CompiledGraph(g).graph.nodes if n.kind == "fused"]
+    assert not shared and len(fused) == 1 or shared

@@ -304,6 +304,15 @@ def pool_to_max(graph: Graph) -> Graph:
         outs = users[id(n)]
         if any(u.kind != "getitem" or (u.index == 1 and users[id(u)]) for u in outs):
             continue
+        # an activation read only by this pool (relu before max_pool) moves after the
+        # slicing, one application per slice: slice(f(x)) == f(slice(x)) for elementwise
+        # f, and the fused kernel then reads x directly, with no pass writing f(x)
+        act = None
+        if x.kind == "call" and x.op.expr is not None and len(x.args) == 1 \
+                and isinstance(x.args[0], Node) and x.args[0].meta is not None \
+                and x.args[0].nout == 1 and x.args[0].meta[0] == shape \
+                and [id(u) for u in users[id(x)]] == [id(n)]:
+            act, x = x, x.args[0]
         new, terms = [], []
         for offs in itertools.product(*[range(k) for k in ks]):
             v = x
@@ -314,6 +323,10 @@ def pool_to_max(graph: Graph) -> Graph:
                 v = Node(g, "call", g._name("pool_slice"), op=OPS["slice"], args=(v,),
                          attrs={"dim": d, "start": o, "stop": shape[d], "step": k},
                          meta=(tuple(vshape), x.meta[1]))
+                new.append(v)
+            if act is not None:
+                v = Node(g, "call", g._name(act.name), op=act.op, args=(v,),
+                         attrs=dict(act.attrs), meta=(tuple(vshape), act.meta[1]))
                 new.append(v)
             terms.append(v)
         while len(terms) > 1:  # a balanced tree of maximums
