@@ -3,8 +3,8 @@ workload's conv2, a ResNet block), an LSTM layer over 64 steps, MultiheadAttenti
 
     python benchmarks/nn_basic.py [--rounds 5]
 
-Rounds alternate between the libraries; each cell is the median over rounds of the best-of-3
-mean time per call. Gradients are fed as dense random tensors (not ``.sum()``) so both
+Each case runs in both libraries back to back (which goes first alternates by round); each
+cell is the median over rounds of the best-of-3 mean time per call. Gradients are fed as dense random tensors (not ``.sum()``) so both
 libraries run the same backward kernels. Threads are pinned to 2 for numpy and torch.
 """
 from __future__ import annotations
@@ -88,9 +88,12 @@ def main() -> None:
     libs = [("ardor", ardor)] + ([("torch", torch)] if torch is not None else [])
     cases = {name: _cases(lib) for name, lib in libs}
     times = {name: {k: [] for k in cases[name]} for name, _ in libs}
-    for _ in range(args.rounds):
-        for name, _lib in libs:
-            for k, (fn, n) in cases[name].items():
+    for r in range(args.rounds):
+        # case by case, the libraries back to back (first one alternating by round), so
+        # machine noise and the previous case's leftovers hit both alike
+        for k in cases["ardor"]:
+            for name, _lib in (libs if r % 2 == 0 else libs[::-1]):
+                fn, n = cases[name][k]
                 fn()
                 times[name][k].append(min(timeit.repeat(fn, number=n, repeat=3)) / n)
     print(f"{'case':66s} {'ardor':>10s} {'torch':>10s} {'ratio':>6s}")

@@ -124,6 +124,21 @@ class _Geom:
         return _prod(self.cols_shape)
 
 
+_GEOMS: dict = {}
+
+
+def _geom(spatial, k, s, d, padding) -> _Geom:
+    """A convolution's _Geom, built once per geometry (a training loop asks for the same
+    few on every step: forward, input and weight gradients)."""
+    key = (tuple(spatial), tuple(k), tuple(s), tuple(d), tuple(map(tuple, padding)))
+    g = _GEOMS.get(key)
+    if g is None:
+        if len(_GEOMS) > 256:
+            _GEOMS.clear()
+        g = _GEOMS[key] = _Geom(*key)
+    return g
+
+
 def _im2col(xp, x, g: _Geom, groups: int, tag: bool = False, reuse: bool = False):
     """Columns (G, Cg*prod(K), N*L) of x (N, C, *S), in the "cols" workspace.
 
@@ -297,7 +312,7 @@ def _grad_rows(gy, g: _Geom):
 def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     n = x.shape[0]
     cout = w.shape[0]
-    g = _Geom(x.shape[2:], w.shape[2:], stride, dilation, padding)
+    g = _geom(x.shape[2:], w.shape[2:], stride, dilation, padding)
     if _direct_ok(xp, g, groups, x, w, w[0].size):
         y = _ckern.direct_conv2d(_padded(x, g), np.ascontiguousarray(w),
                                  None if b is None else np.ascontiguousarray(b), g.d, g.out)
@@ -322,7 +337,7 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
     """Gradient of conv wrt its input (N, Cin, *input_size) = a transposed convolution."""
     n, cout = gy.shape[:2]
     cin = w.shape[1] * groups
-    g = _Geom(input_size, w.shape[2:], stride, dilation, padding)
+    g = _geom(input_size, w.shape[2:], stride, dilation, padding)
     if _direct_ok(xp, g, groups, gy, w, w[0].size):
         gx = _ckern.direct_conv2d_input_grad(np.ascontiguousarray(gy), np.ascontiguousarray(w),
                                              g.sp, g.d)
@@ -359,7 +374,7 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
 
 def _conv_weight_grad(xp, x, gy, stride, padding, dilation, groups, kernel_size):
     n, cout = gy.shape[:2]
-    g = _Geom(x.shape[2:], kernel_size, stride, dilation, padding)
+    g = _geom(x.shape[2:], kernel_size, stride, dilation, padding)
     if _direct_ok(xp, g, groups, x, gy, x.shape[1] * _prod(g.k)):
         r = _ckern.direct_conv2d_weight_grad(_padded(x, g), np.ascontiguousarray(gy),
                                              tuple(kernel_size), g.d, False)
@@ -510,7 +525,7 @@ class im2col:
 
     def forward(xp, x, *, kernel_size, stride, padding, dilation):
         n, c = x.shape[:2]
-        g = _Geom(x.shape[2:], kernel_size, stride, dilation, padding)
+        g = _geom(x.shape[2:], kernel_size, stride, dilation, padding)
         cols = _im2col(xp, x, g, 1).reshape(c * _prod(kernel_size), n, g.L)
         if g.full and g.cols_shape != g.out:
             cols = cols.reshape((c * _prod(kernel_size), n) + g.cols_shape)[
