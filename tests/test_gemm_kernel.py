@@ -221,3 +221,19 @@ def test_direct_conv_matches_torch(monkeypatch, xs, ws, kw, xgrad):
     expect = {"direct_conv2d", "direct_conv2d_weight_grad"} | (
         {"direct_conv2d_input_grad"} if xgrad else set())
     assert set(calls) == expect
+
+
+@pytest.mark.parametrize("shape,dim", [((64, 32, 26, 26), (0, 2, 3)), ((8, 5, 3000), (2, 0)),
+                                       ((4, 6, 5, 7, 90), (0, 2, 3, 4))])
+def test_channel_sum_matches_torch(monkeypatch, shape, dim):
+    from ardor._ops import _ckern
+    if not _ckern.available():
+        pytest.skip("the channel-sum kernel needs a C compiler")
+    used = []
+    orig = _ckern.channel_sum
+    monkeypatch.setattr(_ckern, "channel_sum", lambda x, d: used.append(1) or orig(x, d))
+    x = np.random.default_rng(8).standard_normal(shape, dtype=np.float32)
+    got = ardor.from_numpy(x).sum(dim).numpy()
+    ref = torch.from_numpy(x).sum(dim).numpy()
+    np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.sqrt(x.size / shape[1]))
+    assert used and got.dtype == np.float32

@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._tensor import Tensor
+from . import _ckern
 from ._util import dims_arg, wrap_dim
 from .dispatch import dispatch, dispatch_inplace
 from .registry import method, public, register
@@ -201,6 +202,10 @@ class sum:
 
     def forward(xp, a, *, dim=None, keepdim=False, dtype=None):
         out_dt = dtype.np if dtype is not None else _int_result(a)
+        if not keepdim and dim is not None and xp is np and out_dt == a.dtype == np.float32:
+            r = _ckern.channel_sum(a, dim)
+            if r is not None:
+                return r
         r = xp.sum(a, axis=dim, keepdims=keepdim, dtype=_acc(out_dt))
         return r.astype(out_dt) if r.dtype != out_dt else r
 
