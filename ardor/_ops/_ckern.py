@@ -164,7 +164,8 @@ void lstm_bwd_f32(float* restrict dh, const float* restrict go, float* restrict 
 }
 /* softmax over rows of D (the last dim): max-shifted as the numpy form (a row whose max is
    not finite is shifted by 0, giving torch's nan for all -inf rows) */
-void softmax_f32(const float* restrict x, float* restrict y, int64_t n, int64_t D) {
+void softmax_f32(const float* restrict x, float* restrict y, int64_t n, int64_t D, int nt) {
+    #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
     for (int64_t r = 0; r < n; r++) {
         const float* xr = x + r * D;
         float* yr = y + r * D;
@@ -569,7 +570,7 @@ def _lib():
                                ("ln_bwd_f32", [p] * 8 + [i64, i64]),
                                ("lstm_fwd_f32", [p] * 5 + [i64] * 4),
                                ("lstm_bwd_f32", [p] * 5 + [i64] * 4),
-                               ("softmax_f32", [p] * 2 + [i64] * 2),
+                               ("softmax_f32", [p] * 2 + [i64] * 2 + [ctypes.c_int]),
                                ("maxpool2d_f32", [p] * 3 + [i64] * 13 + [ctypes.c_int]),
                                ("pool_scatter_f32", [p] * 3 + [i64] * 3 + [ctypes.c_int] * 2),
                                ("dconv2d_fwd_f32", [p] * 4 + [i64] * 11 + [ctypes.c_int]),
@@ -645,7 +646,7 @@ def softmax_lastdim(x):
         return None
     y = np.empty_like(x)
     D = x.shape[-1]
-    lib.softmax_f32(x.ctypes.data, y.ctypes.data, x.size // D, D)
+    lib.softmax_f32(x.ctypes.data, y.ctypes.data, x.size // D, D, _nthreads(x.size * 8))
     return y
 
 
