@@ -237,3 +237,35 @@ def test_channel_sum_matches_torch(monkeypatch, shape, dim):
     ref = torch.from_numpy(x).sum(dim).numpy()
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5 * np.sqrt(x.size / shape[1]))
     assert used and got.dtype == np.float32
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((16, 6, 14, 14), (16, 6, 5, 5), {}),                                   # LeNet's second
+    ((12, 12, 10, 12), (20, 12, 3, 3), {"padding": 1, "dilation": (1, 2)}),
+    ((16, 16, 60), (24, 16, 3), {"padding": 2}),                            # 1-d
+])
+def test_batched_conv_matches_torch(forced, monkeypatch, xs, ws, kw):
+    """Small maps: the whole batch as one product (images side by side in each row)."""
+    from ardor._ops import nn_ops
+    used = []
+    orig = nn_ops._batched_input
+    monkeypatch.setattr(nn_ops, "_batched_input", lambda *a: used.append(1) or orig(*a))
+    rng = np.random.default_rng(sum(ws))
+    x = rng.standard_normal(xs, dtype=np.float32)
+    w = rng.standard_normal(ws, dtype=np.float32) * 0.2
+    b = rng.standard_normal(ws[0], dtype=np.float32)
+    nd = len(xs) - 2
+    res = []
+    for lib in (torch, ardor):
+        conv = getattr(lib.nn, f"Conv{nd}d")(ws[1], ws[0], ws[2:], **kw)
+        with lib.no_grad():
+            conv.weight.copy_(lib.from_numpy(w))
+            conv.bias.copy_(lib.from_numpy(b))
+        xt = lib.from_numpy(x.copy()).requires_grad_(True)
+        y = conv(xt)
+        y.backward(lib.from_numpy(np.random.default_rng(9).standard_normal(
+            tuple(y.shape), dtype=np.float32)))
+        res.append([t.detach().numpy() for t in (y, xt.grad, conv.weight.grad, conv.bias.grad)])
+    for name, r, a in zip(("output", "input grad", "weight grad", "bias grad"), *res):
+        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.sqrt(r.size), err_msg=name)
+    assert len(used) >= 2       # forward and weight gradient

@@ -309,6 +309,56 @@ def _grad_rows(gy, g: _Geom):
     return gz, front
 
 
+def _batched_ok(xp, g: _Geom, groups: int, a, b, m: int, k: int, n: int) -> bool:
+    """The C path over the whole batch at once (see _batched_input) serves small-image
+    stride-1 convolutions whose per-image products are too small for the per-image path
+    (LeNet-size maps): one product per call, im2col still done while packing."""
+    return (xp is np and g.full and groups == 1 and n > 1 and a.dtype == np.float32
+            and b.dtype == np.float32 and m >= 8 and k >= 16
+            and 2 * m * k * n * _prod(g.sp) >= 1 << 20 and _cgemm.enabled())
+
+
+def _batch_stride(g: _Geom) -> int:
+    """Columns given to each image in the batched layout: its padded plane plus room for
+    every shifted window (input) and for the largest offset before its output (gradient)."""
+    s = max(_prod(g.sp) + g.need, g.L + g.offs[-1])
+    return -(-s // 16) * 16
+
+
+def _batched_input(x, g: _Geom, S: int):
+    """(1, C, N*S + tail) float32: one row per channel holding every image's zero-padded
+    plane at columns n*S.., zeros elsewhere, so a window offset shifts the whole row (the
+    batch becomes one product's columns)."""
+    n, c = x.shape[:2]
+    plane = _prod(g.sp)
+    buf = np.zeros((c, n * S + g.offs[-1]), np.float32)
+    dst = buf[:, :n * S].reshape(c, n, S)[:, :, :plane].reshape((c, n) + g.sp)
+    inner = tuple(slice(lo, lo + x.shape[2 + i]) for i, (lo, _) in enumerate(g.padding))
+    dst[(slice(None), slice(None)) + inner] = x.transpose((1, 0) + tuple(range(2, x.ndim)))
+    return buf[None]
+
+
+def _batched_grad(gy, g: _Geom, S: int):
+    """(gz, front) for the batched layout: (1, Co, front + N*S), image n's output gradient
+    at its full-width columns front + n*S.., zeros elsewhere."""
+    n, co = gy.shape[:2]
+    front = g.offs[-1]
+    buf = np.zeros((co, front + n * S), np.float32)
+    dst = buf[:, front:].reshape(co, n, S)[:, :, :g.L].reshape((co, n) + g.cols_shape)
+    dst[(slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)] = \
+        gy.transpose((1, 0) + tuple(range(2, gy.ndim)))
+    return buf[None], front
+
+
+def _from_batched(y, g: _Geom, n: int, S: int, width: int, shape):
+    """(C, N*S) batched columns -> contiguous (N, C, *spatial): the first ``width`` columns
+    of each image reshaped to ``shape`` (full-width or padded plane), cropped by slices."""
+    c = y.shape[0]
+    y = y.reshape(c, n, S)[:, :, :width].reshape((c, n) + tuple(shape[0]))
+    y = y[(slice(None), slice(None)) + shape[1]]
+    return np.ascontiguousarray(y.transpose((1, 0) + tuple(range(2, y.ndim))))
+
+
 def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
     n = x.shape[0]
     cout = w.shape[0]
@@ -322,6 +372,15 @@ def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
         y = _cgemm.conv_forward(_flat_input(x, g), w.reshape(cout, -1), g.offs, g.L)
         if y is not None:
             y = _crop_full(y, g)
+            if b is not None:
+                y += b.reshape((cout,) + (1,) * (x.ndim - 2))
+            return y
+    if _batched_ok(xp, g, groups, x, w, cout, w[0].size, n):
+        S = _batch_stride(g)
+        y = _cgemm.conv_forward(_batched_input(x, g, S), w.reshape(cout, -1), g.offs, n * S)
+        if y is not None:
+            y = _from_batched(y[0], g, n, S, g.L,
+                              (g.cols_shape, tuple(slice(0, o) for o in g.out)))
             if b is not None:
                 y += b.reshape((cout,) + (1,) * (x.ndim - 2))
             return y
@@ -356,6 +415,14 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
             if any(lo or hi for lo, hi in g.padding):
                 gx = np.ascontiguousarray(gx[(slice(None), slice(None)) + crop])
             return gx
+    if _batched_ok(xp, g, groups, gy, w, cin, cout * _prod(g.k), n):
+        S = _batch_stride(g)
+        gz, front = _batched_grad(gy, g, S)
+        wt = np.ascontiguousarray(w.reshape(cout, cin, -1).transpose(1, 0, 2)).reshape(cin, -1)
+        gx = _cgemm.conv_input_grad(gz, front, wt, g.offs, n * S)
+        if gx is not None:
+            crop = tuple(slice(lo, lo + input_size[i]) for i, (lo, _) in enumerate(g.padding))
+            return _from_batched(gx[0], g, n, S, _prod(g.sp), (g.sp, crop))
     gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
     kk = _prod(g.k)
     cg = w.shape[1]
@@ -383,6 +450,14 @@ def _conv_weight_grad(xp, x, gy, stride, padding, dilation, groups, kernel_size)
     if _c_conv_ok(xp, g, groups, x, gy, x.shape[1] * _prod(g.k), cout, g.L):
         gz, front = _grad_rows(gy, g)
         gwt = _cgemm.conv_weight_grad(_flat_input(x, g), g.offs, gz, front, g.L)
+        if gwt is not None:
+            return np.ascontiguousarray(gwt.T).reshape((cout, x.shape[1]) + tuple(kernel_size))
+    ckk = x.shape[1] * _prod(g.k)
+    if _batched_ok(xp, g, groups, x, gy, min(ckk, cout), max(min(ckk, cout), 16), n) \
+            and min(ckk, cout) >= 16:
+        S = _batch_stride(g)
+        gz, front = _batched_grad(gy, g, S)
+        gwt = _cgemm.conv_weight_grad(_batched_input(x, g, S), g.offs, gz, front, n * S)
         if gwt is not None:
             return np.ascontiguousarray(gwt.T).reshape((cout, x.shape[1]) + tuple(kernel_size))
     cols = _im2col(xp, x, g, groups, reuse=True)
