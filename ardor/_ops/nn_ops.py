@@ -314,7 +314,7 @@ def _batched_ok(xp, g: _Geom, groups: int, a, b, m: int, k: int, n: int) -> bool
     stride-1 convolutions whose per-image products are too small for the per-image path
     (LeNet-size maps): one product per call, im2col still done while packing."""
     return (xp is np and g.full and groups == 1 and n > 1 and a.dtype == np.float32
-            and b.dtype == np.float32 and m >= 8 and k >= 16
+            and b.dtype == np.float32 and m >= 4 and k >= 16
             and 2 * m * k * n * _prod(g.sp) >= 1 << 20 and _cgemm.enabled())
 
 
