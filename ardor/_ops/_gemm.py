@@ -354,23 +354,25 @@ static packed_t prepack(int64_t K, int64_t N, const float* const* brows, int64_t
     return P;
 }
 
-/* C[:, panels q0..q1) = A (M x K, row-major, lda) . packed B; Abuf holds M x kb */
+/* C[:, panel ranges] = A (M x K, row-major, lda) . packed B, for the nr panel ranges
+   [q[2r], q[2r+1]); A is packed once per reduction block; Abuf holds M x kb */
 static void gemm_packed(int64_t M, const float* A, int64_t lda, const packed_t* P,
-                        int64_t q0, int64_t q1, float* C, int64_t ldc, float* Abuf,
+                        const int64_t* q, int nr, float* C, int64_t ldc, float* Abuf,
                         const float** arows) {
     for (int64_t i = 0; i < M; i++) arows[i] = A + i * lda;
     for (int64_t b = 0, pc = 0; pc < P->K; b++, pc += P->kb) {
         int64_t kc = P->K - pc < P->kb ? P->K - pc : P->kb;
         const float* Bb = P->data + b * P->kb * P->npan * NR;
         pack_a(M, kc, arows, pc, 1, Abuf);
-        for (int64_t q = q0; q < q1; q++) {
-            int64_t n = P->N - q * NR < NR ? P->N - q * NR : NR;
-            for (int64_t ir = 0; ir < M; ir += MR) {
-                int64_t m = M - ir < MR ? M - ir : MR;
-                kernel(kc, Abuf + ir * kc, Bb + q * NR * kc, C + ir * ldc + q * NR, ldc, m, n,
-                       pc > 0);
+        for (int r = 0; r < nr; r++)
+            for (int64_t qq = q[2 * r]; qq < q[2 * r + 1]; qq++) {
+                int64_t n = P->N - qq * NR < NR ? P->N - qq * NR : NR;
+                for (int64_t ir = 0; ir < M; ir += MR) {
+                    int64_t m = M - ir < MR ? M - ir : MR;
+                    kernel(kc, Abuf + ir * kc, Bb + qq * NR * kc, C + ir * ldc + qq * NR, ldc,
+                           m, n, pc > 0);
+                }
             }
-        }
     }
 }
 
@@ -412,13 +414,27 @@ void lstm_seq_fwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_
     #pragma omp parallel num_threads(nt) if(nt > 1)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads(), sense = 0;
-        int64_t q0 = P.npan * t / T, q1 = P.npan * (t + 1) / T;
         int64_t u0 = H * t / T, u1 = H * (t + 1) / T;
+        /* each thread computes the four gates of its own hidden units when the unit ranges
+           fall on panel boundaries, so the pointwise pass reads only what it wrote (no
+           cache lines travel between the cores each step); else an even panel split */
+        int64_t q[8];
+        int nr = 1;
+        if (H % (NR * T) == 0) {
+            nr = 4;
+            for (int g = 0; g < 4; g++) {
+                q[2 * g] = (g * H + u0) / NR;
+                q[2 * g + 1] = (g * H + u1) / NR;
+            }
+        } else {
+            q[0] = P.npan * t / T;
+            q[1] = P.npan * (t + 1) / T;
+        }
         float* Abuf = thread_abuf(bmax, P.kb);
         const float** arows = malloc(sizeof(float*) * (bmax > 0 ? bmax : 1));
         for (int64_t s = 0; s < nsteps; s++) {
             int64_t b = bs[s], off = offs[s];
-            gemm_packed(b, h, H, &P, q0, q1, G, N, Abuf, arows);
+            gemm_packed(b, h, H, &P, q, nr, G, N, Abuf, arows);
             if (T > 1) spin_wait(&bar, T, &sense);
             for (int64_t n = 0; n < b; n++) {
                 const float* a = G + n * N;
@@ -472,7 +488,7 @@ void lstm_seq_bwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_
     #pragma omp parallel num_threads(nt) if(nt > 1)
     {
         int t = omp_get_thread_num(), T = omp_get_num_threads(), sense = 0;
-        int64_t q0 = P.npan * t / T, q1 = P.npan * (t + 1) / T;
+        int64_t q[2] = {P.npan * t / T, P.npan * (t + 1) / T};
         int64_t u0 = H * t / T, u1 = H * (t + 1) / T;
         float* Abuf = thread_abuf(bmax, P.kb);
         const float** arows = malloc(sizeof(float*) * (bmax > 0 ? bmax : 1));
@@ -498,7 +514,7 @@ void lstm_seq_bwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_
                 }
             }
             if (T > 1) spin_wait(&bar, T, &sense);
-            gemm_packed(b, dg + off * N, N, &P, q0, q1, dh, H, Abuf, arows);
+            gemm_packed(b, dg + off * N, N, &P, q, 1, dh, H, Abuf, arows);
             if (T > 1) spin_wait(&bar, T, &sense);
         }
         free(Abuf);
