@@ -24,6 +24,17 @@ def forced(monkeypatch):
     monkeypatch.setitem(_gemm._STATE, "use", True)
 
 
+def _spy_calls(monkeypatch, module, names) -> list:
+    """Wrap ``module``'s functions ``names``; the returned list collects the names called."""
+    calls = []
+    for name in names:
+        def spy(*a, _f=getattr(module, name), _n=name):
+            calls.append(_n)
+            return _f(*a)
+        monkeypatch.setattr(module, name, spy)
+    return calls
+
+
 def _mat(rng, shape, transposed):
     if transposed:
         return rng.standard_normal(shape[::-1], dtype=np.float32).T
@@ -91,25 +102,12 @@ def test_matmul_serves_a_fitting_shape(forced):
                                atol=1e-3)
 
 
-@pytest.mark.parametrize("xs,ws,kw", [
-    ((5, 16, 20, 19), (24, 16, 3, 3), {}),
-    ((1, 16, 20, 19), (24, 16, 3, 3), {"padding": 1}),                 # one image: split
-    ((3, 24, 25, 27), (32, 24, 3, 2), {"padding": (2, 1), "dilation": (2, 1)}),
-    ((4, 32, 300), (48, 32, 5), {"padding": 2}),                       # 1-d
-    ((2, 8, 6, 7, 8), (16, 8, 3, 2, 2), {"padding": 1}),               # 3-d
-    ((6, 64, 20, 20), (32, 64, 1, 1), {}),                             # 1x1
-    ((4, 16, 23, 23), (24, 16, 3, 3), {"padding": "same", "padding_mode": "reflect"}),
-])
-def test_conv_matches_torch(forced, monkeypatch, xs, ws, kw):
-    calls = []
-    for name in ("conv_forward", "conv_input_grad", "conv_weight_grad"):
-        def spy(*a, _f=getattr(_gemm, name), _n=name):
-            calls.append(_n)
-            return _f(*a)
-        monkeypatch.setattr(_gemm, name, spy)
-    rng = np.random.default_rng(sum(xs))
+def _conv_pair(xs, ws, kw, seed, wscale=0.2):
+    """Output, input grad, weight grad and bias grad of the same Conv{1,2,3}d in torch and
+    ardor (weights copied), compared at float32 tolerance."""
+    rng = np.random.default_rng(seed)
     x = rng.standard_normal(xs, dtype=np.float32)
-    w = rng.standard_normal(ws, dtype=np.float32) * 0.2
+    w = rng.standard_normal(ws, dtype=np.float32) * wscale
     b = rng.standard_normal(ws[0], dtype=np.float32)
     nd = len(xs) - 2
     res = []
@@ -120,12 +118,26 @@ def test_conv_matches_torch(forced, monkeypatch, xs, ws, kw):
             conv.bias.copy_(lib.from_numpy(b))
         xt = lib.from_numpy(x.copy()).requires_grad_(True)
         y = conv(xt)
-        g = lib.from_numpy(np.random.default_rng(3).standard_normal(tuple(y.shape),
-                                                                     dtype=np.float32))
-        y.backward(g)
+        y.backward(lib.from_numpy(np.random.default_rng(seed + 1).standard_normal(
+            tuple(y.shape), dtype=np.float32)))
         res.append([t.detach().numpy() for t in (y, xt.grad, conv.weight.grad, conv.bias.grad)])
     for name, r, a in zip(("output", "input grad", "weight grad", "bias grad"), *res):
         np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.sqrt(r.size), err_msg=name)
+
+
+@pytest.mark.parametrize("xs,ws,kw", [
+    ((5, 16, 20, 19), (24, 16, 3, 3), {}),
+    ((1, 16, 20, 19), (24, 16, 3, 3), {"padding": 1}),                 # one image: split
+    ((3, 24, 25, 27), (32, 24, 3, 2), {"padding": (2, 1), "dilation": (2, 1)}),
+    ((4, 32, 300), (48, 32, 5), {"padding": 2}),                       # 1-d
+    ((2, 8, 6, 7, 8), (16, 8, 3, 2, 2), {"padding": 1}),               # 3-d
+    ((6, 64, 20, 20), (32, 64, 1, 1), {}),                             # 1x1
+    ((4, 16, 23, 23), (24, 16, 3, 3), {"padding": "same", "padding_mode": "reflect"}),
+])
+def test_conv_matches_torch(forced, monkeypatch, xs, ws, kw):
+    calls = _spy_calls(monkeypatch, _gemm,
+                       ("conv_forward", "conv_input_grad", "conv_weight_grad"))
+    _conv_pair(xs, ws, kw, sum(xs))
     assert sorted(set(calls)) == ["conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 
@@ -192,12 +204,8 @@ def test_direct_conv_matches_torch(monkeypatch, xs, ws, kw, xgrad):
     from ardor._ops import _ckern
     if not _ckern.available():
         pytest.skip("the direct convolution kernel needs a C compiler")
-    calls = []
-    for name in ("direct_conv2d", "direct_conv2d_weight_grad", "direct_conv2d_input_grad"):
-        def spy(*a, _f=getattr(_ckern, name), _n=name):
-            calls.append(_n)
-            return _f(*a)
-        monkeypatch.setattr(_ckern, name, spy)
+    calls = _spy_calls(monkeypatch, _ckern, ("direct_conv2d", "direct_conv2d_weight_grad",
+                                             "direct_conv2d_input_grad"))
     rng = np.random.default_rng(sum(xs))
     x = rng.standard_normal(xs, dtype=np.float32)
     w = rng.standard_normal(ws, dtype=np.float32)
@@ -250,22 +258,5 @@ def test_batched_conv_matches_torch(forced, monkeypatch, xs, ws, kw):
     used = []
     orig = nn_ops._batched_input
     monkeypatch.setattr(nn_ops, "_batched_input", lambda *a: used.append(1) or orig(*a))
-    rng = np.random.default_rng(sum(ws))
-    x = rng.standard_normal(xs, dtype=np.float32)
-    w = rng.standard_normal(ws, dtype=np.float32) * 0.2
-    b = rng.standard_normal(ws[0], dtype=np.float32)
-    nd = len(xs) - 2
-    res = []
-    for lib in (torch, ardor):
-        conv = getattr(lib.nn, f"Conv{nd}d")(ws[1], ws[0], ws[2:], **kw)
-        with lib.no_grad():
-            conv.weight.copy_(lib.from_numpy(w))
-            conv.bias.copy_(lib.from_numpy(b))
-        xt = lib.from_numpy(x.copy()).requires_grad_(True)
-        y = conv(xt)
-        y.backward(lib.from_numpy(np.random.default_rng(9).standard_normal(
-            tuple(y.shape), dtype=np.float32)))
-        res.append([t.detach().numpy() for t in (y, xt.grad, conv.weight.grad, conv.bias.grad)])
-    for name, r, a in zip(("output", "input grad", "weight grad", "bias grad"), *res):
-        np.testing.assert_allclose(a, r, rtol=1e-4, atol=1e-4 * np.sqrt(r.size), err_msg=name)
+    _conv_pair(xs, ws, kw, sum(ws))
     assert len(used) >= 2       # forward and weight gradient

@@ -14,11 +14,59 @@ import os
 
 import numpy as np
 
+# The LSTM cell update for units [u0, u1) of one row, in C: one definition used by the
+# per-step kernels here and by the whole-sequence kernels of _gemm.py.
+LSTM_CELL = r"""
+/* a: h_prev @ W_hh^T gates (4H), x: the input projection with both biases (4H); writes the
+   workspace row wr = [i f g o | c_prev | c | tanh(c) | h_prev], the cell state cn, the
+   output on and, when hn is given, the new hidden state (hn may be hp) */
+static inline void lstm_cell_fwd(const float* restrict a, const float* restrict x,
+                                 float* restrict wr, float* restrict cn, const float* hp,
+                                 float* restrict on, float* hn, int64_t H, int64_t u0,
+                                 int64_t u1) {
+    #pragma omp simd
+    for (int64_t j = u0; j < u1; j++) {
+        float gi = 1.0f / (1.0f + expf(-(a[j] + x[j])));
+        float gf = 1.0f / (1.0f + expf(-(a[H + j] + x[H + j])));
+        float gg = tanhf(a[2 * H + j] + x[2 * H + j]);
+        float go = 1.0f / (1.0f + expf(-(a[3 * H + j] + x[3 * H + j])));
+        float cp = cn[j];
+        float cc = gf * cp + gi * gg;
+        float tc = tanhf(cc);
+        wr[j] = gi; wr[H + j] = gf; wr[2 * H + j] = gg; wr[3 * H + j] = go;
+        wr[4 * H + j] = cp; wr[5 * H + j] = cc; wr[6 * H + j] = tc; wr[7 * H + j] = hp[j];
+        cn[j] = cc;
+        float hh = go * tc;
+        on[j] = hh;
+        if (hn) hn[j] = hh;
+    }
+}
+/* its backward for one row: dh (+ the output gradient gn) and dc in, the gate gradients d
+   (4H) out, dc becomes the previous cell state's gradient */
+static inline void lstm_cell_bwd(const float* restrict wr, const float* restrict gn,
+                                 float* restrict dhn, float* restrict dcn, float* restrict d,
+                                 int64_t H, int64_t u0, int64_t u1) {
+    #pragma omp simd
+    for (int64_t j = u0; j < u1; j++) {
+        float i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j];
+        float cp = wr[4 * H + j], tc = wr[6 * H + j];
+        float dht = dhn[j] + gn[j];
+        float dct = dcn[j] + dht * o * (1.0f - tc * tc);
+        d[j] = dct * g * (i * (1.0f - i));
+        d[H + j] = dct * cp * (f * (1.0f - f));
+        d[2 * H + j] = dct * i * (1.0f - g * g);
+        d[3 * H + j] = dht * tc * (o * (1.0f - o));
+        dcn[j] = dct * f;
+    }
+}
+"""
+
 _SRC = r"""
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 /*SIMD*/
+/*LSTM_CELL*/
 /* torch's formulas (aten GeluKernel): y = x * 0.5 * (1 + erf(x / sqrt(2))),
    dx = dy * (cdf + x * pdf) with cdf = 0.5 * (1 + erf(x / sqrt(2))) */
 void gelu_f32(const float* restrict x, float* restrict y, int64_t n) {
@@ -109,58 +157,25 @@ void thr_bwd_f32(const float* restrict g, const float* restrict x, float* restri
 }
 
 /* One LSTM step's pointwise part (torch's gate order i, f, g, o), after the step's GEMM:
-   gb (b, 4H) holds the gate pre-activations (bias included), c (b, H) the cell state
-   (updated in place), hp (b, H) the previous hidden state. The workspace row is
-   [i f g o | c_prev | c | tanh(c) | h_prev] (ldw floats apart); h goes to out (ldo apart). */
-void lstm_fwd_f32(const float* restrict gb, float* restrict c, const float* restrict hp,
-                  float* restrict ws, float* restrict out, int64_t b, int64_t H,
-                  int64_t ldw, int64_t ldo) {
-    for (int64_t n = 0; n < b; n++) {
-        const float* a = gb + n * 4 * H;
-        float* w = ws + n * ldw;
-        float* cn = c + n * H;
-        const float* hn = hp + n * H;
-        float* on = out + n * ldo;
-        #pragma omp simd
-        for (int64_t j = 0; j < H; j++) {
-            float i = 1.0f / (1.0f + expf(-a[j]));
-            float f = 1.0f / (1.0f + expf(-a[H + j]));
-            float g = tanhf(a[2 * H + j]);
-            float o = 1.0f / (1.0f + expf(-a[3 * H + j]));
-            float cp = cn[j];
-            float cc = f * cp + i * g;
-            float tc = tanhf(cc);
-            w[j] = i; w[H + j] = f; w[2 * H + j] = g; w[3 * H + j] = o;
-            w[4 * H + j] = cp; w[5 * H + j] = cc; w[6 * H + j] = tc; w[7 * H + j] = hn[j];
-            cn[j] = cc;
-            on[j] = o * tc;
-        }
-    }
+   gb (b, 4H) holds h_prev @ W_hh^T, xb (b, 4H) the input projection with both biases, c
+   (b, H) the cell state (updated in place), hp (b, H) the previous hidden state. The
+   workspace row is [i f g o | c_prev | c | tanh(c) | h_prev] (ldw floats apart); h goes to
+   out (ldo apart). The cell itself is LSTM_CELL (shared with the sequence kernel). */
+void lstm_fwd_f32(const float* restrict gb, const float* restrict xb, float* restrict c,
+                  const float* restrict hp, float* restrict ws, float* restrict out, int64_t b,
+                  int64_t H, int64_t ldw, int64_t ldo) {
+    for (int64_t n = 0; n < b; n++)
+        lstm_cell_fwd(gb + n * 4 * H, xb + n * 4 * H, ws + n * ldw, c + n * H, hp + n * H,
+                      out + n * ldo, 0, H, 0, H);
 }
 /* Its backward: dh (b, H) += go rows (ldg apart) on entry; gate gradients to dg (b, 4H);
    dc (b, H) becomes the gradient for the previous cell state. */
 void lstm_bwd_f32(float* restrict dh, const float* restrict go, float* restrict dc,
                   const float* restrict ws, float* restrict dg, int64_t b, int64_t H,
                   int64_t ldw, int64_t ldg) {
-    for (int64_t n = 0; n < b; n++) {
-        const float* w = ws + n * ldw;
-        float* dhn = dh + n * H;
-        const float* gn = go + n * ldg;
-        float* dcn = dc + n * H;
-        float* d = dg + n * 4 * H;
-        #pragma omp simd
-        for (int64_t j = 0; j < H; j++) {
-            float i = w[j], f = w[H + j], g = w[2 * H + j], o = w[3 * H + j];
-            float cp = w[4 * H + j], tc = w[6 * H + j];
-            float dht = dhn[j] + gn[j];
-            float dct = dcn[j] + dht * o * (1.0f - tc * tc);
-            d[j] = dct * g * (i * (1.0f - i));
-            d[H + j] = dct * cp * (f * (1.0f - f));
-            d[2 * H + j] = dct * i * (1.0f - g * g);
-            d[3 * H + j] = dht * tc * (o * (1.0f - o));
-            dcn[j] = dct * f;
-        }
-    }
+    for (int64_t n = 0; n < b; n++)
+        lstm_cell_bwd(ws + n * ldw, go + n * ldg, dh + n * H, dc + n * H, dg + n * 4 * H, H,
+                      0, H);
 }
 /* softmax over rows of D (the last dim): max-shifted as the numpy form (a row whose max is
    not finite is shifted by 0, giving torch's nan for all -inf rows) */
@@ -546,6 +561,7 @@ void channel_sum_f32(const float* restrict x, float* restrict out, int64_t N, in
     }
 }
 """
+_SRC = _SRC.replace("/*LSTM_CELL*/", LSTM_CELL)
 
 _LIB: list = []   # [lib or None] once loaded
 _MIN = 1024       # below this a ctypes call costs more than numpy's passes
@@ -568,7 +584,7 @@ def _lib():
                                ("thr_bwd_f32", [p] * 3 + [i64, ctypes.c_float]),
                                ("ln_fwd_f32", [p] * 6 + [i64, i64, ctypes.c_float]),
                                ("ln_bwd_f32", [p] * 8 + [i64, i64]),
-                               ("lstm_fwd_f32", [p] * 5 + [i64] * 4),
+                               ("lstm_fwd_f32", [p] * 6 + [i64] * 4),
                                ("lstm_bwd_f32", [p] * 5 + [i64] * 4),
                                ("softmax_f32", [p] * 2 + [i64] * 2 + [ctypes.c_int]),
                                ("maxpool2d_f32", [p] * 3 + [i64] * 13 + [ctypes.c_int]),
@@ -713,22 +729,24 @@ def _rows(a, width: int) -> bool:
             and a.shape[1] >= width and a.strides[1] == 4 and a.strides[0] % 4 == 0)
 
 
-def lstm_step(gb, c, hp, ws, out) -> bool:
+def lstm_step(gb, xb, c, hp, ws, out) -> bool:
     """One LSTM step's pointwise part in one loop (see the C source); False if it does not
-    apply (the caller runs its numpy form). gb (b, 4H) and c, hp (b, H) contiguous; ws and
-    out row-strided views."""
+    apply (the caller runs its numpy form). gb (b, 4H) (h_prev's gate products) and xb
+    (b, 4H) (the input projection), c, hp (b, H) contiguous; ws and out row-strided views."""
     b, h4 = gb.shape
     H = h4 // 4
     if not (_rows(ws, 8 * H) and _rows(out, H) and _rows(gb, h4) and _rows(c, H)
             and _rows(hp, H) and gb.flags.c_contiguous and c.flags.c_contiguous
+            and _rows(xb, h4) and xb.flags.c_contiguous and xb.shape[0] == b
             and hp.flags.c_contiguous and ws.shape[0] == out.shape[0] == c.shape[0] == b
             and hp.shape[0] == b):
         return False
     lib = _lib()
     if lib is None:
         return False
-    lib.lstm_fwd_f32(gb.ctypes.data, c.ctypes.data, hp.ctypes.data, ws.ctypes.data,
-                     out.ctypes.data, b, H, ws.strides[0] // 4, out.strides[0] // 4)
+    lib.lstm_fwd_f32(gb.ctypes.data, xb.ctypes.data, c.ctypes.data, hp.ctypes.data,
+                     ws.ctypes.data, out.ctypes.data, b, H, ws.strides[0] // 4,
+                     out.strides[0] // 4)
     return True
 
 
@@ -798,13 +816,18 @@ def _f32c(*arrays) -> bool:
                for a in arrays)
 
 
+def _lib4(*arrays):
+    """The kernels' library when every array is a contiguous float32 4-d one, else None."""
+    if not (_f32c(*arrays) and all(a.ndim == 4 for a in arrays)):
+        return None
+    return _lib()
+
+
 def direct_conv2d(xpad, w, b, dil, out):
     """Stride-1 2-d convolution of a zero-padded float32 (N, C, Hp, Wp) array by w
     (Co, C, KH, KW) (+ bias) to spatial size ``out``, or None (use numpy)."""
-    if not (_f32c(xpad, w) and (b is None or _f32c(b)) and xpad.ndim == 4 and w.ndim == 4):
-        return None
-    lib = _lib()
-    if lib is None:
+    lib = _lib4(xpad, w)
+    if lib is None or not (b is None or _f32c(b)):
         return None
     n, c, hp, wp = xpad.shape
     co, _, kh, kw = w.shape
@@ -816,9 +839,7 @@ def direct_conv2d(xpad, w, b, dil, out):
 
 def direct_conv2d_weight_grad(xpad, gy, kernel, dil, with_bias: bool):
     """(gw, gb or None) of :func:`direct_conv2d`, or None (use numpy)."""
-    if not (_f32c(xpad, gy) and xpad.ndim == 4 and gy.ndim == 4):
-        return None
-    lib = _lib()
+    lib = _lib4(xpad, gy)
     if lib is None:
         return None
     n, c, hp, wp = xpad.shape
@@ -834,9 +855,7 @@ def direct_conv2d_weight_grad(xpad, gy, kernel, dil, with_bias: bool):
 def direct_conv2d_input_grad(gy, w, padded, dil):
     """Gradient of :func:`direct_conv2d` for the padded input frame ``padded`` (Hp, Wp),
     or None (use numpy)."""
-    if not (_f32c(gy, w) and gy.ndim == 4 and w.ndim == 4):
-        return None
-    lib = _lib()
+    lib = _lib4(gy, w)
     if lib is None:
         return None
     n, co, oh, ow = gy.shape

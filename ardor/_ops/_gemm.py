@@ -30,6 +30,7 @@ _SRC = r"""
 #include <math.h>
 #include <omp.h>
 /*SIMD*/
+/*LSTM_CELL*/
 /* cpu: CPUTAG */
 #ifdef __AVX512F__
 #include <immintrin.h>
@@ -255,26 +256,36 @@ void sg_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64
    Images are shared out among the threads; with fewer images than threads each image's
    columns (forward, input grad) or reduction (weight grad) is split instead. */
 
-/* y[n] (Co x L, rows yc apart) = w (Co x C*KK, row-major) . window columns of x[n] */
-void sg_conv_fwd(int64_t N, const float* x, int64_t xn, int64_t xc, int64_t C,
-                 const float* w, int64_t Co, const int64_t* offs, int64_t KK, int64_t L,
-                 float* y, int64_t yn, int64_t yc, int nt) {
-    const float** ar = table(w, Co, C * KK);
+/* y[n] (M x cols, rows yc apart) = A (M x Cb*KK, row-major) . B(n), where row c*KK + o of
+   B(n) is the run base + n*bn + c*bc + shift + sign*offs[o] (a shifted window) */
+static void conv_rows_gemm(int64_t N, const float* base, int64_t bn, int64_t bc,
+                           int64_t shift, int sign, int64_t Cb, const int64_t* offs,
+                           int64_t KK, const float* A, int64_t M, int64_t cols, float* y,
+                           int64_t yn, int64_t yc, int nt) {
+    const float** ar = table(A, M, Cb * KK);
     int parts = N >= 2 * nt ? 1 : nt;
     #pragma omp parallel for num_threads(nt) schedule(static) if(nt > 1)
     for (int64_t it = 0; it < N * parts; it++) {
         int64_t n = it / parts, t = it % parts;
-        int64_t panels = (L + NR - 1) / NR;
+        int64_t panels = (cols + NR - 1) / NR;
         int64_t j0 = panels * t / parts * NR, j1 = panels * (t + 1) / parts * NR;
-        if (j1 > L) j1 = L;
+        if (j1 > cols) j1 = cols;
         if (j1 <= j0) continue;
-        const float** rows = malloc(sizeof(float*) * C * KK);
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t o = 0; o < KK; o++) rows[c * KK + o] = x + n * xn + c * xc + offs[o];
-        gemm_serial(Co, j1 - j0, C * KK, ar, 1, 0, rows, 1, j0, y + n * yn + j0, yc, 0);
+        const float** rows = malloc(sizeof(float*) * Cb * KK);
+        for (int64_t c = 0; c < Cb; c++)
+            for (int64_t o = 0; o < KK; o++)
+                rows[c * KK + o] = base + n * bn + c * bc + shift + sign * offs[o];
+        gemm_serial(M, j1 - j0, Cb * KK, ar, 1, 0, rows, 1, j0, y + n * yn + j0, yc, 0);
         free(rows);
     }
     free(ar);
+}
+
+/* y[n] (Co x L, rows yc apart) = w (Co x C*KK, row-major) . window columns of x[n] */
+void sg_conv_fwd(int64_t N, const float* x, int64_t xn, int64_t xc, int64_t C,
+                 const float* w, int64_t Co, const int64_t* offs, int64_t KK, int64_t L,
+                 float* y, int64_t yn, int64_t yc, int nt) {
+    conv_rows_gemm(N, x, xn, xc, 0, 1, C, offs, KK, w, Co, L, y, yn, yc, nt);
 }
 
 /* gx[n] (C x P columns, rows gc apart) = wt (C x Co*KK) . windows of gy[n], where gy is
@@ -283,23 +294,7 @@ void sg_conv_fwd(int64_t N, const float* x, int64_t xn, int64_t xc, int64_t C,
 void sg_conv_bwd_input(int64_t N, const float* g, int64_t gn, int64_t gcs, int64_t front,
                        int64_t Co, const float* wt, int64_t C, const int64_t* offs,
                        int64_t KK, int64_t P, float* gx, int64_t gxn, int64_t gxc, int nt) {
-    const float** ar = table(wt, C, Co * KK);
-    int parts = N >= 2 * nt ? 1 : nt;
-    #pragma omp parallel for num_threads(nt) schedule(static) if(nt > 1)
-    for (int64_t it = 0; it < N * parts; it++) {
-        int64_t n = it / parts, t = it % parts;
-        int64_t panels = (P + NR - 1) / NR;
-        int64_t j0 = panels * t / parts * NR, j1 = panels * (t + 1) / parts * NR;
-        if (j1 > P) j1 = P;
-        if (j1 <= j0) continue;
-        const float** rows = malloc(sizeof(float*) * Co * KK);
-        for (int64_t c = 0; c < Co; c++)
-            for (int64_t o = 0; o < KK; o++)
-                rows[c * KK + o] = g + n * gn + c * gcs + front - offs[o];
-        gemm_serial(C, j1 - j0, Co * KK, ar, 1, 0, rows, 1, j0, gx + n * gxn + j0, gxc, 0);
-        free(rows);
-    }
-    free(ar);
+    conv_rows_gemm(N, g, gn, gcs, front, -1, Co, offs, KK, wt, C, P, gx, gxn, gxc, nt);
 }
 
 /* gwt (C*KK x Co) = sum over images of window rows of x[n] (C*KK x L) . gy[n]^T (L x Co),
@@ -436,31 +431,9 @@ void lstm_seq_fwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_
             int64_t b = bs[s], off = offs[s];
             gemm_packed(b, h, H, &P, q, nr, G, N, Abuf, arows);
             if (T > 1) spin_wait(&bar, T, &sense);
-            for (int64_t n = 0; n < b; n++) {
-                const float* a = G + n * N;
-                const float* x = xb + (off + n) * N;
-                float* wr = ws + (off + n) * 8 * H;
-                float* cn = c + n * H;
-                float* hn = h + n * H;
-                float* on = out + (off + n) * H;
-                #pragma omp simd
-                for (int64_t j = u0; j < u1; j++) {
-                    float gi = 1.0f / (1.0f + expf(-(a[j] + x[j])));
-                    float gf = 1.0f / (1.0f + expf(-(a[H + j] + x[H + j])));
-                    float gg = tanhf(a[2 * H + j] + x[2 * H + j]);
-                    float go = 1.0f / (1.0f + expf(-(a[3 * H + j] + x[3 * H + j])));
-                    float cp = cn[j];
-                    float cc = gf * cp + gi * gg;
-                    float tc = tanhf(cc);
-                    wr[j] = gi; wr[H + j] = gf; wr[2 * H + j] = gg; wr[3 * H + j] = go;
-                    wr[4 * H + j] = cp; wr[5 * H + j] = cc; wr[6 * H + j] = tc;
-                    wr[7 * H + j] = hn[j];
-                    cn[j] = cc;
-                    float hh = go * tc;
-                    on[j] = hh;
-                    hn[j] = hh;
-                }
-            }
+            for (int64_t n = 0; n < b; n++)
+                lstm_cell_fwd(G + n * N, xb + (off + n) * N, ws + (off + n) * 8 * H,
+                              c + n * H, h + n * H, out + (off + n) * H, h + n * H, H, u0, u1);
             if (T > 1) spin_wait(&bar, T, &sense);
         }
         free(Abuf);
@@ -494,25 +467,9 @@ void lstm_seq_bwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_
         const float** arows = malloc(sizeof(float*) * (bmax > 0 ? bmax : 1));
         for (int64_t s = 0; s < nsteps; s++) {
             int64_t b = bs[s], off = offs[s];
-            for (int64_t n = 0; n < b; n++) {
-                const float* wr = ws + (off + n) * 8 * H;
-                const float* gn = go + (off + n) * ldg;
-                float* dhn = dh + n * H;
-                float* dcn = dc + n * H;
-                float* d = dg + (off + n) * N;
-                #pragma omp simd
-                for (int64_t j = u0; j < u1; j++) {
-                    float i = wr[j], f = wr[H + j], g = wr[2 * H + j], o = wr[3 * H + j];
-                    float cp = wr[4 * H + j], tc = wr[6 * H + j];
-                    float dht = dhn[j] + gn[j];
-                    float dct = dcn[j] + dht * o * (1.0f - tc * tc);
-                    d[j] = dct * g * (i * (1.0f - i));
-                    d[H + j] = dct * cp * (f * (1.0f - f));
-                    d[2 * H + j] = dct * i * (1.0f - g * g);
-                    d[3 * H + j] = dht * tc * (o * (1.0f - o));
-                    dcn[j] = dct * f;
-                }
-            }
+            for (int64_t n = 0; n < b; n++)
+                lstm_cell_bwd(ws + (off + n) * 8 * H, go + (off + n) * ldg, dh + n * H,
+                              dc + n * H, dg + (off + n) * N, H, u0, u1);
             if (T > 1) spin_wait(&bar, T, &sense);
             gemm_packed(b, dg + off * N, N, &P, q, 1, dh, H, Abuf, arows);
             if (T > 1) spin_wait(&bar, T, &sense);
@@ -559,7 +516,9 @@ def _load():
     if not os.environ.get("ARDOR_NO_CKERNELS"):
         try:
             from ..jit import _kernels as K
-            src = _SRC.replace("CPUTAG", _cpu_tag().replace("*/", ""))
+            from ._ckern import LSTM_CELL
+            src = _SRC.replace("CPUTAG", _cpu_tag().replace("*/", "")).replace(
+                "/*LSTM_CELL*/", LSTM_CELL)
             lib = K._compile_c(src.replace("/*SIMD*/", K._SIMD_DECLS), quiet=True) \
                 or K._compile_c(src.replace("/*SIMD*/", ""), quiet=True)
             if lib is not None and lib.sg_ok():

@@ -1369,10 +1369,10 @@ def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
         hp = h[:b]
         gb = gbuf[:b]
         xp.matmul(hp, wt, out=gb)                     # one GEMM per step for all gates
-        gb += xb[r]
-        if fused and _ckern.lstm_step(gb, c[:b], hp, w, out[r]):
+        if fused and _ckern.lstm_step(gb, xb[r], c[:b], hp, w, out[r]):
             h[:b] = out[r]
             continue
+        gb += xb[r]
         xp.negative(gb, out=A)                        # sigmoid of all gates ...
         xp.exp(A, out=A)
         A += 1
