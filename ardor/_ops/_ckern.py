@@ -461,9 +461,12 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
                         const float* xr = x + ((n_ * C + ci) * Hp + oh_ + kh * dh) * Wp    \
                                           + kw * dw;                                       \
                         ACC0 = _mm512_fmadd_ps(g0, _mm512_maskz_loadu_ps(m[0], xr), ACC0); \
-                        if (m[1]) ACC1 = _mm512_fmadd_ps(g1, _mm512_maskz_loadu_ps(m[1], xr + 16), ACC1); \
-                        if (m[2]) ACC2 = _mm512_fmadd_ps(g2, _mm512_maskz_loadu_ps(m[2], xr + 32), ACC2); \
-                        if (m[3]) ACC3 = _mm512_fmadd_ps(g3, _mm512_maskz_loadu_ps(m[3], xr + 48), ACC3); \
+                        if (m[1]) ACC1 = _mm512_fmadd_ps(                                   \
+                            g1, _mm512_maskz_loadu_ps(m[1], xr + 16), ACC1);               \
+                        if (m[2]) ACC2 = _mm512_fmadd_ps(                                   \
+                            g2, _mm512_maskz_loadu_ps(m[2], xr + 32), ACC2);               \
+                        if (m[3]) ACC3 = _mm512_fmadd_ps(                                   \
+                            g3, _mm512_maskz_loadu_ps(m[3], xr + 48), ACC3);               \
                     }                                                                      \
                 }
                 for (int64_t n = 0; n < N; n++) {

@@ -701,6 +701,28 @@ def mm(xp, a, b, out=None):
     return xp.matmul(a, b) if out is None else xp.matmul(a, b, out=out)
 
 
+def empty(xp, shape, dtype):
+    """``xp.empty`` whose data starts on a 64-byte line for numpy (numpy guarantees 16): the
+    AVX-512 kernels' loads then never straddle two cache lines (measured: the LSTM sequence
+    kernel 5.2 -> 4.4 ms on aligned buffers)."""
+    dt = np.dtype(dtype)
+    if xp is not np:
+        return xp.empty(shape, dtype=dt)
+    n = 1
+    for v in shape:
+        n *= int(v)
+    buf = np.empty(n * dt.itemsize + 64, np.uint8)
+    start = (-buf.ctypes.data) % 64
+    return buf[start:start + n * dt.itemsize].view(dt).reshape(shape)
+
+
+def aligned_copy(xp, a, dtype):
+    """``a.astype(dtype)`` (always a copy) into a buffer from :func:`empty`."""
+    out = empty(xp, a.shape, dtype)
+    out[...] = a
+    return out
+
+
 def _f32c(*arrays) -> bool:
     return all(type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
                for a in arrays)

@@ -1281,12 +1281,12 @@ class rnn_layer:
         t_len = xg.shape[0]
         x2 = xg.reshape(rows_total, -1)
         dt = xg.dtype
-        h = h0.astype(dt, copy=True)
-        out = xp.empty((rows_total, hout), dtype=dt)
+        h = _cgemm.aligned_copy(xp, h0, dt)
+        out = _cgemm.empty(xp, (rows_total, hout), dt)
         steps = _steps(batch_sizes, t_len, b_full, reverse)
         if mode == "lstm":
-            c, ws = _lstm_forward(xp, x2, w_hh, b_hh, h, c0.astype(dt, copy=True), w_hr, out,
-                                  steps)
+            c, ws = _lstm_forward(xp, x2, w_hh, b_hh, h, _cgemm.aligned_copy(xp, c0, dt), w_hr,
+                                  out, steps)
         else:
             c = xp.zeros((0,), dtype=dt)
             ws = _gru_rnn_forward(xp, mode, x2, w_hh, b_hh, h, out, steps)
@@ -1328,11 +1328,12 @@ class rnn_layer_backward:
         t_len = g_out.shape[0]
         go = g_out.reshape(rows_total, hout)
         dt = ws.dtype
-        dh = g_h.astype(dt, copy=True)
+        dh = _cgemm.aligned_copy(xp, g_h, dt)
         steps = list(reversed(_steps(batch_sizes, t_len, b_full, reverse)))
         if mode == "lstm":
-            g_xg, g_whh, g_bhh, g_c0, g_whr = _lstm_backward(xp, go, dh, g_c.astype(dt),
-                                                             ws, w_hh, w_hr, steps)
+            dc = _cgemm.aligned_copy(xp, g_c, dt)
+            g_xg, g_whh, g_bhh, g_c0, g_whr = _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr,
+                                                             steps)
         else:
             g_xg, g_whh, g_bhh = _gru_rnn_backward(xp, mode, go, dh, ws,
                                                    out.reshape(rows_total, hout), w_hh, steps)
@@ -1349,10 +1350,12 @@ def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
     H = w_hh.shape[0] // 4
     hout = w_hh.shape[1]
     dt = x2.dtype
-    xb = x2 + b_hh if b_hh is not None else x2        # b_hh folded once for all steps
+    xb = x2                                           # b_hh folded once for all steps
+    if b_hh is not None:
+        xb = xp.add(x2, b_hh, out=_cgemm.empty(xp, x2.shape, np.result_type(x2, b_hh)))
     wt = w_hh.T
     rows_total = x2.shape[0]
-    ws = xp.empty((rows_total, 7 * H + hout), dtype=dt)
+    ws = _cgemm.empty(xp, (rows_total, 7 * H + hout), dt)
     bmax = h.shape[0]
     gbuf = xp.empty((bmax, 4 * H), dtype=dt)
     tmp = xp.empty((bmax, H), dtype=dt)
@@ -1417,7 +1420,7 @@ def _lstm_backward(xp, go, dh, dc, ws, w_hh, w_hr, steps):
     hout = w_hh.shape[1]
     dt = ws.dtype
     rows_total = ws.shape[0]
-    dg = xp.empty((rows_total, 4 * H), dtype=dt)
+    dg = _cgemm.empty(xp, (rows_total, 4 * H), dt)
     dhr_all = xp.empty((rows_total, hout), dtype=dt) if w_hr is not None else None
     # the pointwise part of a step as one compiled loop (ardor/_ops/_ckern.py) when it can
     fused = w_hr is None and xp is np and dt == np.float32 and _ckern.available()
