@@ -53,6 +53,7 @@ _CMP = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE:
         ast.Eq: operator.eq, ast.NotEq: operator.ne, ast.Is: operator.is_,
         ast.IsNot: operator.is_not, ast.In: lambda a, b: a in b,
         ast.NotIn: lambda a, b: a not in b}
+_CMP[ast.In].__name__, _CMP[ast.NotIn].__name__ = "_in", "_not_in"
 _UN = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.invert,
        ast.Not: operator.not_}
 _PURE = {len, range, int, float, bool, min, max, abs, tuple, list, round} | {

@@ -150,6 +150,99 @@ def _dec_meta(m):
     return (tuple(m["shape"]), _dtype_by_name(m["dtype"]))
 
 
+# ----------------------------------------------------------- callables of script graphs
+# A scripted graph's pycall nodes hold Python callables. They are saved by name, from a
+# closed list, and loading resolves names only from that list: a tampered archive can name
+# nothing else (no getattr of private names, no operator.call, no file-writing function).
+_OPERATORS = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and_",
+              "or_", "xor", "lshift", "rshift", "lt", "le", "gt", "ge", "eq", "ne", "is_",
+              "is_not", "neg", "pos", "invert", "not_", "getitem", "contains", "index")
+_BUILTINS = ("len", "range", "int", "float", "bool", "min", "max", "abs", "tuple", "list",
+             "round")
+_SCRIPT_HELPERS = ("_truth", "_not_any", "_make_tuple", "_make_list", "_getattr", "_slice")
+
+
+def _public_tensor_attr(name) -> bool:
+    return isinstance(name, str) and name.isidentifier() and not name.startswith("_") \
+        and hasattr(Tensor, name)
+
+
+def _ardor_functions() -> dict:
+    """name -> function for the op-table functions published on ``ardor`` and the functions
+    of ``ardor.nn.functional`` (the callables a scripted graph may save)."""
+    import ardor
+    import ardor.nn.functional as F
+    out = {}
+    for prefix, mod in (("ardor.", ardor), ("ardor.nn.functional.", F)):
+        for k in dir(mod):
+            v = getattr(mod, k, None)
+            m = getattr(v, "__module__", None) or ""
+            if k.startswith("_") or not callable(v) or isinstance(v, type):
+                continue
+            if prefix == "ardor." and not m.startswith("ardor._ops"):
+                continue
+            out[prefix + k] = v
+    return out
+
+
+def encode_callable(fn) -> str:
+    """The saved name of a script graph's callable (ValueError when it has none)."""
+    import builtins
+    import operator
+    from . import _script as S
+    name = getattr(fn, "_method", None)
+    if name is not None and _public_tensor_attr(name):
+        return "method:" + name
+    for h in _SCRIPT_HELPERS:
+        if fn is getattr(S, h):
+            return "script:" + h
+    if fn is S._CMP[S.ast.In]:
+        return "script:_in"
+    if fn is S._CMP[S.ast.NotIn]:
+        return "script:_not_in"
+    for o in _OPERATORS:
+        if fn is getattr(operator, o):
+            return "operator:" + o
+    for b in _BUILTINS:
+        if fn is getattr(builtins, b):
+            return "builtin:" + b
+    if getattr(fn, "__module__", None) == "math" and getattr(math, fn.__name__, None) is fn:
+        return "math:" + fn.__name__
+    for k, v in _ardor_functions().items():
+        if v is fn:
+            return "ardor:" + k
+    raise ValueError(f"cannot save a scripted call of {S._fn_name(fn)}: only operators, "
+                     "builtins, math functions, tensor methods and ardor functions are saved "
+                     "(a submodule or a Python function called from scripted code is not)")
+
+
+def decode_callable(s):
+    """The callable a saved name denotes; SerializationError for any other name."""
+    import builtins
+    import operator
+    from . import _script as S
+    kind, _, name = s.partition(":") if isinstance(s, str) else ("", "", "")
+    if kind == "method" and _public_tensor_attr(name):
+        return S._method(name)
+    if kind == "script" and name in _SCRIPT_HELPERS:
+        return getattr(S, name)
+    if kind == "script" and name in ("_in", "_not_in"):
+        return S._CMP[S.ast.In if name == "_in" else S.ast.NotIn]
+    if kind == "operator" and name in _OPERATORS:
+        return getattr(operator, name)
+    if kind == "builtin" and name in _BUILTINS:
+        return getattr(builtins, name)
+    if kind == "math" and name.isidentifier() and not name.startswith("_") \
+            and callable(getattr(math, name, None)):
+        return getattr(math, name)
+    if kind == "ardor":
+        fn = _ardor_functions().get(name)
+        if fn is not None:
+            return fn
+    raise SerializationError(f"the saved graph calls {str(s)[:80]!r}, which is not among the "
+                             "callables a scripted graph may use")
+
+
 def graph_to_json(g: Graph) -> dict:
     """The JSON document of a graph (tensors listed by name; their bytes stored apart)."""
     nodes = []
@@ -161,6 +254,8 @@ def graph_to_json(g: Graph) -> dict:
             d["subgraphs"] = {k: graph_to_json(v) for k, v in n.attrs.items()
                               if isinstance(v, Graph)}
             attrs = {k: v for k, v in n.attrs.items() if not isinstance(v, Graph)}
+        elif n.kind == "pycall":
+            attrs = dict(n.attrs, fn=encode_callable(n.attrs["fn"]))
         else:
             attrs = n.attrs
         d["args"] = _enc(list(n.args))
@@ -176,13 +271,15 @@ def graph_to_json(g: Graph) -> dict:
             "tensor_names": sorted(g.tensors)}
 
 
-def graph_from_json(doc, tensors: dict) -> Graph:
-    """Rebuild (and verify) a graph from its JSON document and loaded tensors."""
+def graph_from_json(doc, tensors: dict, outer=None) -> Graph:
+    """Rebuild (and verify) a graph from its JSON document and loaded tensors; a region
+    (``outer``: the enclosing graphs' names) may read the values of enclosing graphs."""
     from .._ops.registry import OPS
     if not isinstance(doc, dict) or not isinstance(doc.get("nodes"), list):
         raise SerializationError("graph document has no node list")
     g = Graph()
-    by_name: dict = {}
+    by_name: dict = dict(outer or {})
+    own: set = set()
     for d in doc["nodes"]:
         if not isinstance(d, dict):
             raise SerializationError("malformed node entry")
@@ -190,7 +287,7 @@ def graph_from_json(doc, tensors: dict) -> Graph:
         if kind not in KINDS or not isinstance(name, str) or not name.isidentifier() \
                 and name != "output":
             raise SerializationError(f"bad node kind/name {kind!r}/{name!r}")
-        if name in by_name:
+        if name in own:
             raise SerializationError(f"duplicate node name {name!r}")
         op = None
         if kind == "call":
@@ -204,7 +301,15 @@ def graph_from_json(doc, tensors: dict) -> Graph:
                 or not all(isinstance(k, str) for k in attrs):
             raise SerializationError(f"node {name!r}: malformed args/attrs")
         for k, sub in (d.get("subgraphs") or {}).items():
-            attrs[k] = graph_from_json(sub, tensors)
+            attrs[k] = graph_from_json(sub, tensors, by_name)
+        if kind == "pycall":
+            attrs["fn"] = decode_callable(attrs.get("fn"))
+            pos = args[0] if len(args) == 2 else ()
+            if attrs["fn"].__name__ == "_getattr" and not (
+                    isinstance(pos, (list, tuple)) and len(pos) == 2
+                    and _public_tensor_attr(pos[1])):
+                raise SerializationError(f"node {name!r}: attribute access other than a "
+                                         "public tensor attribute")
         target = d.get("target")
         index = d.get("index")
         if kind == "get_attr":
@@ -216,6 +321,7 @@ def graph_from_json(doc, tensors: dict) -> Graph:
         g.nodes.append(n)
         g._names.add(name)
         by_name[name] = n
+        own.add(name)
     for t in doc.get("consts", []):
         if t in g.tensors:
             g.consts.add(t)
@@ -223,10 +329,11 @@ def graph_from_json(doc, tensors: dict) -> Graph:
         if not (isinstance(m, list) and len(m) == 2 and m[1] in by_name and m[0] in g.tensors):
             raise SerializationError("malformed mutation entry")
         g.mutations.append((m[0], by_name[m[1]]))
-    try:
-        g.verify()
-    except GraphError as e:
-        raise SerializationError(f"the saved graph is malformed: {e}") from None
+    if outer is None:       # a region is verified with its enclosing graph (it sees the scope)
+        try:
+            g.verify()
+        except GraphError as e:
+            raise SerializationError(f"the saved graph is malformed: {e}") from None
     for n in g.nodes:  # metadata must agree with the tensors actually loaded
         if n.kind == "get_attr":
             t = g.tensors[n.target]
@@ -239,6 +346,11 @@ def graph_from_json(doc, tensors: dict) -> Graph:
 def _graph_and_inputs(m):
     from ._runtime import TracedFunction, TracedModule
     from ._placeholder import Placeholder
+    from ._script import ScriptFunction, ScriptModule
+    if isinstance(m, ScriptModule):
+        m = m._script
+    if isinstance(m, ScriptFunction):
+        return m.graph, None
     if isinstance(m, TracedModule):
         return m._traced.graph, m._traced._sig
     if isinstance(m, TracedFunction):
@@ -247,15 +359,22 @@ def _graph_and_inputs(m):
         return m, None
     if isinstance(m, Placeholder) and m.graph is not None:
         return m.graph, None
-    raise TypeError(f"ardor.jit.save expects a traced module/function or a Graph, got "
-                    f"{type(m).__name__}")
+    raise TypeError(f"ardor.jit.save expects a traced or scripted module/function or a Graph, "
+                    f"got {type(m).__name__}")
 
 
 def save(m, f) -> None:
-    """Save a traced module/function (or a Graph) to ``f`` (a path or binary file)."""
+    """Save a traced or scripted module/function (or a Graph) to ``f`` (a path or binary
+    file). A scripted one keeps its control flow; it must call only operators, builtins,
+    math functions, tensor methods and ardor functions (ValueError otherwise)."""
+    from ._script import ScriptFunction, ScriptModule
     g, sig = _graph_and_inputs(m)
     g.verify()
     doc = graph_to_json(g)
+    sf = m._script if isinstance(m, ScriptModule) else m
+    if isinstance(sf, ScriptFunction):
+        doc["script"] = {"name": sf.__name__, "specs": [list(p) for p in sf.specs],
+                         "defaults": _enc(list(sf.defaults))}
     tensors, files = {}, {}
     for i, name in enumerate(sorted(g.tensors)):
         t = g.tensors[name]
@@ -347,10 +466,39 @@ def load(f):
             tt.requires_grad_(True)
         tensors[name] = tt
     g = graph_from_json(doc, tensors)
+    if "script" in doc:
+        return _loaded_script(g, doc["script"])
     ins = doc.get("inputs")
     sig = tuple(_dec_meta(s) if s is not None else None for s in ins) if isinstance(ins, list) \
         else None
     return LoadedGraph(g, sig)
+
+
+def _loaded_script(g: Graph, spec):
+    from ._script import ScriptFunction
+    ok = isinstance(spec, dict) and isinstance(spec.get("specs"), list) and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(v, str) for v in p)
+        for p in spec["specs"]) and isinstance(spec.get("name"), str)
+    defaults = _dec(spec.get("defaults", []), {}) if ok else None
+    if not ok or not isinstance(defaults, list) or len(defaults) > len(spec["specs"]) \
+            or len(spec["specs"]) != len(g.placeholders):
+        raise SerializationError("malformed script signature")
+    sf = ScriptFunction.__new__(LoadedScript)
+    sf.fn = None
+    sf.graph, sf.specs, sf.defaults = g, [tuple(p) for p in spec["specs"]], defaults
+    sf.__name__ = spec["name"]
+    sf.__doc__ = None
+    return sf
+
+
+def _script_function_class():
+    from ._script import ScriptFunction
+    return ScriptFunction
+
+
+class LoadedScript(_script_function_class()):
+    """A scripted function loaded by :func:`load`: called like the original (arguments
+    checked against its annotations), its control flow interpreted; ``graph``, ``code``."""
 
 
 class LoadedGraph:

@@ -147,3 +147,105 @@ def test_truncated_and_non_zip(tmp_path):
         with pytest.raises(jit.SerializationError):
             jit.load(io.BytesIO(bad))
     assert issubclass(jit.SerializationError, RuntimeError)
+
+
+SCRIPT_SRC = textwrap.dedent('''
+    import ardor
+    import ardor.jit as jit
+
+    @jit.script
+    def walk(x, n: int, scale: float = 0.5):
+        y = x
+        for i in range(n):
+            if y.sum() > 0:
+                y = y * scale
+            else:
+                y = ardor.relu(y - 1.0) + y.shape[0]
+        while y.abs().max() > 10.0:
+            y = y / 2
+        return y[:2]
+''')
+
+
+def _script_from_source(tmp_path, name="jit_script_defs_xyz"):
+    mod_dir = tmp_path / "sdefs"
+    mod_dir.mkdir(exist_ok=True)
+    (mod_dir / f"{name}.py").write_text(SCRIPT_SRC)
+    sys.path.insert(0, str(mod_dir))
+    try:
+        mod = __import__(name)
+        return mod.walk
+    finally:
+        sys.path.remove(str(mod_dir))
+        sys.modules.pop(name, None)
+
+
+def test_scripted_function_roundtrip_keeps_control_flow(tmp_path):
+    """A scripted function saves with its if/loop regions; the loaded one takes each branch
+    and trip count as the original, in a process that cannot import the defining module."""
+    walk = _script_from_source(tmp_path)
+    path = str(tmp_path / "walk.ardor")
+    jit.save(walk, path)
+    cases = [(np.array([1.0, 2.0, 3.0], np.float32), (3,)),
+             (np.array([-1.0, -2.0, -3.0], np.float32), (2,)),
+             (np.array([40.0, -2.0, 3.0], np.float32), (1, 2.0))]
+    loaded = jit.load(path)
+    refs = []
+    for a, extra in cases:
+        ref = walk(ardor.tensor(a), *extra).numpy()
+        refs.append(ref)
+        np.testing.assert_array_equal(loaded(ardor.tensor(a), *extra).numpy(), ref)
+    with pytest.raises(RuntimeError, match="Expected a value of type 'int'"):
+        loaded(ardor.tensor(cases[0][0]), 2.5)
+    np.save(tmp_path / "refs.npy", np.stack(refs))
+    code = textwrap.dedent(f'''
+        import sys
+        sys.modules["jit_script_defs_xyz"] = None
+        import numpy as np, ardor, ardor.jit
+        g = ardor.jit.load({path!r})
+        xs = [np.array([1.0, 2.0, 3.0], np.float32), np.array([-1.0, -2.0, -3.0], np.float32),
+              np.array([40.0, -2.0, 3.0], np.float32)]
+        out = [g(ardor.tensor(xs[0]), 3), g(ardor.tensor(xs[1]), 2), g(ardor.tensor(xs[2]), 1, 2.0)]
+        np.save({str(tmp_path / "got.npy")!r}, np.stack([o.numpy() for o in out]))
+    ''')
+    r = subprocess.run([sys.executable, "-c", code], cwd=str(tmp_path),
+                       env=dict(os.environ, PYTHONPATH=ROOT), capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 0, r.stderr
+    np.testing.assert_array_equal(np.load(tmp_path / "got.npy"), np.load(tmp_path / "refs.npy"))
+
+
+def _set_pycall_fn(doc, fn):
+    def walk_nodes(nodes):
+        for n in nodes:
+            if n["kind"] == "pycall":
+                n["attrs"]["$dict"] = [[k, fn if k == "fn" else v] for k, v in n["attrs"]["$dict"]]
+                return True
+            for sub in (n.get("subgraphs") or {}).values():
+                if walk_nodes(sub["nodes"]):
+                    return True
+        return False
+    assert walk_nodes(doc["nodes"])
+
+
+@pytest.mark.parametrize("fn", ["builtin:eval", "operator:call", "ardor:ardor.save",
+                                "method:__class__", "os:system"])
+def test_scripted_archive_names_only_whitelisted_callables(tmp_path, fn):
+    walk = _script_from_source(tmp_path)
+    path = str(tmp_path / "walk.ardor")
+    jit.save(walk, path)
+    _rewrite(path, lambda it: _tamper_graph(it, lambda d: _set_pycall_fn(d, fn)))
+    with pytest.raises(jit.SerializationError, match="not among the callables"):
+        jit.load(path)
+
+
+def test_scripted_module_calling_a_submodule_does_not_save(tmp_path):
+    class M(ardor.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = ardor.nn.Linear(3, 2)
+
+        def forward(self, x):
+            return self.fc(x)
+    with pytest.raises(ValueError, match="submodule or a Python function"):
+        jit.save(jit.script(M()), str(tmp_path / "m.ardor"))
