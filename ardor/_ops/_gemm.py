@@ -8,9 +8,16 @@ into panels of MR rows, an MR x NR register-blocked AVX-512 micro-kernel. It is 
 ``-march=native`` through ``ardor.jit``'s kernel cache, and the problem is split across
 threads by columns, rows or the reduction dimension.
 
-:func:`matmul` returns None where it does not apply: no AVX-512, no compiler, a small or
-non-float32 problem, ``ARDOR_NO_CKERNELS=1``, or the one-time measurement at first use found
-numpy's BLAS faster on this machine. The caller then keeps numpy.
+The same compilation unit holds the kernels built on its packing and micro-kernel:
+stride-1 convolutions whose panels are packed straight from shifted windows of the input
+(:func:`conv_forward`, :func:`conv_input_grad`, :func:`conv_weight_grad`: no column matrix),
+and an LSTM layer's whole recurrence with W_hh packed once (:func:`lstm_forward`,
+:func:`lstm_backward`).
+
+Each entry returns None (or False) where it does not apply, and the caller keeps numpy: no
+AVX-512, no compiler, a small or non-float32 problem, ``ARDOR_NO_CKERNELS=1``, or the
+one-time measurement (kept on disk per machine) found numpy's BLAS faster.
+``ARDOR_GEMM=numpy|c`` overrides that measurement.
 """
 from __future__ import annotations
 
