@@ -382,10 +382,10 @@ void dconv2d_fwd_f32(const float* restrict x, const float* restrict w, const flo
         }
     }
 }
-/* its weight (and bias) gradient: gw[co, ci, kh, kw] = sum over n, oh, ow of
-   gy[n, co, oh, ow] * x[n, ci, oh + kh*dh, ow + kw*dw]; gb[co] = sum of gy[:, co] */
+/* its weight gradient: gw[co, ci, kh, kw] = sum over n, oh, ow of
+   gy[n, co, oh, ow] * x[n, ci, oh + kh*dh, ow + kw*dw] (the bias gradient is channel_sum) */
 void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float* restrict gw,
-                       float* gb, int64_t N, int64_t C, int64_t Hp, int64_t Wp, int64_t Co,
+                       int64_t N, int64_t C, int64_t Hp, int64_t Wp, int64_t Co,
                        int64_t KH, int64_t KW, int64_t dh, int64_t dw, int64_t OH, int64_t OW,
                        int nt) {
     int64_t T = C * KH * KW;
@@ -403,7 +403,7 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
         #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
         for (int64_t co = 0; co < Co; co++) {
             __m512 z = _mm512_setzero_ps();
-            __m512 a[12][2], sb0 = z, sb1 = z;
+            __m512 a[12][2];
             #pragma GCC unroll 12
             for (int t = 0; t < 12; t++) { a[t][0] = z; a[t][1] = z; }
             for (int64_t n = 0; n < N; n++)
@@ -412,8 +412,6 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
                     const float* xb = x + (n * C * Hp + oh) * Wp;
                     __m512 g0 = _mm512_maskz_loadu_ps(m0, g);
                     __m512 g1 = _mm512_maskz_loadu_ps(m1, g + 16);
-                    sb0 = _mm512_add_ps(sb0, g0);
-                    sb1 = _mm512_add_ps(sb1, g1);
                     #pragma GCC unroll 12
                     for (int t = 0; t < 12; t++) {
                         if (t < T) {
@@ -426,7 +424,6 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
                 }
             for (int t = 0; t < T; t++)
                 gw[co * T + t] = _mm512_reduce_add_ps(_mm512_add_ps(a[t][0], a[t][1]));
-            if (gb) gb[co] = _mm512_reduce_add_ps(_mm512_add_ps(sb0, sb1));
         }
         return;
     }
@@ -440,7 +437,7 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
         }
         #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
         for (int64_t co = 0; co < Co; co++) {
-            for (int64_t t = 0; t < T + (gb != 0); t++) {
+            for (int64_t t = 0; t < T; t++) {
                 int64_t ci = t / (KH * KW), kh = (t / KW) % KH, kw = t % KW;
                 /* rows two at a time into separate accumulators: twice the independent
                    FMA chains, so the adds do not wait on each other's latency */
@@ -454,20 +451,15 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
                     __m512 g1 = m[1] ? _mm512_maskz_loadu_ps(m[1], g + 16) : z;            \
                     __m512 g2 = m[2] ? _mm512_maskz_loadu_ps(m[2], g + 32) : z;            \
                     __m512 g3 = m[3] ? _mm512_maskz_loadu_ps(m[3], g + 48) : z;            \
-                    if (t == T) {                                                          \
-                        ACC0 = _mm512_add_ps(ACC0, g0); ACC1 = _mm512_add_ps(ACC1, g1);    \
-                        ACC2 = _mm512_add_ps(ACC2, g2); ACC3 = _mm512_add_ps(ACC3, g3);    \
-                    } else {                                                               \
-                        const float* xr = x + ((n_ * C + ci) * Hp + oh_ + kh * dh) * Wp    \
-                                          + kw * dw;                                       \
-                        ACC0 = _mm512_fmadd_ps(g0, _mm512_maskz_loadu_ps(m[0], xr), ACC0); \
-                        if (m[1]) ACC1 = _mm512_fmadd_ps(                                   \
-                            g1, _mm512_maskz_loadu_ps(m[1], xr + 16), ACC1);               \
-                        if (m[2]) ACC2 = _mm512_fmadd_ps(                                   \
-                            g2, _mm512_maskz_loadu_ps(m[2], xr + 32), ACC2);               \
-                        if (m[3]) ACC3 = _mm512_fmadd_ps(                                   \
-                            g3, _mm512_maskz_loadu_ps(m[3], xr + 48), ACC3);               \
-                    }                                                                      \
+                    const float* xr = x + ((n_ * C + ci) * Hp + oh_ + kh * dh) * Wp        \
+                                      + kw * dw;                                           \
+                    ACC0 = _mm512_fmadd_ps(g0, _mm512_maskz_loadu_ps(m[0], xr), ACC0);     \
+                    if (m[1]) ACC1 = _mm512_fmadd_ps(                                       \
+                        g1, _mm512_maskz_loadu_ps(m[1], xr + 16), ACC1);                   \
+                    if (m[2]) ACC2 = _mm512_fmadd_ps(                                       \
+                        g2, _mm512_maskz_loadu_ps(m[2], xr + 32), ACC2);                   \
+                    if (m[3]) ACC3 = _mm512_fmadd_ps(                                       \
+                        g3, _mm512_maskz_loadu_ps(m[3], xr + 48), ACC3);                   \
                 }
                 for (int64_t n = 0; n < N; n++) {
                     int64_t oh = 0;
@@ -480,10 +472,8 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
 #undef DC_ROW
                 a0 = _mm512_add_ps(a0, b0); a1 = _mm512_add_ps(a1, b1);
                 a2 = _mm512_add_ps(a2, b2); a3 = _mm512_add_ps(a3, b3);
-                float sum = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1),
-                                                               _mm512_add_ps(a2, a3)));
-                if (t < T) gw[co * T + t] = sum;
-                else if (gb) gb[co] = sum;
+                gw[co * T + t] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1),
+                                                                    _mm512_add_ps(a2, a3)));
             }
         }
         return;
@@ -493,13 +483,10 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
        the inner loops are plain vector FMAs, no horizontal reduction per row */
     #pragma omp parallel for num_threads(nt) if(nt > 1) schedule(static)
     for (int64_t co = 0; co < Co; co++) {
-        float* acc = calloc((size_t)(T + 1) * OW, sizeof(float));
-        float* accb = acc + T * OW;
+        float* acc = calloc((size_t)T * OW, sizeof(float));
         for (int64_t n = 0; n < N; n++)
             for (int64_t oh = 0; oh < OH; oh++) {
                 const float* g = gy + ((n * Co + co) * OH + oh) * OW;
-                #pragma omp simd
-                for (int64_t ow = 0; ow < OW; ow++) accb[ow] += g[ow];
                 for (int64_t ci = 0; ci < C; ci++)
                     for (int64_t kh = 0; kh < KH; kh++) {
                         const float* xr0 = x + ((n * C + ci) * Hp + oh + kh * dh) * Wp;
@@ -511,11 +498,10 @@ void dconv2d_bwd_w_f32(const float* restrict x, const float* restrict gy, float*
                         }
                     }
             }
-        for (int64_t t = 0; t <= T; t++) {
+        for (int64_t t = 0; t < T; t++) {
             double s = 0.0;
             for (int64_t ow = 0; ow < OW; ow++) s += acc[t * OW + ow];
-            if (t < T) gw[co * T + t] = (float)s;
-            else if (gb) gb[co] = (float)s;
+            gw[co * T + t] = (float)s;
         }
         free(acc);
     }
@@ -593,7 +579,7 @@ def _lib():
                                ("maxpool2d_f32", [p] * 3 + [i64] * 13 + [ctypes.c_int]),
                                ("pool_scatter_f32", [p] * 3 + [i64] * 3 + [ctypes.c_int] * 2),
                                ("dconv2d_fwd_f32", [p] * 4 + [i64] * 11 + [ctypes.c_int]),
-                               ("dconv2d_bwd_w_f32", [p] * 4 + [i64] * 11 + [ctypes.c_int]),
+                               ("dconv2d_bwd_w_f32", [p] * 3 + [i64] * 11 + [ctypes.c_int]),
                                ("dconv2d_bwd_x_f32", [p] * 3 + [i64] * 11 + [ctypes.c_int]),
                                ("channel_sum_f32", [p] * 2 + [i64] * 3 + [ctypes.c_int])):
                 fn = getattr(lib, name)
@@ -779,10 +765,7 @@ def _nthreads(work: int) -> int:
 def max_pool2d(x, k, s, p, d, out):
     """(values, flat indices) of 2-d max pooling of a contiguous float32 (N, C, H, W) array
     to spatial size ``out``, or None (use numpy)."""
-    if not (type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 4
-            and x.flags.c_contiguous and x.size and len(k) == 2):
-        return None
-    lib = _lib()
+    lib = _lib4(x) if x.size and len(k) == 2 else None
     if lib is None:
         return None
     n, c, H, W = x.shape
@@ -840,19 +823,18 @@ def direct_conv2d(xpad, w, b, dil, out):
     return y
 
 
-def direct_conv2d_weight_grad(xpad, gy, kernel, dil, with_bias: bool):
-    """(gw, gb or None) of :func:`direct_conv2d`, or None (use numpy)."""
+def direct_conv2d_weight_grad(xpad, gy, kernel, dil):
+    """The weight gradient of :func:`direct_conv2d`, or None (use numpy)."""
     lib = _lib4(xpad, gy)
     if lib is None:
         return None
     n, c, hp, wp = xpad.shape
     co, oh, ow = gy.shape[1:]
     gw = np.empty((co, c) + tuple(kernel), np.float32)
-    gb = np.empty(co, np.float32) if with_bias else None
-    lib.dconv2d_bwd_w_f32(xpad.ctypes.data, gy.ctypes.data, gw.ctypes.data, _ptr(gb), n, c, hp,
-                          wp, co, kernel[0], kernel[1], dil[0], dil[1], oh, ow,
+    lib.dconv2d_bwd_w_f32(xpad.ctypes.data, gy.ctypes.data, gw.ctypes.data, n, c, hp, wp, co,
+                          kernel[0], kernel[1], dil[0], dil[1], oh, ow,
                           _nthreads(gy.size * c * kernel[0] * kernel[1]))
-    return gw, gb
+    return gw
 
 
 def direct_conv2d_input_grad(gy, w, padded, dil):
@@ -874,8 +856,7 @@ def channel_sum(x, dim):
     """x.sum(dim) for a contiguous float32 array of ndim >= 3 reduced over every dim but
     dim 1 (a bias gradient), or None (use numpy): numpy's pairwise sum over the strided
     non-last axes runs at a third of the memory rate."""
-    if not (type(x) is np.ndarray and x.dtype == np.float32 and x.flags.c_contiguous
-            and x.ndim >= 3 and x.size >= 1 << 16 and isinstance(dim, (tuple, list))
+    if not (_f32c(x) and x.ndim >= 3 and x.size >= 1 << 16 and isinstance(dim, (tuple, list))
             and tuple(sorted(dim)) == (0,) + tuple(range(2, x.ndim))):
         return None
     lib = _lib()

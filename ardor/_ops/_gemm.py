@@ -29,6 +29,8 @@ import time
 
 import numpy as np
 
+from ._ckern import LSTM_CELL, _f32c
+
 _SRC = r"""
 #include <stdint.h>
 #include <stdlib.h>
@@ -497,7 +499,6 @@ void lstm_seq_bwd(void) {}
 #endif
 """
 
-_MIN_FLOPS = 1 << 21      # below this numpy's call is as cheap and the choice does not matter
 _STATE: dict = {}         # "fn": the loaded sg_gemm, or None; "use": measured choice
 
 
@@ -523,7 +524,6 @@ def _load():
     if not os.environ.get("ARDOR_NO_CKERNELS"):
         try:
             from ..jit import _kernels as K
-            from ._ckern import LSTM_CELL
             src = _SRC.replace("CPUTAG", _cpu_tag().replace("*/", "")).replace(
                 "/*LSTM_CELL*/", LSTM_CELL)
             lib = K._compile_c(src.replace("/*SIMD*/", K._SIMD_DECLS), quiet=True) \
@@ -660,8 +660,7 @@ def matmul(a, b, out=None, accumulate: bool = False):
     """``a @ b`` (2-D float32; into ``out`` when given, ``out += a @ b`` with
     ``accumulate``) through the C GEMM, or None when it does not apply (use numpy)."""
     if _STATE.get("use") is False or not (_usable(a) and _usable(b)) \
-            or a.ndim != 2 or b.ndim != 2 or not _fits(a.shape[0], b.shape[1], a.shape[1]) \
-            or not enabled():
+            or not _fits(a.shape[0], b.shape[1], a.shape[1]) or not enabled():
         return None
     M, N = a.shape[0], b.shape[1]
     if N < 32 <= M and not accumulate:
@@ -701,7 +700,7 @@ def product(a, b, out=None, accumulate: bool = False):
 def mm(xp, a, b, out=None):
     """``xp.matmul(a, b, out=out)``, through the C GEMM for 2-D float32 numpy operands where
     it serves (so a model's GEMMs do not alternate between two thread pools)."""
-    if xp is np and a.ndim == 2 and b.ndim == 2:
+    if xp is np:
         r = matmul(a, b, out=out)
         if r is not None:
             return r
@@ -728,11 +727,6 @@ def aligned_copy(xp, a, dtype):
     out = empty(xp, a.shape, dtype)
     out[...] = a
     return out
-
-
-def _f32c(*arrays) -> bool:
-    return all(type(a) is np.ndarray and a.dtype == np.float32 and a.flags.c_contiguous
-               for a in arrays)
 
 
 def conv_forward(xflat, w2, offs, L: int):
@@ -807,9 +801,7 @@ def lstm_backward(go, dh, dc, ws, w_hh, dg, steps) -> bool:
     """Backward through time of :func:`lstm_forward` (``steps`` last time step first);
     False where it does not apply."""
     H = w_hh.shape[1]
-    if not (_f32c(dh, dc, ws, w_hh, dg) and type(go) is np.ndarray and go.dtype == np.float32
-            and go.ndim == 2 and go.strides[1] == 4 and go.strides[0] % 4 == 0
-            and go.strides[0] >= 0 and go.shape[1] == H and w_hh.shape[0] == 4 * H
+    if not (_f32c(go, dh, dc, ws, w_hh, dg) and go.shape[1] == H and w_hh.shape[0] == 4 * H
             and ws.shape[1] == 8 * H and dg.shape[1] == 4 * H and dh.shape[1] == H
             and dc.shape == dh.shape and enabled()):
         return False

@@ -101,6 +101,20 @@ class _Geom:
 
     __slots__ = ("k", "s", "d", "padding", "out", "sp", "full", "offs", "need")
 
+    @property
+    def padded(self) -> bool:
+        return any(lo or hi for lo, hi in self.padding)
+
+    @property
+    def interior(self) -> tuple:
+        """Slices of the unpadded input inside the padded frame (spatial dims)."""
+        return tuple(slice(lo, s - hi) for s, (lo, hi) in zip(self.sp, self.padding))
+
+    @property
+    def valid(self) -> tuple:
+        """Slices of the true output positions inside the full-width columns' frame."""
+        return tuple(slice(0, o) for o in self.out)
+
     def __init__(self, spatial, k, s, d, padding):
         n = len(k)
         self.k, self.s, self.d, self.padding = tuple(k), tuple(s), tuple(d), tuple(padding)
@@ -227,8 +241,7 @@ def _col2im_g(xp, gcols, g: _Geom, in_shape, kfirst_groups: int = 0):
             sl = tuple(slice(off[i] * g.d[i], off[i] * g.d[i] + g.s[i] * (g.out[i] - 1) + 1,
                              g.s[i]) for i in range(nd))
             gpad[(slice(None), slice(None)) + sl] += cols[(slice(None),) + off]
-    crop = tuple(slice(g.padding[i][0], g.padding[i][0] + in_shape[2 + i]) for i in range(nd))
-    gx = gpad[(slice(None), slice(None)) + crop]
+    gx = gpad[(slice(None), slice(None)) + g.interior]
     return _copy_c(xp, gx.transpose((1, 0) + tuple(range(2, 2 + nd))))
 
 
@@ -268,9 +281,13 @@ def _direct_ok(xp, g: _Geom, groups: int, x, other, taps: int) -> bool:
 
 def _padded(x, g: _Geom):
     """x zero-padded to the geometry's (Hp, Wp) frame, contiguous."""
-    if any(lo or hi for lo, hi in g.padding):
-        return np.ascontiguousarray(_zero_pad(np, x, g.padding))
-    return np.ascontiguousarray(x)
+    return np.ascontiguousarray(_zero_pad(np, x, g.padding) if g.padded else x)
+
+
+def _unpad(gx, g: _Geom):
+    """A gradient over the padded frame (N, C, *sp) cropped to the input, contiguous."""
+    return np.ascontiguousarray(gx[(slice(None), slice(None)) + g.interior]) if g.padded \
+        else gx
 
 
 def _flat_input(x, g: _Geom):
@@ -278,11 +295,10 @@ def _flat_input(x, g: _Geom):
     and followed by ``need`` zeros so every shifted window stays inside its row."""
     n, c = x.shape[:2]
     plane = _prod(g.sp)
-    if g.need == 0 and not any(lo or hi for lo, hi in g.padding):
+    if g.need == 0 and not g.padded:
         return np.ascontiguousarray(x).reshape(n, c, plane)
     flat = np.zeros((n, c, plane + g.need), np.float32)
-    inner = tuple(slice(lo, lo + x.shape[2 + i]) for i, (lo, _) in enumerate(g.padding))
-    flat[:, :, :plane].reshape((n, c) + g.sp)[(slice(None), slice(None)) + inner] = x
+    flat[:, :, :plane].reshape((n, c) + g.sp)[(slice(None), slice(None)) + g.interior] = x
     return flat
 
 
@@ -291,8 +307,7 @@ def _crop_full(y, g: _Geom):
     n, c = y.shape[:2]
     y = y.reshape((n, c) + g.cols_shape)
     if g.cols_shape != g.out:
-        y = np.ascontiguousarray(y[(slice(None), slice(None)) +
-                                   tuple(slice(0, o) for o in g.out)])
+        y = np.ascontiguousarray(y[(slice(None), slice(None)) + g.valid])
     return y
 
 
@@ -305,7 +320,7 @@ def _grad_rows(gy, g: _Geom):
     plane = _prod(g.sp)
     gz = np.zeros((n, co, front + max(g.L, plane)), np.float32)
     dst = gz[:, :, front:front + g.L].reshape((n, co) + g.cols_shape)
-    dst[(slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)] = gy
+    dst[(slice(None), slice(None)) + g.valid] = gy
     return gz, front
 
 
@@ -333,8 +348,8 @@ def _batched_input(x, g: _Geom, S: int):
     plane = _prod(g.sp)
     buf = np.zeros((c, n * S + g.offs[-1]), np.float32)
     dst = buf[:, :n * S].reshape(c, n, S)[:, :, :plane].reshape((c, n) + g.sp)
-    inner = tuple(slice(lo, lo + x.shape[2 + i]) for i, (lo, _) in enumerate(g.padding))
-    dst[(slice(None), slice(None)) + inner] = x.transpose((1, 0) + tuple(range(2, x.ndim)))
+    dst[(slice(None), slice(None)) + g.interior] = \
+        x.transpose((1, 0) + tuple(range(2, x.ndim)))
     return buf[None]
 
 
@@ -345,8 +360,7 @@ def _batched_grad(gy, g: _Geom, S: int):
     front = g.offs[-1]
     buf = np.zeros((co, front + n * S), np.float32)
     dst = buf[:, front:].reshape(co, n, S)[:, :, :g.L].reshape((co, n) + g.cols_shape)
-    dst[(slice(None), slice(None)) + tuple(slice(0, o) for o in g.out)] = \
-        gy.transpose((1, 0) + tuple(range(2, gy.ndim)))
+    dst[(slice(None), slice(None)) + g.valid] = gy.transpose((1, 0) + tuple(range(2, gy.ndim)))
     return buf[None], front
 
 
@@ -368,25 +382,20 @@ def _conv_forward(xp, x, w, b, stride, padding, dilation, groups):
                                  None if b is None else np.ascontiguousarray(b), g.d, g.out)
         if y is not None:
             return y
+    y = None
     if _c_conv_ok(xp, g, groups, x, w, cout, g.L, w[0].size):
         y = _cgemm.conv_forward(_flat_input(x, g), w.reshape(cout, -1), g.offs, g.L)
         if y is not None:
             y = _crop_full(y, g)
-            if b is not None:
-                y += b.reshape((cout,) + (1,) * (x.ndim - 2))
-            return y
-    if _batched_ok(xp, g, groups, x, w, cout, w[0].size, n):
+    elif _batched_ok(xp, g, groups, x, w, cout, w[0].size, n):
         S = _batch_stride(g)
         y = _cgemm.conv_forward(_batched_input(x, g, S), w.reshape(cout, -1), g.offs, n * S)
         if y is not None:
-            y = _from_batched(y[0], g, n, S, g.L,
-                              (g.cols_shape, tuple(slice(0, o) for o in g.out)))
-            if b is not None:
-                y += b.reshape((cout,) + (1,) * (x.ndim - 2))
-            return y
-    cols = _im2col(xp, x, g, groups, tag=True)
-    y = _gemm(xp, w.reshape(groups, cout // groups, -1), cols, "gemm")   # ONE batched GEMM
-    y = _from_cols(xp, y.reshape(cout, n * g.L), g, n)
+            y = _from_batched(y[0], g, n, S, g.L, (g.cols_shape, g.valid))
+    if y is None:
+        cols = _im2col(xp, x, g, groups, tag=True)
+        y = _gemm(xp, w.reshape(groups, cout // groups, -1), cols, "gemm")  # ONE batched GEMM
+        y = _from_cols(xp, y.reshape(cout, n * g.L), g, n)
     if b is not None:
         y += b.reshape((cout,) + (1,) * (x.ndim - 2))
     return y
@@ -401,28 +410,23 @@ def _conv_input_grad(xp, gy, w, stride, padding, dilation, groups, input_size):
         gx = _ckern.direct_conv2d_input_grad(np.ascontiguousarray(gy), np.ascontiguousarray(w),
                                              g.sp, g.d)
         if gx is not None:
-            if any(lo or hi for lo, hi in g.padding):
-                crop = tuple(slice(lo, lo + input_size[i]) for i, (lo, _) in enumerate(g.padding))
-                gx = np.ascontiguousarray(gx[(slice(None), slice(None)) + crop])
-            return gx
-    if _c_conv_ok(xp, g, groups, gy, w, cin, _prod(g.sp), cout * _prod(g.k)):
-        gz, front = _grad_rows(gy, g)
+            return _unpad(gx, g)
+    per_image = _c_conv_ok(xp, g, groups, gy, w, cin, _prod(g.sp), cout * _prod(g.k))
+    if per_image or _batched_ok(xp, g, groups, gy, w, cin, cout * _prod(g.k), n):
+        # the input gradient is the convolution of the zero-framed output gradient with the
+        # kernel transposed to (Cin, Cout*K)
         wt = np.ascontiguousarray(w.reshape(cout, cin, -1).transpose(1, 0, 2)).reshape(cin, -1)
-        gx = _cgemm.conv_input_grad(gz, front, wt, g.offs, _prod(g.sp))
-        if gx is not None:
-            gx = gx.reshape((n, cin) + g.sp)
-            crop = tuple(slice(lo, lo + input_size[i]) for i, (lo, _) in enumerate(g.padding))
-            if any(lo or hi for lo, hi in g.padding):
-                gx = np.ascontiguousarray(gx[(slice(None), slice(None)) + crop])
-            return gx
-    if _batched_ok(xp, g, groups, gy, w, cin, cout * _prod(g.k), n):
-        S = _batch_stride(g)
-        gz, front = _batched_grad(gy, g, S)
-        wt = np.ascontiguousarray(w.reshape(cout, cin, -1).transpose(1, 0, 2)).reshape(cin, -1)
-        gx = _cgemm.conv_input_grad(gz, front, wt, g.offs, n * S)
-        if gx is not None:
-            crop = tuple(slice(lo, lo + input_size[i]) for i, (lo, _) in enumerate(g.padding))
-            return _from_batched(gx[0], g, n, S, _prod(g.sp), (g.sp, crop))
+        if per_image:
+            gz, front = _grad_rows(gy, g)
+            gx = _cgemm.conv_input_grad(gz, front, wt, g.offs, _prod(g.sp))
+            if gx is not None:
+                return _unpad(gx.reshape((n, cin) + g.sp), g)
+        else:
+            S = _batch_stride(g)
+            gz, front = _batched_grad(gy, g, S)
+            gx = _cgemm.conv_input_grad(gz, front, wt, g.offs, n * S)
+            if gx is not None:
+                return _from_batched(gx[0], g, n, S, _prod(g.sp), (g.sp, g.interior))
     gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
     kk = _prod(g.k)
     cg = w.shape[1]
@@ -443,23 +447,21 @@ def _conv_weight_grad(xp, x, gy, stride, padding, dilation, groups, kernel_size)
     n, cout = gy.shape[:2]
     g = _geom(x.shape[2:], kernel_size, stride, dilation, padding)
     if _direct_ok(xp, g, groups, x, gy, x.shape[1] * _prod(g.k)):
-        r = _ckern.direct_conv2d_weight_grad(_padded(x, g), np.ascontiguousarray(gy),
-                                             tuple(kernel_size), g.d, False)
-        if r is not None:
-            return r[0]
-    if _c_conv_ok(xp, g, groups, x, gy, x.shape[1] * _prod(g.k), cout, g.L):
+        gw = _ckern.direct_conv2d_weight_grad(_padded(x, g), np.ascontiguousarray(gy),
+                                              tuple(kernel_size), g.d)
+        if gw is not None:
+            return gw
+    ckk = x.shape[1] * _prod(g.k)
+    gwt = None
+    if _c_conv_ok(xp, g, groups, x, gy, ckk, cout, g.L):
         gz, front = _grad_rows(gy, g)
         gwt = _cgemm.conv_weight_grad(_flat_input(x, g), g.offs, gz, front, g.L)
-        if gwt is not None:
-            return np.ascontiguousarray(gwt.T).reshape((cout, x.shape[1]) + tuple(kernel_size))
-    ckk = x.shape[1] * _prod(g.k)
-    if _batched_ok(xp, g, groups, x, gy, min(ckk, cout), max(min(ckk, cout), 16), n) \
-            and min(ckk, cout) >= 16:
+    elif _batched_ok(xp, g, groups, x, gy, min(ckk, cout), min(ckk, cout), n):
         S = _batch_stride(g)
         gz, front = _batched_grad(gy, g, S)
         gwt = _cgemm.conv_weight_grad(_batched_input(x, g, S), g.offs, gz, front, n * S)
-        if gwt is not None:
-            return np.ascontiguousarray(gwt.T).reshape((cout, x.shape[1]) + tuple(kernel_size))
+    if gwt is not None:     # the kernels give it transposed: (C*K, Cout)
+        return np.ascontiguousarray(gwt.T).reshape((cout, x.shape[1]) + tuple(kernel_size))
     cols = _im2col(xp, x, g, groups, reuse=True)
     gm = _to_cols(xp, gy, g).reshape(groups, cout // groups, n * g.L)
     gw = _gemm(xp, gm, cols.transpose(0, 2, 1))                 # ONE (batched) GEMM
@@ -1356,13 +1358,13 @@ def _lstm_forward(xp, x2, w_hh, b_hh, h, c, w_hr, out, steps):
     wt = w_hh.T
     rows_total = x2.shape[0]
     ws = _cgemm.empty(xp, (rows_total, 7 * H + hout), dt)
+    if w_hr is None and xp is np and _cgemm.lstm_forward(
+            np.ascontiguousarray(xb), np.ascontiguousarray(w_hh), h, c, ws, out, steps):
+        return c, ws
     bmax = h.shape[0]
     gbuf = xp.empty((bmax, 4 * H), dtype=dt)
     tmp = xp.empty((bmax, H), dtype=dt)
     hr_buf = xp.empty((bmax, H), dtype=dt) if w_hr is not None else None
-    if w_hr is None and xp is np and _cgemm.lstm_forward(
-            np.ascontiguousarray(xb), np.ascontiguousarray(w_hh), h, c, ws, out, steps):
-        return c, ws
     # the pointwise part of a step as one compiled loop (ardor/_ops/_ckern.py) when it can
     fused = w_hr is None and xp is np and dt == np.float32 and _ckern.available()
     for off, b in steps:
