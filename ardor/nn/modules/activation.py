@@ -24,6 +24,21 @@ def _inplace_suffix(self) -> str:
     return ", inplace=True" if self.inplace else ""
 
 
+class _InplaceActivation(Module):
+    """An activation whose one option is ``inplace``; ``_fn`` names its functional form."""
+
+    __constants__ = ["inplace"]
+    _fn = ""
+
+    def __init__(self, inplace: bool = False) -> None:
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, input: Tensor) -> Tensor:
+        """The functional form (``F.<_fn>``), in place when ``inplace``."""
+        return getattr(F, self._fn)(input, inplace=self.inplace)
+
+
 class Threshold(Module):
     """y = x if x > threshold else value."""
 
@@ -43,19 +58,10 @@ class Threshold(Module):
         return f"threshold={self.threshold}, value={self.value}{_inplace_suffix(self)}"
 
 
-class ReLU(Module):
+class ReLU(_InplaceActivation):
     """max(0, x)."""
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        """F.relu."""
-        return F.relu(input, inplace=self.inplace)
-
+    _fn = "relu"
     extra_repr = _inplace_only
 
 
@@ -127,18 +133,10 @@ class Sigmoid(Module):
         return input.sigmoid()
 
 
-class Hardsigmoid(Module):
+class Hardsigmoid(_InplaceActivation):
     """relu6(x + 3) / 6."""
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        """F.hardsigmoid."""
-        return F.hardsigmoid(input, self.inplace)
+    _fn = "hardsigmoid"
 
 
 class Tanh(Module):
@@ -149,50 +147,24 @@ class Tanh(Module):
         return input.tanh()
 
 
-class SiLU(Module):
+class SiLU(_InplaceActivation):
     """x * sigmoid(x)."""
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        """F.silu."""
-        return F.silu(input, inplace=self.inplace)
-
+    _fn = "silu"
     extra_repr = _inplace_only
 
 
-class Mish(Module):
+class Mish(_InplaceActivation):
     """x * tanh(softplus(x))."""
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        """F.mish."""
-        return F.mish(input, inplace=self.inplace)
-
+    _fn = "mish"
     extra_repr = _inplace_only
 
 
-class Hardswish(Module):
+class Hardswish(_InplaceActivation):
     """x * relu6(x + 3) / 6."""
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        """F.hardswish."""
-        return F.hardswish(input, self.inplace)
+    _fn = "hardswish"
 
 
 class ELU(Module):
@@ -231,19 +203,10 @@ class CELU(Module):
         return f"alpha={self.alpha}{_inplace_suffix(self)}"
 
 
-class SELU(Module):
+class SELU(_InplaceActivation):
     """scale * elu(x, alpha) with the self-normalizing constants."""
 
-    __constants__ = ["inplace"]
-
-    def __init__(self, inplace: bool = False) -> None:
-        super().__init__()
-        self.inplace = inplace
-
-    def forward(self, input: Tensor) -> Tensor:
-        """F.selu."""
-        return F.selu(input, self.inplace)
-
+    _fn = "selu"
     extra_repr = _inplace_only
 
 
