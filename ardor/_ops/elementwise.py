@@ -336,21 +336,29 @@ floor_divide = _decl(
     doc="a // b (floor rounding, as Python).")
 
 
-def _remainder_forward(xp, a, b):
-    for x in (a, b):
-        if getattr(x, "dtype", None) == np.bool_:
-            _not_impl("remainder_cpu", x)
-    _zero_div_check(a, b)
-    return xp.remainder(a, b)
+def _modulo_forward(kernel: str, fn: str):
+    """Forward of a modulus (``xp.<fn>``): torch's bool and integer-by-zero errors."""
+    def forward(xp, a, b):
+        for x in (a, b):
+            if getattr(x, "dtype", None) == np.bool_:
+                _not_impl(kernel, x)
+        _zero_div_check(a, b)
+        return getattr(xp, fn)(a, b)
+    return forward
 
 
-def _remainder_backward(ctx, g):
-    a, b = ctx.saved
-    na, nb = ctx.needs_input_grad
-    gb = None
-    if nb:
-        gb = -g * floor_divide_(a, b)
-    return (g if na else None), gb
+def _modulo_backward(quotient):
+    """d(a mod b) = da - q(a, b) db, with ``quotient`` the division the modulus rounds by."""
+    def backward(ctx, g):
+        a, b = ctx.saved
+        na, nb = ctx.needs_input_grad
+        gb = -g * quotient(a, b) if nb else None
+        return (g if na else None), gb
+    return backward
+
+
+_remainder_forward = _modulo_forward("remainder_cpu", "remainder")
+_remainder_backward = _modulo_backward(lambda a, b: floor_divide_(a, b))
 
 
 remainder = _decl("remainder", _remainder_forward, _remainder_backward, promote="binary",
@@ -368,21 +376,8 @@ remainder_rscalar = _decl("remainder_rscalar", _remainder_forward,
                           doc="scalar % tensor")
 
 
-def _fmod_forward(xp, a, b):
-    for x in (a, b):
-        if getattr(x, "dtype", None) == np.bool_:
-            _not_impl("fmod_cpu", x)
-    _zero_div_check(a, b)
-    return xp.fmod(a, b)
-
-
-def _fmod_backward(ctx, g):
-    a, b = ctx.saved
-    na, nb = ctx.needs_input_grad
-    gb = None
-    if nb:
-        gb = -g * div_(a, b, rounding_mode="trunc")
-    return (g if na else None), gb
+_fmod_forward = _modulo_forward("fmod_cpu", "fmod")
+_fmod_backward = _modulo_backward(lambda a, b: div_(a, b, rounding_mode="trunc"))
 
 
 fmod = _decl("fmod", _fmod_forward, _fmod_backward, promote="binary", save=(0, 1),
