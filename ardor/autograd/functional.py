@@ -164,6 +164,18 @@ def _zeros_req(t):
     return z
 
 
+def _last_product(outputs, is_outputs_tuple, of, wrt, v, like, res_is_tuple, create_graph,
+                  strict, stage):
+    """The last backward of vjp/jvp/vhp/hvp (``of`` by ``wrt`` against ``v``, in the grad
+    mode the caller asked for, zeros filled in the shape of ``like``) and their shared
+    post-processing: (outputs, result), detached unless create_graph."""
+    with _grad_mode(True if create_graph else state.grad_enabled):
+        grad_res = _autograd_grad(of, wrt, v, create_graph=create_graph)
+        res = _fill_in_zeros(grad_res, like, strict, create_graph, stage)
+    return (_tuple_postprocess(_grad_postprocess(outputs, create_graph), is_outputs_tuple),
+            _tuple_postprocess(_grad_postprocess(res, create_graph), res_is_tuple))
+
+
 def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     """(func(inputs), v^T J): the vector-Jacobian product at ``inputs``."""
     with _grad_mode(True):
@@ -180,13 +192,8 @@ def vjp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         elif len(outputs) != 1 or outputs[0].nelement() != 1:
             raise RuntimeError("The vector v can only be None if the user-provided function "
                                "returns a single Tensor with a single element.")
-    with _grad_mode(True if create_graph else state.grad_enabled):
-        grad_res = _autograd_grad(outputs, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "back")
-    outputs = _grad_postprocess(outputs, create_graph)
-    res = _grad_postprocess(res, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res,
-                                                                             is_inputs_tuple)
+    return _last_product(outputs, is_outputs_tuple, outputs, inputs, v, inputs,
+                         is_inputs_tuple, create_graph, strict, "back")
 
 
 def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
@@ -208,13 +215,8 @@ def jvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         grad_outputs = tuple(_zeros_req(out) for out in outputs)
         grad_inputs = _autograd_grad(outputs, inputs, grad_outputs, create_graph=True)
         _check_requires_grad(grad_inputs, "grad_inputs", strict)
-    with _grad_mode(True if create_graph else state.grad_enabled):
-        grad_res = _autograd_grad(grad_inputs, grad_outputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, outputs, strict, create_graph, "back_trick")
-    outputs = _grad_postprocess(outputs, create_graph)
-    res = _grad_postprocess(res, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res,
-                                                                             is_outputs_tuple)
+    return _last_product(outputs, is_outputs_tuple, grad_inputs, grad_outputs, v, outputs,
+                         is_outputs_tuple, create_graph, strict, "back_trick")
 
 
 def _stack_rows(rows, shape):
@@ -373,13 +375,8 @@ def vhp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
     with _grad_mode(True):
         is_inputs_tuple, inputs, v, is_outputs_tuple, outputs, jac = _prep_second_order(
             func, inputs, v, create_graph, strict, "vhp")
-    with _grad_mode(True if create_graph else state.grad_enabled):
-        grad_res = _autograd_grad(jac, inputs, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back")
-    outputs = _grad_postprocess(outputs, create_graph)
-    res = _grad_postprocess(res, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res,
-                                                                             is_inputs_tuple)
+    return _last_product(outputs, is_outputs_tuple, jac, inputs, v, inputs,
+                         is_inputs_tuple, create_graph, strict, "double_back")
 
 
 def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
@@ -391,10 +388,5 @@ def hvp(func, inputs, v=None, create_graph: bool = False, strict: bool = False):
         grad_jac = tuple(_zeros_req(inp) for inp in inputs)
         double_back = _autograd_grad(jac, inputs, grad_jac, create_graph=True)
         _check_requires_grad(jac, "hessian", strict)
-    with _grad_mode(True if create_graph else state.grad_enabled):
-        grad_res = _autograd_grad(double_back, grad_jac, v, create_graph=create_graph)
-        res = _fill_in_zeros(grad_res, inputs, strict, create_graph, "double_back_trick")
-    outputs = _grad_postprocess(outputs, create_graph)
-    res = _grad_postprocess(res, create_graph)
-    return _tuple_postprocess(outputs, is_outputs_tuple), _tuple_postprocess(res,
-                                                                             is_inputs_tuple)
+    return _last_product(outputs, is_outputs_tuple, double_back, grad_jac, v, inputs,
+                         is_inputs_tuple, create_graph, strict, "double_back_trick")
