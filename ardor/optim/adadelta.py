@@ -30,13 +30,8 @@ class Adadelta(Optimizer):
                         capturable=capturable, foreach=foreach, differentiable=differentiable)
         super().__init__(params, defaults)
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("capturable", False)
+    _group_setdefaults = {"foreach": None, "maximize": False, "differentiable": False,
+                          "capturable": False}
 
     def step(self, closure=None):
         """Perform one Adadelta step (``closure`` re-evaluates the loss)."""

@@ -48,13 +48,11 @@ class Adagrad(Optimizer):
                         if p.is_complex() else initial_accumulator_value)
                 st["sum"] = _full_like(p, init)
 
+    _group_setdefaults = {"foreach": None, "maximize": False, "differentiable": False,
+                          "fused": None}
+
     def __setstate__(self, state):
         super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("foreach", None)
-            group.setdefault("maximize", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", None)
         for s in self.state.values():
             if "step" in s and not isinstance(s["step"], Tensor):
                 s["step"] = _scalar_tensor(float(s["step"]))

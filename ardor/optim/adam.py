@@ -60,16 +60,13 @@ class Adam(Optimizer):
             if foreach:
                 raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
+    _group_setdefaults = {"amsgrad": False, "maximize": False, "foreach": None,
+                          "capturable": False, "differentiable": False,
+                          "decoupled_weight_decay": False, "fused": None}
+
     def __setstate__(self, state):
         super().__setstate__(state)
         for group in self.param_groups:
-            group.setdefault("amsgrad", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("capturable", False)
-            group.setdefault("differentiable", False)
-            group.setdefault("decoupled_weight_decay", False)
-            group.setdefault("fused", None)
             for p in group["params"]:
                 st = self.state.get(p, [])
                 if len(st) != 0 and not isinstance(st["step"], Tensor):

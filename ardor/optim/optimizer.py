@@ -167,6 +167,9 @@ class Optimizer:
         return {"defaults": self.defaults, "state": self.state,
                 "param_groups": self.param_groups}
 
+    # per-group options a subclass fills in when unpickling a state saved without them
+    _group_setdefaults: dict = {}
+
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         for name in ("_optimizer_step_pre_hooks", "_optimizer_step_post_hooks",
@@ -177,6 +180,9 @@ class Optimizer:
                 setattr(self, name, OrderedDict())
         self._patch_step_function()
         self.defaults.setdefault("differentiable", False)
+        for group in self.param_groups:     # options older pickles may lack
+            for k, v in self._group_setdefaults.items():
+                group.setdefault(k, v)
 
     def __repr__(self) -> str:
         s = self.__class__.__name__ + " ("

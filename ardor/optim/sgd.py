@@ -35,14 +35,8 @@ class SGD(Optimizer):
             if foreach:
                 raise RuntimeError("`fused` and `foreach` cannot be `True` together.")
 
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        for group in self.param_groups:
-            group.setdefault("nesterov", False)
-            group.setdefault("maximize", False)
-            group.setdefault("foreach", None)
-            group.setdefault("differentiable", False)
-            group.setdefault("fused", False)
+    _group_setdefaults = {"nesterov": False, "maximize": False, "foreach": None,
+                          "differentiable": False, "fused": False}
 
     def step(self, closure=None):
         """Perform one SGD step (``closure`` re-evaluates the loss)."""
