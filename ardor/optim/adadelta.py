@@ -40,13 +40,9 @@ class Adadelta(Optimizer):
             params = self._with_grad(group)
             if not params:
                 continue
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _scalar_tensor(0.0)
-                    st["square_avg"] = _zeros_like(p)
-                    st["acc_delta"] = _zeros_like(p)
-            S = [self.state[p] for p in params]
+            S = self._states(params, lambda p: {
+                "step": _scalar_tensor(0.0), "square_avg": _zeros_like(p),
+                "acc_delta": _zeros_like(p)})
             adadelta(params, [p.grad for p in params], [s["square_avg"] for s in S],
                      [s["acc_delta"] for s in S], [s["step"] for s in S], lr=group["lr"],
                      rho=group["rho"], eps=group["eps"], weight_decay=group["weight_decay"],

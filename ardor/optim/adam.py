@@ -81,19 +81,13 @@ class Adam(Optimizer):
                 continue
             amsgrad = group["amsgrad"]
             step_dtype = D.float32 if (group["capturable"] or group["fused"]) else None
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _scalar_tensor(0.0, step_dtype)
-                    st["exp_avg"] = _zeros_like(p)
-                    st["exp_avg_sq"] = _zeros_like(p)
-                    if amsgrad:
-                        st["max_exp_avg_sq"] = _zeros_like(p)
-            adam([p for p in params], [p.grad for p in params],
-                 [self.state[p]["exp_avg"] for p in params],
-                 [self.state[p]["exp_avg_sq"] for p in params],
-                 [self.state[p]["max_exp_avg_sq"] for p in params] if amsgrad else [],
-                 [self.state[p]["step"] for p in params],
+            S = self._states(params, lambda p: {
+                "step": _scalar_tensor(0.0, step_dtype), "exp_avg": _zeros_like(p),
+                "exp_avg_sq": _zeros_like(p),
+                **({"max_exp_avg_sq": _zeros_like(p)} if amsgrad else {})})
+            adam(params, [p.grad for p in params], [s["exp_avg"] for s in S],
+                 [s["exp_avg_sq"] for s in S],
+                 [s["max_exp_avg_sq"] for s in S] if amsgrad else [], [s["step"] for s in S],
                  amsgrad=amsgrad, beta1=group["betas"][0], beta2=group["betas"][1],
                  lr=group["lr"], weight_decay=group["weight_decay"], eps=group["eps"],
                  maximize=group["maximize"],

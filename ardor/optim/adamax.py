@@ -40,13 +40,8 @@ class Adamax(Optimizer):
             params = self._with_grad(group)
             if not params:
                 continue
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _scalar_tensor(0.0)
-                    st["exp_avg"] = _zeros_like(p)
-                    st["exp_inf"] = _zeros_like(p)
-            S = [self.state[p] for p in params]
+            S = self._states(params, lambda p: {
+                "step": _scalar_tensor(0.0), "exp_avg": _zeros_like(p), "exp_inf": _zeros_like(p)})
             beta1, beta2 = group["betas"]
             adamax(params, [p.grad for p in params], [s["exp_avg"] for s in S],
                    [s["exp_inf"] for s in S], [s["step"] for s in S], eps=group["eps"],

@@ -37,14 +37,9 @@ class ASGD(Optimizer):
             params = self._with_grad(group)
             if not params:
                 continue
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _scalar_tensor(0.0)
-                    st["eta"] = _scalar_tensor(float(_to_scalar(group["lr"])))
-                    st["mu"] = _scalar_tensor(1.0)
-                    st["ax"] = _zeros_like(p)
-            S = [self.state[p] for p in params]
+            S = self._states(params, lambda p: {
+                "step": _scalar_tensor(0.0), "eta": _scalar_tensor(float(_to_scalar(group["lr"]))),
+                "mu": _scalar_tensor(1.0), "ax": _zeros_like(p)})
             asgd(params, [p.grad for p in params], [s["ax"] for s in S], [s["mu"] for s in S],
                  [s["eta"] for s in S], [s["step"] for s in S], lambd=group["lambd"],
                  lr=group["lr"], t0=group["t0"], alpha=group["alpha"],

@@ -422,6 +422,16 @@ class Optimizer:
         with enable_grad():
             return closure()
 
+    def _states(self, params, init) -> list[dict]:
+        """Each parameter's state dict, filled by ``init(p)`` (a dict) on its first step."""
+        out = []
+        for p in params:
+            st = self.state[p]
+            if len(st) == 0:
+                st.update(init(p))
+            out.append(st)
+        return out
+
     @staticmethod
     def _with_grad(group) -> list[Tensor]:
         """The group's parameters that have a gradient (others are skipped, as in torch)."""

@@ -42,13 +42,9 @@ class RAdam(Optimizer):
             params = self._with_grad(group)
             if not params:
                 continue
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _scalar_tensor(0.0)
-                    st["exp_avg"] = _zeros_like(p)
-                    st["exp_avg_sq"] = _zeros_like(p)
-            S = [self.state[p] for p in params]
+            S = self._states(params, lambda p: {
+                "step": _scalar_tensor(0.0), "exp_avg": _zeros_like(p),
+                "exp_avg_sq": _zeros_like(p)})
             beta1, beta2 = group["betas"]
             radam(params, [p.grad for p in params], [s["exp_avg"] for s in S],
                   [s["exp_avg_sq"] for s in S], [s["step"] for s in S], beta1=beta1,

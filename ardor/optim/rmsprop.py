@@ -44,16 +44,10 @@ class RMSprop(Optimizer):
             if not params:
                 continue
             momentum, centered = group["momentum"], group["centered"]
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _scalar_tensor(0.0)
-                    st["square_avg"] = _zeros_like(p)
-                    if momentum > 0:
-                        st["momentum_buffer"] = _zeros_like(p)
-                    if centered:
-                        st["grad_avg"] = _zeros_like(p)
-            S = [self.state[p] for p in params]
+            S = self._states(params, lambda p: {
+                "step": _scalar_tensor(0.0), "square_avg": _zeros_like(p),
+                **({"momentum_buffer": _zeros_like(p)} if momentum > 0 else {}),
+                **({"grad_avg": _zeros_like(p)} if centered else {})})
             rmsprop(params, [p.grad for p in params], [s["square_avg"] for s in S],
                     [s["grad_avg"] for s in S] if centered else [],
                     [s["momentum_buffer"] for s in S] if momentum > 0 else [],

@@ -36,14 +36,9 @@ class Rprop(Optimizer):
             if not params:
                 continue
             lr = _to_scalar(group["lr"])
-            for p in params:
-                st = self.state[p]
-                if len(st) == 0:
-                    st["step"] = _scalar_tensor(0.0)
-                    st["prev"] = _zeros_like(p)
-                    st["step_size"] = _full_like(
-                        p, complex(lr, lr) if p.is_complex() else lr)
-            S = [self.state[p] for p in params]
+            S = self._states(params, lambda p: {
+                "step": _scalar_tensor(0.0), "prev": _zeros_like(p),
+                "step_size": _full_like(p, complex(lr, lr) if p.is_complex() else lr)})
             etaminus, etaplus = group["etas"]
             step_size_min, step_size_max = group["step_sizes"]
             rprop(params, [p.grad for p in params], [s["prev"] for s in S],
