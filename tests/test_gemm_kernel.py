@@ -60,6 +60,17 @@ def test_product_matches_float64(M, K, N, ta, tb):
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.sqrt(K))
 
 
+def test_product_transposed_strided_operands():
+    # transposes of contiguous matrices take the vector transposing packs; transposes of
+    # strided views (columns not side by side) the element-wise ones
+    rng = np.random.default_rng(3)
+    for step in (1, 2):
+        a = rng.standard_normal((70, 37 * step), dtype=np.float32)[:, ::step].T   # 37 x 70
+        b = rng.standard_normal((45, 70 * step), dtype=np.float32)[:, ::step].T   # 70 x 45
+        got = _gemm.product(a, b)
+        np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-3)
+
+
 def test_product_out_accumulate_and_views():
     rng = np.random.default_rng(1)
     a = rng.standard_normal((100, 300), dtype=np.float32)[::2, 1::2]   # strided view

@@ -66,6 +66,37 @@ static bufs_t get_bufs(void) {
    A plain strided matrix has rows[r] = base + r * rs; the convolutions point rows at
    shifted windows of an image, so im2col happens while packing, inside the cache. */
 
+/* whether rows[0..n) point at consecutive floats (a row table of a transposed matrix) */
+static int adjacent(const float* const* rows, int64_t n) {
+    for (int64_t i = 1; i < n; i++)
+        if (rows[i] != rows[0] + i) return 0;
+    return 1;
+}
+
+/* v[i] lane j -> v[j] lane i */
+static inline void transpose16(__m512 v[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(v[i], v[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(v[i], v[i + 1]);
+    }
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = _mm512_shuffle_ps(t[i], t[i + 2], 0x44);
+        u[i + 1] = _mm512_shuffle_ps(t[i], t[i + 2], 0xEE);
+        u[i + 2] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0x44);
+        u[i + 3] = _mm512_shuffle_ps(t[i + 1], t[i + 3], 0xEE);
+    }
+    for (int i = 0; i < 16; i += 8)
+        for (int j = 0; j < 4; j++) {
+            t[i + j] = _mm512_shuffle_f32x4(u[i + j], u[i + 4 + j], 0x88);
+            t[i + 4 + j] = _mm512_shuffle_f32x4(u[i + j], u[i + 4 + j], 0xDD);
+        }
+    for (int j = 0; j < 8; j++) {
+        v[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        v[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xDD);
+    }
+}
+
 /* Ap[p][k][i] = A(p*MR + i, k), rows past mc zero */
 static void pack_a(int64_t mc, int64_t kc, const float* const* rows, int64_t c0, int64_t cs,
                    float* restrict Ap) {
@@ -78,6 +109,13 @@ static void pack_a(int64_t mc, int64_t kc, const float* const* rows, int64_t c0,
                 const float* si = rows[p + i] + c0;
                 for (int64_t k = 0; k < kc; k++) d[k * MR + i] = si[k];
             }
+        } else if (adjacent(rows + p, m)) {
+            /* a transposed matrix: the panel's m rows lie side by side, so each k is one
+               short vector load */
+            const float* s = rows[p] + c0 * cs;
+            __mmask16 mk = (__mmask16)((1u << m) - 1u);
+            for (int64_t k = 0; k < kc; k++)
+                _mm512_mask_storeu_ps(d + k * MR, mk, _mm512_maskz_loadu_ps(mk, s + k * cs));
         } else {
             const float* r[MR];
             for (int64_t i = 0; i < m; i++) r[i] = rows[p + i] + c0 * cs;
@@ -106,6 +144,23 @@ static void pack_b(int64_t kc, int64_t nc, const float* const* rows, int64_t c0,
                 const float* s = rows[k] + c0 + q;
                 _mm512_store_ps(d + k * NR, _mm512_maskz_loadu_ps(m0, s));
                 _mm512_store_ps(d + k * NR + 16, _mm512_maskz_loadu_ps(m1, s + 16));
+            }
+        } else if (adjacent(rows, kc)) {
+            /* a transposed matrix (B^T contiguous): column j of the panel is a run of kc
+               floats; 16 runs at a time are read in order and turned in registers */
+            for (int64_t h = 0; h < NR; h += 16) {
+                int64_t nh = n - h < 16 ? (n - h > 0 ? n - h : 0) : 16;
+                for (int64_t k0 = 0; k0 < kc; k0 += 16) {
+                    int64_t nk = kc - k0 < 16 ? kc - k0 : 16;
+                    __mmask16 mk = (__mmask16)((1u << nk) - 1u);
+                    __m512 v[16];
+                    for (int j = 0; j < 16; j++)
+                        v[j] = j < nh ? _mm512_maskz_loadu_ps(
+                                   mk, rows[k0] + (c0 + q + h + j) * cs)
+                                      : _mm512_setzero_ps();
+                    transpose16(v);
+                    for (int64_t k = 0; k < nk; k++) _mm512_store_ps(d + (k0 + k) * NR + h, v[k]);
+                }
             }
         } else {
             if (n < NR) memset(d, 0, sizeof(float) * NR * kc);
