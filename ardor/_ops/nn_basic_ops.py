@@ -270,6 +270,9 @@ def _threshold_bwd_fused(g, x, threshold=0.0, value=0.0):
 
 # g * f'(x) in one compiled loop where numpy needs several passes (None: not applicable)
 _FUSED_BWD = {"gelu": _gelu_bwd_fused, "threshold": _threshold_bwd_fused}
+# gradients with a scalar expression (a: g, b: x), so ardor.jit can fuse them (relu's
+# backward into the GEMM that produces g)
+_BWD_EXPR = {"threshold": "where(le(b, threshold), 0, a)"}
 
 
 def _make_act(name, node, f, d, d2, expr, onnx, samples):
@@ -317,6 +320,8 @@ def _make_act(name, node, f, d, d2, expr, onnx, samples):
     ACT_OPS[name] = register(type(name, (), body))
     bbody = {"__doc__": f"g * {name}'(x): the gradient of {name}.", "forward": bfwd,
              "backward": bbwd, "save": (0, 1), "onnx": "decompose", "sample": bsample}
+    if name in _BWD_EXPR:
+        bbody["expr"] = _BWD_EXPR[name]
     ACT_OPS[bname] = register(type(bname, (), bbody))
 
 

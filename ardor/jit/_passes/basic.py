@@ -130,12 +130,20 @@ def _is_scalar(a, v) -> bool:
     return not isinstance(a, (Node, bool)) and isinstance(a, (int, float)) and a == v
 
 
+def _fresh(n: Node) -> bool:
+    """Does ``n`` produce a new contiguous array (never a view of another value)?"""
+    from .memory import FRESH
+    return n.kind == "fused" or n.kind == "call" and not n.op.view and n.op.name in FRESH \
+        and n.nout == 1
+
+
 _PERMS = ("permute", "transpose", "t")
 _RESHAPES = ("view", "reshape_copy")
 
 
 def simplify(graph: Graph) -> Graph:
-    """Algebraic identities: x*1, 1*x, x+0, 0+x, x-0, x/1, x**1 -> x; permute/transpose
+    """Algebraic identities: x*1, 1*x, x+0, 0+x, x-0, x/1, x**1 -> x; the clone of a fresh
+    value read by nothing else -> the value; permute/transpose
     chains composed (identity removed); view/reshape chains collapsed (same shape removed).
     A rewrite applies only where the result keeps x's shape and dtype (no promotion or
     broadcasting hidden by the identity)."""
@@ -170,7 +178,11 @@ def simplify(graph: Graph) -> Graph:
                 n.op, n.args, n.attrs = mm.op, (tb, ta), dict(mm.attrs)
                 continue
         x = None
-        if name == "mul" and len(a) == 2:
+        if name == "clone" and isinstance(a[0], Node) and _fresh(a[0]) \
+                and len(users[id(a[0])]) == 1 and a[0].meta == n.meta:
+            # the copy of a value nothing else reads (a gradient stored into .grad)
+            x = a[0]
+        elif name == "mul" and len(a) == 2:
             if _is_scalar(a[1], 1):
                 x = a[0]
             elif _is_scalar(a[0], 1):
