@@ -220,11 +220,17 @@ static void kernel(int64_t kc, const float* restrict a, const float* restrict b,
     }
 }
 
+/* An epilogue: elementwise work on a finished block of C (rows i0..i0+m, columns
+   j0..j0+n of the whole product) while it is still in this core's cache; a fused kernel
+   compiled by ardor.jit (ptrs: its arrays, C among them). */
+typedef void (*epi_fn)(void* const* ptrs, int64_t i0, int64_t j0, int64_t m, int64_t n);
+typedef struct { epi_fn fn; void* const* ptrs; int64_t i0, j0; } epi_t;
+
 /* one thread: C (M x N, row stride ldc) (+)= A (M x K) . B (K x N); the reduction is cut
-   into equal blocks of at most KC */
-static void gemm_serial(int64_t M, int64_t N, int64_t K, const float* const* arows,
-                        int64_t acs, int64_t ac0, const float* const* brows, int64_t bcs,
-                        int64_t bc0, float* C, int64_t ldc, int acc) {
+   into equal blocks of at most KC; the epilogue (if any) runs on each finished block */
+static void gemm_block(int64_t M, int64_t N, int64_t K, const float* const* arows,
+                       int64_t acs, int64_t ac0, const float* const* brows, int64_t bcs,
+                       int64_t bc0, float* C, int64_t ldc, int acc, const epi_t* epi) {
     if (K <= 0) return;
     bufs_t bf = get_bufs();
     int64_t nk = (K + KC - 1) / KC, kb = (K + nk - 1) / nk;
@@ -245,9 +251,16 @@ static void gemm_serial(int64_t M, int64_t N, int64_t K, const float* const* aro
                                C + (ic + ir) * ldc + jc + jr, ldc, m, n, a2);
                     }
                 }
+                if (epi && pc + kc >= K) epi->fn(epi->ptrs, epi->i0 + ic, epi->j0 + jc, mc, nc);
             }
         }
     }
+}
+
+static void gemm_serial(int64_t M, int64_t N, int64_t K, const float* const* arows,
+                        int64_t acs, int64_t ac0, const float* const* brows, int64_t bcs,
+                        int64_t bc0, float* C, int64_t ldc, int acc) {
+    gemm_block(M, N, K, arows, acs, ac0, brows, bcs, bc0, C, ldc, acc, 0);
 }
 
 static const float** table(const float* base, int64_t n, int64_t rs) {
@@ -256,26 +269,30 @@ static const float** table(const float* base, int64_t n, int64_t rs) {
     return t;
 }
 
-/* C = A . B (acc: C += A . B) on nt threads. Split by columns when there are enough NR
-   panels, else by the reduction dimension when it is long (private partial sums, added
-   after), else by rows. */
-void sg_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64_t acs,
-             const float* B, int64_t brs, int64_t bcs, float* C, int64_t ldc, int acc,
-             int nt) {
+/* C = A . B (acc: C += A . B), then the epilogue fn(ptrs, ...) over C's blocks (fn may be
+   NULL), on nt threads. Split by columns when there are enough NR panels, else by the
+   reduction dimension when it is long (private partial sums, added after), else by rows. */
+void sg_gemm_epi(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64_t acs,
+                 const float* B, int64_t brs, int64_t bcs, float* C, int64_t ldc, int acc,
+                 int nt, epi_fn fn, void* const* ptrs) {
     const float** ar = table(A, M, ars);
     const float** br = table(B, K, brs);
     if (nt < 1) nt = 1;
     int64_t panels = (N + NR - 1) / NR;
+    epi_t whole = {fn, ptrs, 0, 0};
+    const epi_t* e0 = fn ? &whole : 0;
     if (nt == 1 || M * N * K < (1 << 20)) {
-        gemm_serial(M, N, K, ar, acs, 0, br, bcs, 0, C, ldc, acc);
+        gemm_block(M, N, K, ar, acs, 0, br, bcs, 0, C, ldc, acc, e0);
     } else if (panels >= 4 * nt) {
         #pragma omp parallel num_threads(nt)
         {
             int t = omp_get_thread_num(), T = omp_get_num_threads();
             int64_t p0 = panels * t / T, p1 = panels * (t + 1) / T;
             int64_t j0 = p0 * NR, j1 = p1 * NR < N ? p1 * NR : N;
+            epi_t mine = {fn, ptrs, 0, j0};
             if (j1 > j0)
-                gemm_serial(M, j1 - j0, K, ar, acs, 0, br, bcs, j0, C + j0, ldc, acc);
+                gemm_block(M, j1 - j0, K, ar, acs, 0, br, bcs, j0, C + j0, ldc, acc,
+                           fn ? &mine : 0);
         }
     } else if (K >= 4 * KC * nt && K >= 4 * M) {
         float* part = aligned_alloc(64, sizeof(float) * (size_t)(nt - 1) * M * N + 64);
@@ -290,12 +307,14 @@ void sg_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64
                             part + (t - 1) * M * N, N, 0);
             #pragma omp barrier
             #pragma omp for
-            for (int64_t i = 0; i < M; i++)
+            for (int64_t i = 0; i < M; i++) {
                 for (int u = 1; u < T; u++) {
                     float* ci = C + i * ldc;
                     const float* pi = part + (u - 1) * M * N + i * N;
                     for (int64_t j = 0; j < N; j++) ci[j] += pi[j];
                 }
+                if (fn) fn(ptrs, i, 0, 1, N);
+            }
         }
         free(part);
     } else {
@@ -305,13 +324,20 @@ void sg_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64
             int t = omp_get_thread_num(), T = omp_get_num_threads();
             int64_t i0 = rp * t / T * MR, i1 = rp * (t + 1) / T * MR;
             if (i1 > M) i1 = M;
+            epi_t mine = {fn, ptrs, i0, 0};
             if (i1 > i0)
-                gemm_serial(i1 - i0, N, K, ar + i0, acs, 0, br, bcs, 0, C + i0 * ldc, ldc,
-                            acc);
+                gemm_block(i1 - i0, N, K, ar + i0, acs, 0, br, bcs, 0, C + i0 * ldc, ldc,
+                           acc, fn ? &mine : 0);
         }
     }
     free(ar);
     free(br);
+}
+
+void sg_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64_t acs,
+             const float* B, int64_t brs, int64_t bcs, float* C, int64_t ldc, int acc,
+             int nt) {
+    sg_gemm_epi(M, N, K, A, ars, acs, B, brs, bcs, C, ldc, acc, nt, 0, 0);
 }
 
 /* Stride-1 convolutions over "full-width" columns (see nn_ops._Geom): image n's channel c is
@@ -546,6 +572,7 @@ void lstm_seq_bwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_
 #else
 int sg_ok(void) { return 0; }
 void sg_gemm(void) {}
+void sg_gemm_epi(void) {}
 void sg_conv_fwd(void) {}
 void sg_conv_bwd_input(void) {}
 void sg_conv_bwd_weight(void) {}
@@ -589,6 +616,8 @@ def _load():
                 nt = ctypes.c_int
                 for name, args in (
                         ("sg_gemm", [i64] * 3 + [p, i64, i64, p, i64, i64, p, i64, nt, nt]),
+                        ("sg_gemm_epi", [i64] * 3 + [p, i64, i64, p, i64, i64, p, i64, nt, nt,
+                                                     p, p]),
                         ("sg_conv_fwd", [i64, p, i64, i64, i64, p, i64, p, i64, i64, p, i64,
                                          i64, nt]),
                         ("sg_conv_bwd_input", [i64, p, i64, i64, i64, i64, p, i64, p, i64,
@@ -750,6 +779,24 @@ def product(a, b, out=None, accumulate: bool = False):
         elif not accumulate:
             out.fill(0)
     return out
+
+
+def product_epilogue(a, b, out, epilogue: int, ptrs) -> bool:
+    """``out = a @ b`` through the C GEMM, with ``epilogue(ptrs, i0, j0, m, n)`` (a C
+    function's address) run by the GEMM's threads on each finished block of ``out`` while it
+    is in cache. False (nothing computed) where the C GEMM would not serve this product."""
+    if not (_usable(a) and _usable(b) and type(out) is np.ndarray and out.dtype == np.float32
+            and out.flags.c_contiguous and out.shape == (a.shape[0], b.shape[1])
+            and a.shape[1] == b.shape[0] and out.size and a.shape[1]) \
+            or not _fits(out.shape[0], out.shape[1], a.shape[1]) or not enabled() \
+            or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        return False
+    M, K = a.shape
+    N = b.shape[1]
+    _STATE["fn"].sg_gemm_epi(M, N, K, a.ctypes.data, a.strides[0] // 4, a.strides[1] // 4,
+                             b.ctypes.data, b.strides[0] // 4, b.strides[1] // 4,
+                             out.ctypes.data, N, 0, _threads(), epilogue, ptrs)
+    return True
 
 
 def mm(xp, a, b, out=None):

@@ -67,11 +67,13 @@ def last_uses(graph: Graph) -> dict:
     return last
 
 
-def generate(graph: Graph, kernels=None, plan=None, free=True) -> Generated:
+def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -> Generated:
     """Python source (and compiled function) running ``graph`` over backend arrays.
 
     ``kernels`` maps id(fused node) -> callable(*arrays, out=None); ``plan`` maps id(node)
-    -> buffer index for nodes whose output goes to a preallocated buffer."""
+    -> buffer index for nodes whose output goes to a preallocated buffer; ``epilogues``
+    maps id(product node) -> (group, runner) (see ``_epilogue``): the product and its
+    members are computed by one runner call at the product's place."""
     from ._kernels import numpy_kernel
     glob = {"_np": np, "_asarray": np.asarray, "_ndarray": np.ndarray}
     consts: dict = {}
@@ -80,11 +82,42 @@ def generate(graph: Graph, kernels=None, plan=None, free=True) -> Generated:
     last = last_uses(graph) if free else {}
     keep = {id(n) for n in graph.nodes if n.kind in ("placeholder",)}
     inplace = _inplace_mutations(graph, plan)
+    index = {id(n): i for i, n in enumerate(graph.nodes)}
+    in_epilogue = {id(m) for grp, _ in (epilogues or {}).values() for m in grp.members}
+
+    def out_of(n):  # where a fused node's value goes: a planned buffer, state, or new
+        if id(n) in inplace:  # the new value of a state tensor, computed in its storage
+            glob["_inplace"] = _inplace
+            t = inplace[id(n)]
+            return f"_inplace(_T[{t!r}], {tuple(n.meta[0])!r}, {n.meta[1].np.name!r})"
+        if plan and id(n) in plan.assign:
+            return f"_B[{n.name!r}]"
+        return None
+
     for i, n in enumerate(graph.nodes):
         k = n.kind
         if k == "placeholder":
             continue
-        if k == "get_attr":
+        if id(n) in in_epilogue:
+            pass  # computed with its product
+        elif id(n) in (epilogues or {}):
+            grp, runner = epilogues[id(n)]
+            glob[f"_e_{n.name}"] = runner
+
+            def ref(a):  # a state tensor read later in the graph is fetched here
+                if a.kind == "get_attr" and index[id(a)] > i:
+                    return f"_T[{a.target!r}]._data"
+                return a.name
+            mats = n.args[1:3] if grp.bias is not None else n.args[:2]
+            exts = "".join(ref(e) + ", " for e in grp.ext)
+            # members run earlier than planned: their own arrays, not the planned buffers
+            outs = "".join(f"{out_of(m) if id(m) in inplace else None}, "
+                           for m in grp.members)
+            names = ", ".join([n.name] + [m.name for m in grp.members])
+            lines.append(f"    {names} = _e_{n.name}({mats[0].name}, {mats[1].name}, "
+                         f"{grp.bias.name if grp.bias is not None else None}, "
+                         f"({exts}), ({outs}))")
+        elif k == "get_attr":
             lines.append(f"    {n.name} = _T[{n.target!r}]._data")
             keep.add(id(n))
         elif k == "getitem":
@@ -119,12 +152,8 @@ def generate(graph: Graph, kernels=None, plan=None, free=True) -> Generated:
             glob[kn] = kern
             args = ", ".join(a.name if isinstance(a, Node) else _fmt_const(a, consts)
                              for a in n.args)
-            out = f", out=_B[{n.name!r}]" if plan and id(n) in plan.assign else ""
-            if id(n) in inplace:  # the new value of a state tensor, computed in its storage
-                glob["_inplace"] = _inplace
-                t = inplace[id(n)]
-                out = f", out=_inplace(_T[{t!r}], {tuple(n.meta[0])!r}, {n.meta[1].np.name!r})"
-            lines.append(f"    {n.name} = {kn}({args}{out})")
+            o = out_of(n)
+            lines.append(f"    {n.name} = {kn}({args}{', out=' + o if o else ''})")
         elif k in ("if", "loop"):
             raise NotImplementedError("control-flow nodes run through the interpreter")
         elif k == "output":
@@ -165,26 +194,32 @@ def _inplace_mutations(graph: Graph, plan) -> dict:
         if v.meta is None or v.meta != (tuple(graph.tensors[t].shape), graph.tensors[t].dtype):
             continue
         iv = index[id(v)]
-        readers_of_old = set()
-        frontier = [n for n in graph.nodes if n.kind == "get_attr" and n.target == t]
-        seen = set()
-        while frontier:  # the state tensor's node and every view of it
-            a = frontier.pop()
-            if id(a) in seen:
-                continue
-            seen.add(id(a))
-            for u in graph.nodes:
-                if any(i is a for i in u.inputs):
-                    readers_of_old.add(id(u))
-                    if u.kind == "call" and (u.op.view or u.op.expr is None and
-                                             u.op.name not in ("mm", "matmul", "addmm")):
-                        frontier.append(u)
-                    elif u.kind == "getitem":
-                        frontier.append(u)
-        if any(index.get(r, -1) > iv for r in readers_of_old):
+        if any(index.get(r, -1) > iv for r in old_readers(graph, t)):
             continue
         out[id(v)] = t
     return out
+
+
+def old_readers(graph: Graph, t: str) -> set:
+    """id of every node reading state tensor ``t``'s value as it was before the graph ran
+    (through its get_attr node or any view of it)."""
+    readers = set()
+    frontier = [n for n in graph.nodes if n.kind == "get_attr" and n.target == t]
+    seen = set()
+    while frontier:  # the state tensor's node and every view of it
+        a = frontier.pop()
+        if id(a) in seen:
+            continue
+        seen.add(id(a))
+        for u in graph.nodes:
+            if any(i is a for i in u.inputs):
+                readers.add(id(u))
+                if u.kind == "call" and (u.op.view or u.op.expr is None and
+                                         u.op.name not in ("mm", "matmul", "addmm")):
+                    frontier.append(u)
+                elif u.kind == "getitem":
+                    frontier.append(u)
+    return readers
 
 
 def _inplace(t, shape, dtype):

@@ -192,12 +192,13 @@ _INTMM(uint8_t, uint8) _INTMM(unsigned char, bool)
 """
 
 
-def _body_statements(body: Graph):
-    """C statements computing every body node into a local; returns (lines, result var)."""
-    from .._ops.registry import OPS  # noqa: F401
+def _body_statements(body: Graph, inputs=None, prefix: str = "t"):
+    """C statements computing every body node into a local; returns (lines, result var).
+    ``inputs``: the C expressions of the body's inputs (default x0, x1, ...); locals are
+    named ``prefix`` + a number."""
     names, lines = {}, []
     for i, p in enumerate(body.placeholders):
-        names[id(p)] = f"x{i}"
+        names[id(p)] = inputs[i] if inputs is not None else f"x{i}"
     for n in body.nodes:
         if n.kind in ("placeholder",):
             continue
@@ -239,7 +240,7 @@ def _body_statements(body: Graph):
         except SyntaxError as e:  # pragma: no cover - table test guards exprs
             raise Unsupported(str(e)) from None
         rendered = _CExpr(ct, env, n.attrs).r(tree)
-        var = f"t{len(names)}"
+        var = f"{prefix}{len(names)}"
         names[id(n)] = var
         lines.append(f"{_CTYPE[out_dt]} {var} = ({_CTYPE[out_dt]})({rendered});")
     raise Unsupported("body without output")

@@ -33,7 +33,9 @@ class CompiledGraph:
                 self.kernels[id(n)] = build_kernel(n, "numpy" if backend == "none" else backend)
         self.plan = plan_memory(g) if plan else None
         self.buffers = make_buffers(g, self.plan) if plan else {}
-        self.gen = generate(g, self.kernels, self.plan)
+        self.epilogues = _epilogues(g, self.kernels, self.plan) \
+            if backend not in ("none", "numpy") else {}
+        self.gen = generate(g, self.kernels, self.plan, epilogues=self.epilogues)
         self.fn = self.gen.fn
         self.tensors = g.tensors
 
@@ -44,6 +46,26 @@ class CompiledGraph:
     def __call__(self, *arrays):
         with np.errstate(all="ignore"):
             return self.fn(self.tensors, self.buffers, *arrays)
+
+
+def _epilogues(g: Graph, kernels: dict, plan) -> dict:
+    """id(product node) -> (group, runner) for the products whose elementwise readers run
+    as the C GEMM's epilogue (none where that GEMM does not serve this machine)."""
+    from .._ops import _gemm
+    from . import _epilogue
+    from ._codegen import _inplace_mutations
+    if not _gemm.enabled():
+        return {}
+    out = {}
+    for grp in _epilogue.find(g, _inplace_mutations(g, plan)):
+        M, N = grp.gemm.meta[0]
+        mats = grp.gemm.args[1:3] if grp.bias is not None else grp.gemm.args[:2]
+        if not _gemm._fits(M, N, mats[0].meta[0][1]):
+            continue
+        runner = _epilogue.Runner(grp, kernels)
+        if runner.fn is not None:
+            out[id(grp.gemm)] = (grp, runner)
+    return out
 
 
 def _arr(x):

@@ -1,0 +1,224 @@
+"""GEMM epilogues: elementwise work on a matrix product done while the product is in cache.
+
+In a compiled graph, a float32 2-d product (``mm``/``matmul``, or ``addmm`` with beta = alpha
+= 1: nn.Linear) is often read next by elementwise nodes of its own shape: the Linear's
+ReLU, ReLU's gradient mask in the backward, and the optimizer's update of the weight whose
+gradient the product is (SGD: the momentum buffer, then the parameter). Run separately,
+each of those reads and writes whole matrices again, and on more than one core the lines
+the GEMM's threads wrote move between caches. Here they become one C function over a block
+of the product (``tile(ptrs, i0, j0, m, n)``) that the C GEMM's threads call on each block
+they finish (:func:`ardor._ops._gemm.product_epilogue`): same arithmetic, element by element,
+in the same order as the separate kernels.
+
+A node joins a product's epilogue (its "members", kept in graph order) when it is
+elementwise with the product's shape and dtype, reads the product or an earlier member,
+and its other inputs are already computed where the product runs (or are state tensors).
+The members then run at the product's position, so a member writing a state tensor in place
+also needs every reader of the old value to come before the product.
+Where the C GEMM does not serve at run time (no AVX-512, a small product, strided
+arrays) the runner computes the product and the members one after another instead.
+"""
+from __future__ import annotations
+
+import ctypes
+
+import numpy as np
+
+from .. import _dtype as D
+from ._ir import Graph, Node, promotion_plan
+
+_GEMMS = ("mm", "matmul", "addmm")
+
+
+class Group:
+    """A product and its epilogue members. ``ext``: the members' other inputs (the
+    product's bias first for addmm), each broadcastable to the product's shape."""
+
+    def __init__(self, gemm: Node, members: list, ext: list, bias):
+        self.gemm, self.members, self.ext, self.bias = gemm, members, ext, bias
+
+
+def _elementwise(n: Node, meta) -> bool:
+    if n.kind == "fused":
+        return n.meta == meta
+    return n.kind == "call" and n.op.expr is not None and n.nout == 1 and n.meta == meta \
+        and all(isinstance(a, (Node, int, float, bool)) for a in n.args)
+
+
+def _gemm_ok(n: Node) -> bool:
+    if n.kind != "call" or n.op.name not in _GEMMS or n.meta is None:
+        return False
+    if n.meta[1] != D.float32 or len(n.meta[0]) != 2:
+        return False
+    mats = n.args[1:3] if n.op.name == "addmm" else n.args[:2]
+    if not all(isinstance(a, Node) and a.meta is not None and len(a.meta[0]) == 2
+               and a.meta[1] == D.float32 for a in mats):
+        return False
+    casts, _ = promotion_plan(n)
+    if casts is not None and any(c is not None for c in casts):
+        return False
+    if n.op.name == "addmm":
+        bias = n.args[0]
+        if n.attrs.get("beta", 1) != 1 or n.attrs.get("alpha", 1) != 1 \
+                or not isinstance(bias, Node) or bias.meta is None \
+                or bias.meta[1] != D.float32 or len(bias.meta[0]) > 2:
+            return False
+    return True
+
+
+def find(graph: Graph, inplace: dict) -> list:
+    """The epilogue groups of ``graph`` (``inplace``: id(node) -> state target for the
+    mutations written in place, as the code generator decided)."""
+    from ._codegen import old_readers
+    index = {id(n): i for i, n in enumerate(graph.nodes)}
+    taken: set = set()
+    groups = []
+    for ig, g in enumerate(graph.nodes):
+        if not _gemm_ok(g):
+            continue
+        inside = {id(g)}
+        members, ext = [], []
+        bias = g.args[0] if g.op.name == "addmm" else None
+        if bias is not None:
+            ext.append(bias)
+        for n in graph.nodes[ig + 1:]:
+            if id(n) in taken or not _elementwise(n, g.meta) \
+                    or not any(id(a) in inside for a in n.inputs):
+                continue
+            ok = True
+            for a in n.inputs:
+                if id(a) in inside:
+                    continue
+                if a.kind != "get_attr" and index[id(a)] > ig or a.meta is None \
+                        or len(a.meta[0]) > 2 or not _broadcasts(a.meta[0], g.meta[0]):
+                    ok = False
+            t = inplace.get(id(n))
+            if t is not None and any(index.get(r, -1) > ig and r not in inside and r != id(n)
+                                     for r in old_readers(graph, t)):
+                ok = False
+            if ok:
+                try:
+                    _statements(n, {})
+                except Exception:  # noqa: BLE001 - the C generator does not handle it
+                    ok = False
+            if not ok:
+                continue
+            members.append(n)
+            inside.add(id(n))
+            for a in n.inputs:
+                if id(a) not in inside and all(a is not e for e in ext):
+                    ext.append(a)
+        if members:
+            taken.update(id(m) for m in members)
+            groups.append(Group(g, members, ext, bias))
+    return groups
+
+
+def _broadcasts(shape, to) -> bool:
+    shape = (1,) * (len(to) - len(shape)) + tuple(shape)
+    return all(s in (1, t) for s, t in zip(shape, to))
+
+
+def _body(n: Node):
+    """A member as (body graph, the nodes its placeholders stand for)."""
+    if n.kind == "fused":
+        return n.attrs["body"], list(n.args)
+    body, mp, ins = Graph(), {}, []
+    for a in n.inputs:
+        if id(a) not in mp:
+            mp[id(a)] = body.placeholder(f"x{len(ins)}", a.meta[0], a.meta[1])
+            ins.append(a)
+    body.output(body.node_copy(n, lambda a: mp[id(a)]))
+    return body, ins
+
+
+def _statements(n: Node, names: dict, prefix: str = "t"):
+    from ._kernels import _body_statements
+    body, ins = _body(n)
+    return _body_statements(body, [names.get(id(a), "0") for a in ins], prefix)
+
+
+def tile_source(group: Group) -> str:
+    """C source of ``tile(ptrs, i0, j0, m, n)``: ptrs = [product, *ext, *member outputs]."""
+    from ._kernels import _CTYPE, _HELPERS, _bstrides, _np_name
+    M, N = group.gemm.meta[0]
+    lines = [_HELPERS, "void tile(void* const* P, int64_t i0, int64_t j0, int64_t m, "
+             "int64_t n) {", "  float* g = (float*)P[0];"]
+    names = {id(group.gemm): "v"}
+    for k, e in enumerate(group.ext):
+        ct = _CTYPE[_np_name(e.meta[1].np)]
+        lines.append(f"  const {ct}* e{k} = (const {ct}*)P[{1 + k}];")
+        rs, cs = _bstrides(e.meta[0], (M, N))
+        idx = " + ".join(t if s == 1 else f"{t}*{s}" for t, s in (("i", rs), ("j", cs)) if s)
+        names[id(e)] = f"e{k}[{idx or '0'}]"
+    for q in range(len(group.members)):
+        lines.append(f"  float* o{q} = (float*)P[{1 + len(group.ext) + q}];")
+    lines += ["  for (int64_t i = i0; i < i0 + m; i++) {", "    #pragma omp simd",
+              f"    for (int64_t j = j0; j < j0 + n; j++) {{",
+              f"      float v = g[i*{N} + j];"]
+    if group.bias is not None:
+        lines += [f"      v = v + {names[id(group.bias)]};", f"      g[i*{N} + j] = v;"]
+    for q, mem in enumerate(group.members):
+        stmts, res = _statements(mem, names, prefix=f"m{q}_")
+        lines += ["      " + s for s in stmts]
+        lines.append(f"      o{q}[i*{N} + j] = {res};")
+        names[id(mem)] = res
+    lines += ["    }", "  }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+class Runner:
+    """``runner(a, b, bias, exts, outs)`` -> (product, *member values): the product with its
+    epilogue in one C GEMM call, or (where that does not serve) one after another."""
+
+    def __init__(self, group: Group, kernels: dict):
+        from ._kernels import compile_c
+        self.group = group
+        self.shape = tuple(group.gemm.meta[0])
+        self.kernels = kernels
+        lib = compile_c(tile_source(group))
+        self.fn = ctypes.cast(lib.tile, ctypes.c_void_p).value if lib is not None else None
+        self.exp = [(tuple(e.meta[0]), e.meta[1].np) for e in group.ext]
+        self.calls = 0   # how many runs took the fused path (tests read it)
+
+    def __call__(self, a, b, bias, exts, outs):
+        from .._ops import _gemm
+        outs = [np.empty(self.shape, np.float32) if o is None else o for o in outs]
+        if self.fn is not None:
+            g = np.empty(self.shape, np.float32)
+            arrays = [g, *exts, *outs]
+            if all(type(x) is np.ndarray and x.flags.c_contiguous and (x.shape, x.dtype) == s
+                   for x, s in zip(exts, self.exp)) and all(
+                       o.flags.c_contiguous and o.dtype == np.float32 and o.shape == self.shape
+                       for o in outs):
+                ptrs = (ctypes.c_void_p * len(arrays))(*[x.ctypes.data for x in arrays])
+                if _gemm.product_epilogue(a, b, g, self.fn, ptrs):
+                    self.calls += 1
+                    return (g, *outs)
+        return self._separately(a, b, bias, exts, outs)
+
+    def _separately(self, a, b, bias, exts, outs):
+        grp = self.group
+        op = grp.gemm.op
+        if bias is not None:
+            g = op.forward(np, bias, a, b, **grp.gemm.attrs)
+        else:
+            g = op.forward(np, a, b, **grp.gemm.attrs)
+        env = {id(grp.gemm): g}
+        for e, x in zip(grp.ext, exts):
+            env[id(e)] = x
+        res = []
+        for mem, o in zip(grp.members, outs):
+            if mem.kind == "fused":
+                k = self.kernels[id(mem)]
+                r = k(*[env[id(x)] for x in mem.args], out=o)
+            else:
+                args = [env[id(x)] if isinstance(x, Node) else x for x in mem.args]
+                r = np.asarray(mem.op.forward(np, *args, **mem.attrs))
+                if r.dtype != np.float32:
+                    r = r.astype(np.float32)
+                np.copyto(o, r)
+                r = o
+            env[id(mem)] = r
+            res.append(r)
+        return (g, *res)
