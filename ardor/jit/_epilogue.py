@@ -39,10 +39,8 @@ class Group:
 
 
 def _elementwise(n: Node, meta) -> bool:
-    if n.kind == "fused":
-        return n.meta == meta
-    return n.kind == "call" and n.op.expr is not None and n.nout == 1 and n.meta == meta \
-        and all(isinstance(a, (Node, int, float, bool)) for a in n.args)
+    from ._passes.fusion import _fusable
+    return (n.kind == "fused" or _fusable(n)) and n.meta == meta
 
 
 def _gemm_ok(n: Node) -> bool:
