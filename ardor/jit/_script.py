@@ -11,8 +11,20 @@ construct and the source line):
 * calls of ardor functions, tensor methods, submodules (``self.fc(x)``), other scripted
   functions and builtins (``len``, ``range``, ``int``, ``float``, ``min``, ``max``, ...);
 * ``if``/``elif``/``else`` on tensor or Python values, ``for`` over ``range(...)`` or over a
-  ``ModuleList``/tuple known at compile time (unrolled), ``while``, ``break``,
-  ``continue``, and ``return`` anywhere (early returns).
+  ``ModuleList``/``Sequential``/``ModuleDict``/tuple known at compile time (unrolled; also
+  through ``enumerate``/``zip``/``.items()``), ``while``, ``break``, ``continue``, and
+  ``return`` anywhere (early returns);
+* ``raise E(...)`` of an exception class, ``assert``, and f-strings.
+
+Calls of submodules (their ``forward``), of methods of modules and of other scripted
+functions are compiled into the caller's graph, as ``torch.jit.script`` scripts submodules
+recursively: the callee's body is compiled with its parameters bound to the argument
+values (so Python-valued arguments and module attributes stay compile-time constants), and
+its parameters and buffers become ``get_attr`` nodes named like the root module's
+state_dict keys (``layers.0.weight``). A callee that cannot be compiled (or that has hooks,
+or calls itself) stays a ``pycall`` run eagerly; ``attrs['why']`` says why. Module
+attributes, including ``training``, are read at compile time; a :class:`ScriptModule` is
+compiled once per train/eval state of its modules.
 
 The IR: structured control flow in SSA form. ``if`` nodes hold ``then``/``else`` regions,
 ``loop`` nodes a ``body`` (and for ``while`` a ``cond``) region; regions may read values of
@@ -58,7 +70,15 @@ _UN = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Invert: operator.inve
        ast.Not: operator.not_}
 _PURE = {len, range, int, float, bool, min, max, abs, tuple, list, round} | {
     getattr(math, n) for n in dir(math) if callable(getattr(math, n))}
+# operators folded at compile time when no operand is a tensor (``is``/``is not`` always:
+# identity does not change)
+_FOLD_OPS = set(_BIN.values()) | set(_CMP.values()) | set(_UN.values())
+# builtins evaluated at compile time when every argument is a constant (the iterating ones
+# give lists, so that a ``for`` over them unrolls)
+_COMPILE_TIME = {getattr, hasattr, isinstance, issubclass, callable}
+_COMPILE_TIME_ITER = {enumerate, zip, reversed}
 _FLAGS = ("__brk", "__cont", "__ret")
+_RAISED = "__raised"   # env marker: the block raised (its rest is unreachable)
 _UNDEF = "<undefined>"
 
 
@@ -94,6 +114,30 @@ def _slice(a, b, c):
     return slice(a, b, c)
 
 
+def _raise(cls, *args, **kwargs):
+    """``raise cls(*args, **kwargs)`` (a scripted ``raise``/``assert``)."""
+    raise cls(*args, **kwargs)
+
+
+def _format(value, conversion: int = -1, spec: str = ""):
+    """One ``{value!conversion:spec}`` field of an f-string."""
+    if conversion == 115:
+        value = str(value)
+    elif conversion == 114:
+        value = repr(value)
+    elif conversion == 97:
+        value = ascii(value)
+    return format(value, spec)
+
+
+def _concat(*parts):
+    """The pieces of an f-string joined."""
+    return "".join(parts)
+
+
+_PURE |= {_format, _concat}
+
+
 def _fn_name(f) -> str:
     if getattr(f, "_method", None):
         return "." + f._method
@@ -105,22 +149,58 @@ def _fn_name(f) -> str:
 
 
 # ------------------------------------------------------------------------ compiling
+_SOURCES: dict = {}   # code object -> (function ast, file, first line - 1)
+
+
+def _source(fn):
+    code = getattr(fn, "__code__", None)
+    hit = _SOURCES.get(code) if code is not None else None
+    if hit is not None:
+        return hit
+    try:
+        lines, start = inspect.getsourcelines(fn)
+        file = inspect.getsourcefile(fn) or "<unknown>"
+    except (OSError, TypeError) as e:
+        raise ScriptError(f"cannot get the source of {fn!r} ({e})") from None
+    try:
+        tree = ast.parse(textwrap.dedent("".join(lines)))
+    except SyntaxError as e:  # e.g. a lambda's source line
+        raise ScriptError(f"cannot parse the source of {fn!r} ({e.msg})") from None
+    fdef = tree.body[0] if tree.body else None
+    if not isinstance(fdef, ast.FunctionDef):
+        raise ScriptError(f"ardor.jit.script expects a function, got {type(fdef).__name__}")
+    hit = (fdef, file, start - 1)
+    if code is not None:
+        _SOURCES[code] = hit
+    return hit
+
+
+class _Shared:
+    """What a compiler shares with the compilers of the calls it inlines: the qualified
+    names of tensors (``layers.0.weight``, as the root module's state_dict keys) and of
+    submodules, and the functions being inlined (recursion is not inlined)."""
+
+    def __init__(self, root):
+        self.names: dict = {}    # id(tensor) -> qualified name
+        self.paths: dict = {}    # id(module) -> qualified name
+        self.stack: list = []    # (function, id(self)) being compiled
+        if isinstance(root, _module_base()):
+            self.add_module(root, "")
+
+    def add_module(self, m, prefix: str) -> None:
+        pre = prefix + "." if prefix else ""
+        for path, sub in m.named_modules():
+            self.paths.setdefault(id(sub), pre + path if path else prefix)
+        for n, t in list(m.named_parameters()) + list(m.named_buffers()):
+            self.names.setdefault(id(t), pre + n)
+
+
 class _Compiler:
-    def __init__(self, fn, self_obj=None):
+    def __init__(self, fn, self_obj=None, shared=None):
         self.fn = fn
         self.self_obj = self_obj
-        try:
-            lines, start = inspect.getsourcelines(fn)
-        except (OSError, TypeError) as e:
-            raise ScriptError(f"cannot get the source of {fn!r} ({e})") from None
-        self.file = inspect.getsourcefile(fn) or "<unknown>"
-        src = textwrap.dedent("".join(lines))
-        self.line0 = start - 1
-        tree = ast.parse(src)
-        fdef = tree.body[0]
-        if not isinstance(fdef, (ast.FunctionDef,)):
-            raise ScriptError(f"ardor.jit.script expects a function, got {type(fdef).__name__}")
-        self.fdef = fdef
+        self.fdef, self.file, self.line0 = _source(fn)
+        self.shared = shared if shared is not None else _Shared(self_obj)
         self.globals = getattr(fn, "__globals__", {})
         self.closure = {}
         if getattr(fn, "__closure__", None):
@@ -146,6 +226,7 @@ class _Compiler:
     def compile(self):
         g = Graph()
         env = {}
+        self.shared.stack.append((self.fn, id(self.self_obj)))  # a call of itself: no inline
         args = self.fdef.args
         if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs:
             raise self.unsupported(self.fdef, "*args/**kwargs/keyword-only arguments")
@@ -176,6 +257,9 @@ class _Compiler:
             return "Tensor"
         s = ast.unparse(a.annotation).replace("typing.", "").replace("torch.", "") \
             .replace("ardor.", "")
+        parts = [x.strip() for x in s.split("|")]
+        if len(parts) == 2 and "None" in parts:  # PEP 604: ``Tensor | None``
+            s = f"Optional[{parts[1 - parts.index('None')]}]"
         ok = {"Tensor", "int", "float", "bool", "List[int]", "Optional[Tensor]", "str",
               "Tuple[int, int]", "List[float]", "Optional[int]", "Optional[float]"}
         if s not in ok:
@@ -199,18 +283,18 @@ class _Compiler:
             return c
         return v
 
-    def _tensor_const(self, g, t):
-        names = getattr(self, "_tnames", None)
-        if names is None:
-            names = self._tnames = {}
-            if self.self_obj is not None:
-                for n, p in list(self.self_obj.named_parameters()) + \
-                        list(self.self_obj.named_buffers()):
-                    names[id(p)] = n
-        root = g
-        while getattr(root, "_parent", None) is not None:
-            root = root._parent
-        name = names.get(id(t)) or f"_tensor_constant{id(t):x}"
+    def _tensor_const(self, g, t, hint=None):
+        """A get_attr of tensor ``t`` named by its qualified name (a parameter or buffer
+        of the module being compiled or of a module it calls), else ``hint`` or a
+        ``_tensor_constant``; one name per tensor, so each is saved once."""
+        root = _root(g)
+        names = self.shared.names
+        name = names.get(id(t)) or hint or f"_tensor_constant{id(t):x}"
+        base, i = name, 1
+        while name in root.tensors and root.tensors[name] is not t:
+            name = f"{base}_{i}"
+            i += 1
+        names[id(t)] = name
         root.tensors[name] = t
         n = Node(g, "get_attr", g._name(name), target=name, meta=(tuple(t.shape), t.dtype))
         g.tensors[name] = t
@@ -219,11 +303,10 @@ class _Compiler:
 
     def call(self, g, fn, args, kwargs=None, name=None):
         """A pycall node (or a compile-time result when everything is constant and pure)."""
-        if fn in _PURE and all(_is_const(a) for a in args) and \
-                all(_is_const(v) for v in (kwargs or {}).values()):
+        if _foldable(fn, args, kwargs):
             try:
-                return ("const", fn(*[a[1] for a in args],
-                                    **{k: v[1] for k, v in (kwargs or {}).items()}))
+                r = fn(*[a[1] for a in args], **{k: v[1] for k, v in (kwargs or {}).items()})
+                return ("const", list(r) if fn in _COMPILE_TIME_ITER else r)
             except Exception:  # noqa: BLE001 - left to run time
                 pass
         a = tuple(self.val(g, x) for x in args)
@@ -237,6 +320,8 @@ class _Compiler:
         env = dict(env)
         for i, s in enumerate(stmts):
             env = self.stmt(g, s, env)
+            if env.get(_RAISED):
+                return env  # the rest is unreachable
             flags = [env[f] for f in _FLAGS]
             if all(_is_const(f) and not f[1] for f in flags):
                 continue
@@ -295,7 +380,39 @@ class _Compiler:
             if s.orelse:
                 raise self.unsupported(s, "while ... else")
             return self.loop(g, s, env, None)
+        if isinstance(s, ast.Raise):
+            return self.raise_stmt(g, s, env)
+        if isinstance(s, ast.Assert):
+            cond = self.expr(g, s.test, env)
+            msg = [s.msg] if s.msg is not None else []
+            fail = lambda sg, e: self.raise_(sg, e, AssertionError, msg)  # noqa: E731
+            if _is_const(cond) and not isinstance(cond[1], Tensor):
+                return env if cond[1] else fail(g, env)
+            return self.if_node(g, cond, lambda sg, e: e, fail, env, s)
         raise self.unsupported(s)
+
+    def raise_stmt(self, g, s, env):
+        """``raise E(args)`` / ``raise E``: a call of ``_raise`` that ends the block."""
+        if s.exc is None:
+            raise self.unsupported(s, "re-raising (bare raise)")
+        exc = s.exc
+        call = isinstance(exc, ast.Call)
+        cls = self.expr(g, exc.func if call else exc, env)
+        if not (_is_const(cls) and inspect.isclass(cls[1]) and issubclass(cls[1],
+                                                                        BaseException)):
+            raise self.err(s, "raise needs an exception class known at compile time "
+                              "(raise ValueError(...))")
+        if call and (any(isinstance(a, ast.Starred) for a in exc.args)
+                     or any(k.arg is None for k in exc.keywords)):
+            raise self.unsupported(exc, "*args/**kwargs in calls")
+        return self.raise_(g, env, cls[1], exc.args if call else [],
+                           exc.keywords if call else [])
+
+    def raise_(self, g, env, cls, arg_exprs, keywords=()):
+        args = [self.expr(g, a, env) for a in arg_exprs]
+        kwargs = {k.arg: self.expr(g, k.value, env) for k in keywords}
+        self.call(g, _raise, [("const", cls)] + args, kwargs, name="raise")
+        return {**env, _RAISED: True}
 
     def assign(self, g, t, v, env):
         env = dict(env)
@@ -321,22 +438,29 @@ class _Compiler:
     def if_node(self, g, cond, then_fn, else_fn, env, where):
         regions, envs = [], []
         for fn in (then_fn, else_fn):
-            sg = Graph()
-            sg._parent = g
-            sg._names = g._names  # one name space across regions
+            sg = _region(g)
             e = fn(sg, dict(env))
             regions.append(sg)
             envs.append(e)
-        names = [k for k in _merge_names(env, envs)]
+        live = [e for e in envs if not e.get(_RAISED)]
+        names = [k for k in _merge_names(env, live) if k != _RAISED]
+        out = dict(env)
+        if len(live) == 1:  # the other branch raises: what the live one knows holds after
+            for k in list(names):
+                v = live[0].get(k)
+                if _is_const(v) and not isinstance(v[1], Tensor):
+                    out[k] = v
+                    names.remove(k)
         for sg, e in zip(regions, envs):
             sg.output(tuple(self.val(sg, e.get(k, ("const", _UNDEF))) for k in names))
         n = Node(g, "if", g._name("if"), args=(self.val(g, cond),),
                  attrs={"then": regions[0], "else": regions[1], "nout": len(names),
                         "line": getattr(where, "lineno", 0) + self.line0})
         g.nodes.append(n)
-        out = dict(env)
         for i, k in enumerate(names):
             out[k] = self._out(g, n, i, k)
+        if not live:
+            out[_RAISED] = True
         return out
 
     def _out(self, g, n, i, name):
@@ -357,18 +481,21 @@ class _Compiler:
                 args = args + [("const", 1)]
             return self.loop(g, s, env, args)
         seq = self.expr(g, it, env)
-        if _is_const(seq) and isinstance(seq[1], (list, tuple)) or _is_const(seq) and \
-                type(seq[1]).__name__ in ("ModuleList", "Sequential"):
+        if _is_const(seq) and (isinstance(seq[1], (list, tuple, dict)) or type(seq[1]).__name__
+                               in ("ModuleList", "Sequential", "ModuleDict")):
             for item in list(seq[1]):  # unrolled: the sequence is known at compile time
                 e = self.assign(g, s.target, ("const", item), env)
                 e = self.block(g, s.body, e)
+                if e.get(_RAISED):
+                    return e
                 flags_set = [e[f] for f in ("__brk", "__ret")]
                 env = {**e, "__cont": ("const", False)}
                 if any(not _is_const(f) or f[1] for f in flags_set):
                     raise self.unsupported(s, "break/return inside a loop over a ModuleList")
             return env
         raise self.unsupported(it, "for-loop over something other than range() or a "
-                                   "ModuleList/tuple known at compile time")
+                                   "ModuleList/Sequential/ModuleDict/tuple/list known at "
+                                   "compile time")
 
     def loop(self, g, s, env, rng):
         """A loop node: carried values are every variable the body assigns."""
@@ -384,9 +511,7 @@ class _Compiler:
             assigned.discard(s.target.id)
         carried = [k for k in sorted(assigned)]
         init = [env.get(k, ("const", _UNDEF)) for k in carried]
-        body = Graph()
-        body._parent = g
-        body._names = g._names
+        body = _region(g)
         benv = dict(env)
         if rng is not None:
             benv[s.target.id] = body.placeholder(s.target.id)
@@ -397,9 +522,7 @@ class _Compiler:
         body.output(tuple(self.val(body, e.get(k, ("const", _UNDEF))) for k in carried))
         cond = None
         if rng is None:
-            cond = Graph()
-            cond._parent = g
-            cond._names = g._names
+            cond = _region(g)
             cenv = dict(env)
             for k in carried:
                 cenv[k] = cond.placeholder(f"{_clean(k)}_c")
@@ -488,6 +611,18 @@ class _Compiler:
             return self.call(g, operator.getitem, [base, idx], name="getitem")
         if isinstance(e, ast.Call):
             return self.call_expr(g, e, env)
+        if isinstance(e, ast.JoinedStr):
+            parts = []
+            for v in e.values:
+                if isinstance(v, ast.FormattedValue):
+                    spec = self.expr(g, v.format_spec, env) if v.format_spec is not None \
+                        else ("const", "")
+                    parts.append(self.call(g, _format, [self.expr(g, v.value, env),
+                                                        ("const", v.conversion), spec],
+                                           name="format"))
+                else:
+                    parts.append(self.expr(g, v, env))
+            return self.call(g, _concat, parts, name="fstring")
         raise self.unsupported(e)
 
     def _n(self):
@@ -535,6 +670,9 @@ class _Compiler:
             base = self.expr(g, f.value, env)
             if not _is_const(base):  # a method of a runtime value
                 return self.call(g, _method(f.attr), [base] + args, kwargs, name=f.attr)
+            if f.attr in ("items", "keys", "values") and not args and not kwargs and \
+                    _is_mapping(base[1]):  # known at compile time: a for over it unrolls
+                return ("const", list(getattr(base[1], f.attr)()))
             fn = getattr(base[1], f.attr, None)
             if fn is None:
                 raise self.err(f, f"{type(base[1]).__name__} has no attribute {f.attr!r}")
@@ -547,15 +685,234 @@ class _Compiler:
             fn = fnv[1]
         if not callable(fn):
             raise self.err(f, f"{type(fn).__name__} is not callable")
-        if inspect.isclass(fn) and fn not in (int, float, bool, tuple, list, slice):
+        if inspect.isclass(fn) and fn not in (int, float, bool, tuple, list, slice) and not (
+                (fn in _COMPILE_TIME_ITER or fn is range) and _foldable(fn, args, kwargs)):
             raise self.unsupported(e, f"constructing {fn.__name__} objects")
         if getattr(fn, "_ardor_ignore", False):
             return self.call(g, fn, args, kwargs)
+        target = _inline_target(fn)
+        if target is not None:
+            return self.inline(g, fn, target, args, kwargs, e)
         return self.call(g, fn, args, kwargs)
+
+    # -- inlining ------------------------------------------------------------------------------
+    def inline(self, g, fn, target, args, kwargs, e):
+        """Compile the called submodule / scripted function / module method into ``g`` with
+        its parameters bound to the argument values (as ``torch.jit.script`` compiles
+        submodules recursively). Where the callee cannot be compiled, it stays a pycall
+        (run eagerly; ``attrs['why']`` says why, and saving names it)."""
+        func, obj, sf = target
+        label = ast.unparse(e.func)
+        key = (func, id(obj))
+        mark = _mark(g)
+        try:
+            if key in self.shared.stack:
+                raise ScriptError(f"{label} calls itself (recursion is not compiled)")
+            self.shared.stack.append(key)
+            try:
+                if func is None:  # a loaded script: inline its graph
+                    return self._inline_graph(g, sf, args, kwargs, label)
+                if isinstance(obj, _module_base()) and id(obj) not in self.shared.paths:
+                    owner = e.func.value if isinstance(e.func, ast.Attribute) and \
+                        not isinstance(fn, _module_base()) else e.func
+                    self.shared.add_module(obj, _qualname(ast.unparse(owner)))
+                sub = _Compiler(func, obj, self.shared)
+                return sub.inline_body(g, args, kwargs, sf)
+            finally:
+                self.shared.stack.pop()
+        except ScriptError as err:
+            _rollback(g, mark)
+            n = self.call(g, fn, args, kwargs)
+            n.attrs["src"] = label
+            n.attrs["why"] = str(err).splitlines()[0]
+            return n
+
+    def inline_body(self, g, args, kwargs, sf=None):
+        """This function's body compiled into ``g`` with its parameters bound to ``args``/
+        ``kwargs`` (compiler values); returns the returned value."""
+        a = self.fdef.args
+        if a.vararg or a.kwarg or a.kwonlyargs or a.posonlyargs:
+            raise self.unsupported(self.fdef, "*args/**kwargs/keyword-only arguments")
+        names = [p.arg for p in a.args]
+        defaults = getattr(self.fn, "__defaults__", None) or ()
+        default_of = dict(zip(names[len(names) - len(defaults):], defaults))
+        env = {}
+        if self.self_obj is not None:
+            if not names:
+                raise self.err(self.fdef, "a method must take self")
+            env[names[0]] = ("const", self.self_obj)
+            names = names[1:]
+        fname = self.fdef.name
+        if len(args) > len(names):
+            raise self.err(self.fdef, f"{fname}() takes {len(names)} argument(s) but "
+                                      f"{len(args)} were given")
+        bound = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names or k in bound:
+                raise self.err(self.fdef, f"{fname}() got an unexpected or repeated "
+                                          f"argument {k!r}")
+            bound[k] = v
+        for k in names:
+            if k not in bound:
+                if k not in default_of:
+                    raise self.err(self.fdef, f"{fname}() is missing value for argument "
+                                              f"{k!r}")
+                bound[k] = ("const", default_of[k])
+        if sf is not None:  # a scripted function checks its annotated argument types
+            for k, ann in sf.specs:
+                v = bound.get(k)
+                if _is_const(v) and not _type_ok(ann, v[1]):
+                    raise self.err(self.fdef, f"{fname}() Expected a value of type '{ann}' "
+                                              f"for argument '{k}'")
+        for f in _FLAGS:
+            env[f] = ("const", False)
+        env["__retval"] = ("const", None)
+        env.update(bound)
+        env = self.block(g, self.fdef.body, env)
+        return env["__retval"]
+
+    def _inline_graph(self, g, sf, args, kwargs, label):
+        """A loaded scripted function's graph copied into ``g`` (its placeholders replaced
+        by the argument values, its tensors named ``label.<name>``)."""
+        try:
+            vals = sf._bind_values(args, kwargs)
+        except (TypeError, RuntimeError) as err:
+            raise ScriptError(str(err)) from None
+        m = {id(p): self.val(g, v) for p, v in zip(sf.graph.placeholders, vals)}
+        out = self._copy_region(g, sf.graph, m, _qualname(label))
+        return out if isinstance(out, Node) else ("const", out)
+
+    def _copy_region(self, g, src, m, prefix):
+        get = lambda a: m[id(a)]  # noqa: E731
+        for n in src.nodes:
+            if n.kind == "placeholder":
+                continue
+            if n.kind == "output":
+                return map_nodes(n.args[0], get)
+            if n.kind == "get_attr":
+                m[id(n)] = self._tensor_const(g, src.tensors[n.target],
+                                              hint=f"{prefix}.{n.target}")
+                continue
+            attrs = {}
+            for k, v in n.attrs.items():
+                if isinstance(v, Graph):
+                    sg = _region(g)
+                    for p in v.placeholders:
+                        q = sg.placeholder(p.target)
+                        q.attrs = dict(p.attrs)
+                        m[id(p)] = q
+                    sg.output(self._copy_region(sg, v, m, prefix))
+                    v = sg
+                attrs[k] = v
+            c = Node(g, n.kind, g._name(n.name), op=n.op, args=map_nodes(n.args, get),
+                     attrs=attrs, meta=n.meta, target=n.target, index=n.index)
+            g.nodes.append(c)
+            m[id(n)] = c
+        raise ScriptError("a graph without output")
 
 
 def _is_const(v) -> bool:
     return isinstance(v, tuple) and len(v) == 2 and v[0] == "const"
+
+
+def _has_tensor(v) -> bool:
+    if isinstance(v, Tensor):
+        return True
+    if isinstance(v, (list, tuple)):
+        return any(_has_tensor(x) for x in v)
+    if isinstance(v, dict):
+        return any(_has_tensor(x) for x in v.values())
+    return False
+
+
+def _foldable(fn, args, kwargs) -> bool:
+    """Whether ``fn(*args, **kwargs)`` is evaluated at compile time: every argument is a
+    constant, and ``fn`` is pure on them (tensor constants stay live: only identity tests
+    and compile-time introspection read them)."""
+    vals = list(args) + list((kwargs or {}).values())
+    if not all(_is_const(a) for a in vals):
+        return False
+    try:
+        if fn in _PURE or fn in _COMPILE_TIME or fn in _COMPILE_TIME_ITER \
+                or fn in (operator.is_, operator.is_not):
+            return fn in _COMPILE_TIME or fn in (operator.is_, operator.is_not) or \
+                not any(_has_tensor(a[1]) for a in vals)
+        return fn in _FOLD_OPS and not any(_has_tensor(a[1]) for a in vals)
+    except TypeError:  # an unhashable callable
+        return False
+
+
+def _is_mapping(v) -> bool:
+    return isinstance(v, dict) or type(v).__name__ in ("ModuleDict", "ParameterDict")
+
+
+def _qualname(text: str) -> str:
+    """``self.blocks[0]`` -> ``blocks.0`` (a state_dict-style prefix from call text)."""
+    text = text[5:] if text.startswith("self.") else text
+    return text.replace("[", ".").replace("]", "").replace("'", "").replace('"', "") \
+        or "self"
+
+
+def _has_hooks(m) -> bool:
+    return any(getattr(m, k, None) for k in ("_forward_pre_hooks", "_forward_hooks",
+                                             "_backward_hooks", "_backward_pre_hooks"))
+
+
+def _inline_target(fn):
+    """(function, self object, ScriptFunction or None) to compile in place of a call of
+    ``fn``: a submodule's forward, a scripted function, or a method of a module; None for
+    anything else (it stays a pycall)."""
+    Module = _module_base()
+    if isinstance(fn, ScriptModule):
+        if _has_hooks(fn):
+            return None
+        fn = fn.original
+    if isinstance(fn, Module):
+        fwd = fn.forward
+        if _has_hooks(fn) or not inspect.ismethod(fwd) or fwd.__self__ is not fn \
+                or getattr(fwd.__func__, "_ardor_ignore", False):
+            return None
+        return fwd.__func__, fn, None
+    if isinstance(fn, ScriptFunction):
+        return fn.fn, fn.self_obj, fn
+    if inspect.ismethod(fn) and isinstance(fn.__self__, Module):
+        func = fn.__func__
+        if getattr(func, "_ardor_ignore", False) or not inspect.isfunction(func):
+            return None
+        for klass in type(fn.__self__).__mro__:  # Module's own API and containers' stay calls
+            if klass.__module__ in ("ardor.nn.modules.module", "ardor.nn.modules.container") \
+                    and vars(klass).get(func.__name__) is func and func.__name__ != "forward":
+                return None
+        return func, fn.__self__, None
+    return None
+
+
+def _mark(g):
+    root = _root(g)
+    return len(g.nodes), set(g.tensors), root, set(root.tensors)
+
+
+def _rollback(g, mark) -> None:
+    """Undo what an abandoned inlining added to ``g`` (its nodes and tensor names)."""
+    n, own, root, names = mark
+    del g.nodes[n:]
+    for d, keep in ((g.tensors, own), (root.tensors, names)):
+        for k in [k for k in d if k not in keep]:
+            del d[k]
+
+
+def _root(g):
+    while getattr(g, "_parent", None) is not None:
+        g = g._parent
+    return g
+
+
+def _region(g) -> Graph:
+    """A new region (sub-graph) of ``g``: it may read g's values, and shares its names."""
+    sg = Graph()
+    sg._parent = g
+    sg._names = g._names  # one name space across regions
+    return sg
 
 
 def _short(fn) -> str:
@@ -674,11 +1031,28 @@ def run_control(node, env: dict):
 _CHECK = {"int": (int,), "float": (float, int), "bool": (bool,), "str": (str,)}
 
 
+def _type_ok(ann: str, v) -> bool:
+    """Whether ``v`` is a value of the script argument type ``ann``."""
+    if ann == "Tensor":
+        return isinstance(v, Tensor)
+    if ann == "Optional[Tensor]":
+        return v is None or isinstance(v, Tensor)
+    if ann in _CHECK:
+        return isinstance(v, _CHECK[ann]) and not (ann != "bool" and isinstance(v, bool))
+    if ann.startswith("List") or ann.startswith("Tuple"):
+        return isinstance(v, (list, tuple))
+    return True
+
+
 class ScriptFunction:
-    """A scripted function: ``graph`` (IR with control-flow nodes), ``code``, callable."""
+    """A scripted function: ``graph`` (IR with control-flow nodes), ``code``, callable.
+
+    Calls of submodules and of other scripted functions are compiled into ``graph``
+    (their parameters are ``get_attr`` nodes named like state_dict keys)."""
 
     def __init__(self, fn, self_obj=None):
         self.fn = fn
+        self.self_obj = self_obj
         self.graph, self.specs, self.defaults = _Compiler(fn, self_obj).compile()
         self.__name__ = getattr(fn, "__name__", "script")
         self.__doc__ = getattr(fn, "__doc__", None)
@@ -688,8 +1062,29 @@ class ScriptFunction:
         """The graph's text form (regions indented under their control-flow nodes)."""
         return str(self.graph)
 
-    def _bind(self, args):
+    def _bind(self, args, kwargs=None):
         n = len(self.specs)
+        if kwargs:  # keyword arguments fill their positions (those before must be given)
+            names = [k for k, _ in self.specs]
+            pos = dict(zip(names, args))
+            for k, v in kwargs.items():
+                if k not in names or k in pos:
+                    raise TypeError(f"{self.__name__}() got an unexpected or repeated "
+                                    f"argument '{k}'")
+                pos[k] = v
+            nd = len(self.defaults)
+            for i, k in enumerate(names):
+                if k not in pos and i >= n - nd:
+                    pos[k] = self.defaults[i - (n - nd)]
+            args = []
+            for k in names:
+                if k not in pos:
+                    break
+                args.append(pos[k])
+            if len(args) < len(pos):
+                missing = names[len(args)]
+                raise TypeError(f"{self.__name__}() is missing value for argument "
+                                f"'{missing}'")
         if len(args) > n:
             raise TypeError(f"{self.__name__}() expected at most {n} argument(s) but received "
                             f"{len(args)}")
@@ -700,23 +1095,40 @@ class ScriptFunction:
         vals = list(args) + list(self.defaults[len(args) - (n - nd):]) if len(args) < n \
             else list(args)
         for (name, ann), v in zip(self.specs, vals):
-            ok = True
-            if ann == "Tensor":
-                ok = isinstance(v, Tensor)
-            elif ann == "Optional[Tensor]":
-                ok = v is None or isinstance(v, Tensor)
-            elif ann in _CHECK:
-                ok = isinstance(v, _CHECK[ann]) and not (ann != "bool" and isinstance(v, bool))
-            elif ann.startswith("List") or ann.startswith("Tuple"):
-                ok = isinstance(v, (list, tuple))
-            if not ok:
+            if not _type_ok(ann, v):
                 raise RuntimeError(f"{self.__name__}() Expected a value of type '{ann}' for "
                                    f"argument '{name}' but instead found type "
                                    f"'{type(v).__name__}'.")
         return vals
 
-    def __call__(self, *args):
-        vals = self._bind(args)
+    def _bind_values(self, args, kwargs):
+        """Compile-time binding of compiler values (nodes or ("const", v)) to the
+        parameters, defaults filled in; constants are type-checked."""
+        names = [k for k, _ in self.specs]
+        if len(args) > len(names):
+            raise TypeError(f"{self.__name__}() expected at most {len(names)} argument(s) "
+                            f"but received {len(args)}")
+        bound = dict(zip(names, args))
+        for k, v in kwargs.items():
+            if k not in names or k in bound:
+                raise TypeError(f"{self.__name__}() got an unexpected or repeated argument "
+                                f"{k!r}")
+            bound[k] = v
+        nd = len(self.defaults)
+        for i, k in enumerate(names):
+            if k not in bound:
+                if i < len(names) - nd:
+                    raise TypeError(f"{self.__name__}() is missing value for argument '{k}'")
+                bound[k] = ("const", self.defaults[i - (len(names) - nd)])
+        for k, ann in self.specs:
+            v = bound[k]
+            if _is_const(v) and not _type_ok(ann, v[1]):
+                raise RuntimeError(f"{self.__name__}() Expected a value of type '{ann}' for "
+                                   f"argument '{k}'")
+        return [bound[k] for k in names]
+
+    def __call__(self, *args, **kwargs):
+        vals = self._bind(args, kwargs)
         return run_region(self.graph, {}, vals)
 
 
@@ -726,13 +1138,29 @@ def _module_base():
 
 
 class ScriptModule(_module_base()):
-    """A scripted module: shares parameters with the original; ``graph``/``code``."""
+    """A scripted module: shares parameters with the original; ``graph``/``code``.
+
+    Its submodules' forwards are compiled into the graph; ``training`` flags are read
+    at compile time, so the module is compiled once per train/eval state of its
+    submodules (``.train()``/``.eval()`` switch between them, as torch reads ``training``
+    at run time)."""
 
     def __init__(self, module):
         super().__init__()
         self.original = module
-        object.__setattr__(self, "_script", ScriptFunction(type(module).forward, module))
+        object.__setattr__(self, "_scripts", {})
         self.training = module.training
+        self._script  # compile now: unsupported code raises here  # noqa: B018
+
+    @property
+    def _script(self) -> ScriptFunction:
+        """The ScriptFunction for the current train/eval state of the modules."""
+        key = tuple(m.training for m in self.original.modules())
+        sf = self._scripts.get(key)
+        if sf is None:
+            sf = self._scripts[key] = ScriptFunction(type(self.original).forward,
+                                                     self.original)
+        return sf
 
     @property
     def graph(self) -> Graph:

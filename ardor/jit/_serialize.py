@@ -76,6 +76,8 @@ def _enc(v, depth=0):
         return {"$ellipsis": True}
     if isinstance(v, np.ndarray) and v.size <= 4096:
         return {"$array": v.tolist(), "dtype": v.dtype.name}
+    if _builtin_exception(getattr(v, "__name__", None)) is v:  # a scripted raise's class
+        return {"$exc": v.__name__}
     raise ValueError(f"cannot save a value of type {type(v).__name__} in a graph: {v!r}")
 
 
@@ -123,12 +125,25 @@ def _dec(v, nodes, depth=0):
         return slice(*parts)
     if key == "$ellipsis":
         return Ellipsis
+    if key == "$exc":
+        cls = _builtin_exception(x)
+        if cls is None:
+            raise SerializationError(f"unknown exception class {str(x)[:80]!r}")
+        return cls
     if key == "$array" and rest and rest[0][0] == "dtype":
         try:
             return np.asarray(x, dtype=np.dtype(str(rest[0][1])))
         except (TypeError, ValueError):
             raise SerializationError("malformed array value") from None
     raise SerializationError(f"unknown value encoding {key!r}")
+
+
+def _builtin_exception(name):
+    """The built-in exception class called ``name`` (an Exception subclass), else None."""
+    import builtins
+    v = getattr(builtins, name, None) if isinstance(name, str) and name.isidentifier() \
+        and not name.startswith("_") else None
+    return v if isinstance(v, type) and issubclass(v, Exception) else None
 
 
 def _enc_meta(meta):
@@ -159,7 +174,8 @@ _OPERATORS = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"
               "is_not", "neg", "pos", "invert", "not_", "getitem", "contains", "index")
 _BUILTINS = ("len", "range", "int", "float", "bool", "min", "max", "abs", "tuple", "list",
              "round")
-_SCRIPT_HELPERS = ("_truth", "_not_any", "_make_tuple", "_make_list", "_getattr", "_slice")
+_SCRIPT_HELPERS = ("_truth", "_not_any", "_make_tuple", "_make_list", "_getattr", "_slice",
+                   "_raise", "_format", "_concat")
 
 
 def _public_tensor_attr(name) -> bool:
@@ -213,7 +229,9 @@ def encode_callable(fn) -> str:
             return "ardor:" + k
     raise ValueError(f"cannot save a scripted call of {S._fn_name(fn)}: only operators, "
                      "builtins, math functions, tensor methods and ardor functions are saved "
-                     "(a submodule or a Python function called from scripted code is not)")
+                     "(a submodule or a Python function called from scripted code is not, "
+                     "unless it is compiled into the graph: submodules and scripted functions "
+                     "are, where their code can be scripted)")
 
 
 def decode_callable(s):
@@ -255,7 +273,15 @@ def graph_to_json(g: Graph) -> dict:
                               if isinstance(v, Graph)}
             attrs = {k: v for k, v in n.attrs.items() if not isinstance(v, Graph)}
         elif n.kind == "pycall":
-            attrs = dict(n.attrs, fn=encode_callable(n.attrs["fn"]))
+            try:
+                attrs = dict(n.attrs, fn=encode_callable(n.attrs["fn"]))
+            except ValueError as e:
+                if "src" not in n.attrs:
+                    raise
+                raise ValueError(f"cannot save the call of {n.attrs['src']} "
+                                 f"({type(n.attrs['fn']).__name__}): it was not compiled into "
+                                 f"the graph ({n.attrs.get('why')}), so it stays a Python call; "
+                                 f"{e}") from None
         else:
             attrs = n.attrs
         d["args"] = _enc(list(n.args))
@@ -302,6 +328,8 @@ def graph_from_json(doc, tensors: dict, outer=None) -> Graph:
             raise SerializationError(f"node {name!r}: malformed args/attrs")
         for k, sub in (d.get("subgraphs") or {}).items():
             attrs[k] = graph_from_json(sub, tensors, by_name)
+            if kind in ("if", "loop"):  # a region's tensors are also its graph's
+                g.tensors.update(attrs[k].tensors)
         if kind == "pycall":
             attrs["fn"] = decode_callable(attrs.get("fn"))
             pos = args[0] if len(args) == 2 else ()
@@ -365,8 +393,10 @@ def _graph_and_inputs(m):
 
 def save(m, f) -> None:
     """Save a traced or scripted module/function (or a Graph) to ``f`` (a path or binary
-    file). A scripted one keeps its control flow; it must call only operators, builtins,
-    math functions, tensor methods and ardor functions (ValueError otherwise)."""
+    file). A scripted one keeps its control flow (the submodules and scripted functions
+    it calls are compiled into its graph, their weights saved under their qualified names);
+    it must call only operators, builtins, math functions, tensor methods and ardor
+    functions (ValueError otherwise, naming the call)."""
     from ._script import ScriptFunction, ScriptModule
     g, sig = _graph_and_inputs(m)
     g.verify()
@@ -484,7 +514,7 @@ def _loaded_script(g: Graph, spec):
             or len(spec["specs"]) != len(g.placeholders):
         raise SerializationError("malformed script signature")
     sf = ScriptFunction.__new__(LoadedScript)
-    sf.fn = None
+    sf.fn = sf.self_obj = None
     sf.graph, sf.specs, sf.defaults = g, [tuple(p) for p in spec["specs"]], defaults
     sf.__name__ = spec["name"]
     sf.__doc__ = None
@@ -498,7 +528,12 @@ def _script_function_class():
 
 class LoadedScript(_script_function_class()):
     """A scripted function loaded by :func:`load`: called like the original (arguments
-    checked against its annotations), its control flow interpreted; ``graph``, ``code``."""
+    checked against its annotations), its control flow interpreted; ``graph``, ``code``
+    and ``state_dict()`` (the saved parameters and buffers by qualified name)."""
+
+    def state_dict(self) -> dict:
+        """The loaded tensors (parameters, buffers) by their qualified names."""
+        return {k: v for k, v in self.graph.tensors.items() if k not in self.graph.consts}
 
 
 class LoadedGraph:

@@ -239,13 +239,29 @@ def test_scripted_archive_names_only_whitelisted_callables(tmp_path, fn):
         jit.load(path)
 
 
-def test_scripted_module_calling_a_submodule_does_not_save(tmp_path):
+class _NotScriptable(ardor.nn.Module):
+    def forward(self, x):
+        return [v for v in x][0]
+
+
+def test_scripted_module_saves_compiled_submodules_but_not_python_calls(tmp_path):
+    """A submodule's forward is compiled into the graph (saved); one that cannot be
+    scripted stays a Python call, and save names it."""
     class M(ardor.nn.Module):
-        def __init__(self):
+        def __init__(self, odd=None):
             super().__init__()
             self.fc = ardor.nn.Linear(3, 2)
+            self.odd = odd
 
         def forward(self, x):
+            if self.odd is not None:
+                x = self.odd(x)
             return self.fc(x)
-    with pytest.raises(ValueError, match="submodule or a Python function"):
-        jit.save(jit.script(M()), str(tmp_path / "m.ardor"))
+    m = M()
+    jit.save(jit.script(m), str(tmp_path / "m.ardor"))
+    x = ardor.ones(2, 3)
+    np.testing.assert_array_equal(jit.load(str(tmp_path / "m.ardor"))(x).detach().numpy(),
+                                  m(x).detach().numpy())
+    with pytest.raises(ValueError, match=r"call of self\.odd \(_NotScriptable\).*ListComp"
+                                         r".*submodule or a Python function"):
+        jit.save(jit.script(M(_NotScriptable())), str(tmp_path / "m2.ardor"))
