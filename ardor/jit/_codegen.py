@@ -73,7 +73,15 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
     ``kernels`` maps id(fused node) -> callable(*arrays, out=None); ``plan`` maps id(node)
     -> buffer index for nodes whose output goes to a preallocated buffer; ``epilogues``
     maps id(product node) -> (group, runner) (see ``_epilogue``): the product and its
-    members are computed by one runner call at the product's place."""
+    members are computed by one runner call at the product's place.
+
+    A graph with control flow or Python calls (a scripted one) gets the script runner
+    instead: ``_script.ScriptRunner``, whose ``source`` is Python if/for/while code over
+    the values the interpreter holds (Tensors and Python values), called as ``fn(_T,
+    *inputs)``."""
+    if any(n.kind in ("if", "loop", "pycall") for n in graph.nodes):
+        from ._script import generate_script
+        return generate_script(graph)
     from ._kernels import numpy_kernel
     glob = {"_np": np, "_asarray": np.asarray, "_ndarray": np.ndarray}
     consts: dict = {}
