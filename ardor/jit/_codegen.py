@@ -80,7 +80,7 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
     the values the interpreter holds (Tensors and Python values), called as ``fn(_T,
     *inputs)``."""
     if any(n.kind in ("if", "loop", "pycall") for n in graph.nodes):
-        from ._script import generate_script
+        from ._script_run import generate_script
         return generate_script(graph)
     from ._kernels import numpy_kernel
     glob = {"_np": np, "_asarray": np.asarray, "_ndarray": np.ndarray}
@@ -286,7 +286,7 @@ def interpret(graph: Graph, *inputs, on_error=None):
             elif k == "fused":
                 env[id(n)] = interpret(n.attrs["body"], *map_nodes(n.args, get))
             elif k in ("if", "loop", "pycall"):
-                from ._script import run_control
+                from ._script_run import run_control
                 env[id(n)] = run_control(n, env)
             elif k == "output":
                 for t, v in graph.mutations:

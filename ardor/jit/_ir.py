@@ -100,7 +100,7 @@ class Node:
         if self.kind == "fused":
             return "fused"
         if self.kind == "pycall":
-            from ._script import _fn_name
+            from ._script_ops import _fn_name
             return f"pycall[{_fn_name(self.attrs['fn'])}]"
         return self.kind
 

@@ -20,7 +20,7 @@ import torch
 import ardor
 import ardor.jit as jit
 import ardor.nn as nn
-from ardor.jit import _script
+from ardor.jit import _script_run
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
@@ -167,15 +167,15 @@ def _branches_taken(monkeypatch, sf, calls):
     """For each ``if`` node of the script's graph: the set of its regions ('then'/'else')
     that ran over ``calls`` (recorded by spying on the region interpreter)."""
     ran = set()
-    real = _script.run_region
+    real = _script_run.run_region
 
     def spy(graph, env, inputs=()):
         ran.add(id(graph))
         return real(graph, env, inputs)
-    monkeypatch.setattr(_script, "run_region", spy)
+    monkeypatch.setattr(_script_run, "run_region", spy)
     for c in calls:
         c()
-    monkeypatch.setattr(_script, "run_region", real)
+    monkeypatch.setattr(_script_run, "run_region", real)
     out = {}
     for n in _if_nodes(sf.graph):  # by source line of the model file
         out.setdefault(n.attrs["line"], set()).update(

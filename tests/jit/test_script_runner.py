@@ -14,7 +14,7 @@ import ardor
 import ardor.jit as jit
 import ardor.nn as nn
 import ardor.nn.functional as F
-from ardor.jit import _script
+from ardor.jit import _script_run
 
 from _jitmodels import example, pair_model
 from test_script import RNNish, _seq_wrapper, branchy, uses_helper
@@ -48,7 +48,7 @@ def _both(sf, *args):
     """(generated runner result, interpreter result) of a ScriptFunction on ``args``."""
     vals = sf._bind(args)
     with ardor.no_grad():
-        return sf.compiled(*vals), _script.run_region(sf.graph, {}, vals)
+        return sf.compiled(*vals), _script_run.run_region(sf.graph, {}, vals)
 
 
 def loops(x, n: int):
@@ -184,12 +184,12 @@ def test_module_with_submodules_generated_equals_interpreter_and_eager():
 # ------------------------------------------------------------- which path runs
 def _spy_interpreter(monkeypatch):
     calls = []
-    real = _script.run_region
+    real = _script_run.run_region
 
     def spy(graph, env, inputs=()):
         calls.append(graph)
         return real(graph, env, inputs)
-    monkeypatch.setattr(_script, "run_region", spy)
+    monkeypatch.setattr(_script_run, "run_region", spy)
     return calls
 
 
@@ -286,7 +286,7 @@ def test_errors_in_the_generated_runner_name_the_operation():
     with pytest.raises(RuntimeError) as eager:
         f(a, b)
     for runner in (lambda: s.compiled(a, b),
-                   lambda: _script.run_region(s.graph, {}, [a, b])):
+                   lambda: _script_run.run_region(s.graph, {}, [a, b])):
         with pytest.raises(type(eager.value)) as got:
             runner()
         assert str(got.value) == str(eager.value)  # the error itself is unchanged
@@ -311,7 +311,7 @@ def test_undefined_on_some_path_raises_name_error_in_both():
     _same(gen, f(pos))
     with pytest.raises(NameError):
         f(neg)
-    for run in (lambda: s.compiled(neg), lambda: _script.run_region(s.graph, {}, [neg])):
+    for run in (lambda: s.compiled(neg), lambda: _script_run.run_region(s.graph, {}, [neg])):
         with pytest.raises(NameError, match="not defined on every path"):
             run()
 
@@ -333,7 +333,7 @@ def test_raise_inside_generated_runner():
             ref = f(*args)
         except Exception as e:  # noqa: BLE001 - the oracle's exception
             for run in (lambda: s.compiled(*args),
-                        lambda: _script.run_region(s.graph, {}, list(args))):
+                        lambda: _script_run.run_region(s.graph, {}, list(args))):
                 with pytest.raises(type(e)) as got:
                     run()
                 assert str(got.value) == str(e).splitlines()[0]
