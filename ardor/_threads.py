@@ -15,6 +15,18 @@ import os
 from ._ops.registry import public
 
 _current: int | None = None       # the last value set through set_num_threads
+_forked: list = []                # non-empty in a child made by fork()
+
+
+def in_forked_child() -> bool:
+    """Whether this process was forked from one that may have started OpenMP threads. GNU
+    OpenMP's thread pool does not survive fork(): a child (a DataLoader worker) entering a
+    parallel region can hang, so ardor's C kernels run on one thread there."""
+    return bool(_forked)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _forked.append(True))
 _openblas = None                  # (set_fn, get_fn) once found, False when there is none
 _tpc: list = []                   # [threadpoolctl module or None] once looked for
 

@@ -637,23 +637,12 @@ def _load():
 
 
 def _threads() -> int:
-    if _STATE.get("forked"):
-        return 1
-    get = _STATE.get("get_threads")
-    if get is None:
-        from .._threads import get_num_threads as get
-        _STATE["get_threads"] = get
-    return get()
-
-
-def _after_fork() -> None:
-    # GNU OpenMP's thread pool does not survive fork(): a child (a DataLoader worker) that
-    # entered a parallel region could hang, so children run the kernels on one thread
-    _STATE["forked"] = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
+    """The kernels' thread count: ardor's intra-op threads, one in a forked child."""
+    fns = _STATE.get("threads")
+    if fns is None:
+        from .._threads import get_num_threads, in_forked_child
+        fns = _STATE["threads"] = (get_num_threads, in_forked_child)
+    return 1 if fns[1]() else fns[0]()
 
 
 def _call(fn, a, b, out, acc: bool):

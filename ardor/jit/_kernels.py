@@ -20,6 +20,7 @@ import warnings
 
 import numpy as np
 
+from .._threads import in_forked_child
 from ._ir import Graph, Node, promotion_plan
 
 # No -ffast-math: NaN/inf semantics stay IEEE (maximum propagates NaN as torch does); the
@@ -464,7 +465,7 @@ class CKernel:
             if fn is None:  # too many stride patterns: copy the strided inputs
                 return self(*[np.ascontiguousarray(a) for a in arrays], out=out)
         ptrs.append(out.ctypes.data)
-        fn(*ptrs, self.nt)
+        fn(*ptrs, 1 if in_forked_child() else self.nt)
         del hold
         return out
 

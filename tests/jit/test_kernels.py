@@ -128,3 +128,32 @@ def test_noncontiguous_and_cast_inputs_stay_alive():
     ref = np.maximum(xa[..., 0::2], xa[..., 1::2]) * 3
     for _ in range(3):
         np.testing.assert_array_equal(CompiledGraph(g, backend="c")(xa), ref)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork() (a DataLoader worker's start)")
+def test_forked_child_runs_multithreaded_kernel_on_one_thread():
+    # GNU OpenMP's pool does not survive fork(): a child entering a parallel region the
+    # parent used hangs. The kernel must notice it is in a child and run on one thread.
+    import multiprocessing as mp
+    x = ardor.tensor(np.random.default_rng(0).standard_normal(1 << 21).astype(np.float32))
+    f = ardor.jit.trace(lambda x: (x * 2 + 1).tanh() * x, (x,))
+    kern = next(iter(f.compiled.kernels.values()))
+    if not hasattr(kern, "ck"):
+        pytest.skip("no C compiler: fused kernels run with numpy")
+    kern.chosen, kern.ck.nt = kern.ck, 2          # the parent runs it on two threads
+    want = f.compiled(x.numpy())
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+
+    def child():
+        q.put(f.compiled(x.numpy()))
+    p = ctx.Process(target=child)
+    p.start()
+    try:
+        got = q.get(timeout=60)
+    finally:
+        p.join(10)
+        if p.is_alive():
+            p.kill()
+    np.testing.assert_array_equal(got, want)
+    assert p.exitcode == 0
