@@ -45,6 +45,8 @@ def _mat(rng, shape, transposed):
     (64, 288, 4096),     # few rows, many columns: column split
     (300, 5000, 20),     # long reduction, few columns: reduction split
     (500, 70, 40),       # row split
+    (64, 784, 128),      # few panels, rows no more than columns: column split
+    (50, 300, 100),      # the same with a partial last panel
     (13, 3000, 70),      # partial tiles everywhere
     (128, 784, 512),
     (1, 4096, 600),      # one row
