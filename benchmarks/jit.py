@@ -1,5 +1,6 @@
 """ardor.jit speed: fused elementwise kernels, compiled CNN inference, compiled MLP training
-step, each beside ardor eager, numpy (where it applies) and torch eager.
+steps (a GEMM-bound 512-wide MLP and the classic MNIST MLP), each beside ardor eager, numpy
+(where it applies) and torch eager.
 
     python benchmarks/jit.py [--rounds 7] [--quick]
 
@@ -111,20 +112,25 @@ def bench_cnn(rounds, batch=32):
                                            f"batch {batch}x3x32x32"
 
 
-def _mlp(nn, width=512, depth=4):
-    layers = [nn.Linear(256, width), nn.ReLU()]
-    for _ in range(depth - 1):
-        layers += [nn.Linear(width, width), nn.ReLU()]
-    return nn.Sequential(*layers, nn.Linear(width, 10))
+def _mlp(nn, sizes):
+    layers = []
+    for a, b in zip(sizes[:-1], sizes[1:]):
+        layers += [nn.Linear(a, b), nn.ReLU()]
+    return nn.Sequential(*layers[:-1])
 
 
-def bench_train(rounds, batch=128):
+# the GEMM-bound MLP of the first table, and the classic MNIST MLP (PyTorch's examples)
+MLPS = {"wide": ((256, 512, 512, 512, 512, 10), 128), "mnist": ((784, 128, 64, 10), 64)}
+
+
+def bench_train(rounds, which="wide"):
+    sizes, batch = MLPS[which]
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
-    tm, am = _mlp(torch.nn), _mlp(ardor.nn)
+    tm, am = _mlp(torch.nn, sizes), _mlp(ardor.nn, sizes)
     _copy_weights(am, tm)
-    xa = rng.standard_normal((batch, 256)).astype(np.float32)
-    ya = rng.integers(0, 10, batch)
+    xa = rng.standard_normal((batch, sizes[0])).astype(np.float32)
+    ya = rng.integers(0, sizes[-1], batch)
     x, y = ardor.tensor(xa), ardor.tensor(ya)
     tx, ty = torch.tensor(xa), torch.tensor(ya)
     opt = ardor.optim.SGD(am.parameters(), lr=1e-3, momentum=0.9)
@@ -149,8 +155,12 @@ def bench_train(rounds, batch=128):
         compiled(x, y)
     cases = {"compiled step (ardor.jit.compile)": lambda: compiled(x, y),
              "ardor eager": lambda: step(x, y), "torch eager": tstep}
-    return _median_rows(cases, rounds, 5), f"MLP training step (SGD momentum; 256-" \
-                                           f"{'x'.join(['512'] * 4)}-10, batch {batch})"
+    return _median_rows(cases, rounds, 5), f"MLP training step (SGD momentum; " \
+                                           f"{'-'.join(map(str, sizes))}, batch {batch})"
+
+
+def bench_train_mnist(rounds):
+    return bench_train(rounds, "mnist")
 
 
 def main():
@@ -159,7 +169,7 @@ def main():
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     rounds = 3 if args.quick else args.rounds
-    for fn in (bench_fused, bench_cnn, bench_train):
+    for fn in (bench_fused, bench_cnn, bench_train, bench_train_mnist):
         try:
             rows, title = fn(rounds)
         except Exception as e:  # noqa: BLE001 - report and go on
