@@ -404,19 +404,34 @@ class _Compiler:
         seq = self.expr(g, it, env)
         if _is_const(seq) and (isinstance(seq[1], (list, tuple, dict)) or type(seq[1]).__name__
                                in ("ModuleList", "Sequential", "ModuleDict")):
-            for item in list(seq[1]):  # unrolled: the sequence is known at compile time
-                e = self.assign(g, s.target, ("const", item), env)
-                e = self.block(g, s.body, e)
-                if e.get(_RAISED):
-                    return e
-                flags_set = [e[f] for f in ("__brk", "__ret")]
-                env = {**e, "__cont": ("const", False)}
-                if any(not _is_const(f) or f[1] for f in flags_set):
-                    raise self.unsupported(s, "break/return inside a loop over a ModuleList")
-            return env
+            # the sequence is known at compile time
+            return self.unroll(g, s, [("const", x) for x in seq[1]], env)
         raise self.unsupported(it, "for-loop over something other than range() or a "
                                    "ModuleList/Sequential/ModuleDict/tuple/list known at "
                                    "compile time")
+
+    def unroll(self, g, s, items, env):
+        """The body once per item (compiler values bound to the loop target). ``continue`` ends an
+        iteration; after an iteration whose ``break``/``return`` flag is only known at run
+        time, the remaining iterations run under an ``if`` on that flag (as the rest of a
+        block is guarded), so they are skipped exactly when Python would skip them."""
+        for i, item in enumerate(items):
+            e = self.assign(g, s.target, item, env)
+            e = self.block(g, s.body, e)
+            if e.get(_RAISED):
+                return e
+            env = {**e, "__cont": ("const", False)}
+            stop = [env["__brk"], env["__ret"]]
+            if any(_is_const(f) and f[1] for f in stop):
+                break  # the rest is statically skipped
+            if all(_is_const(f) for f in stop) or i == len(items) - 1:
+                continue
+            live = self.call(g, _not_any, stop, name="live")
+            rest = items[i + 1:]
+            env = self.if_node(g, live, lambda sg, en: self.unroll(sg, s, rest, en),
+                               lambda sg, en: en, env, s)
+            break
+        return {**env, "__brk": ("const", False)}
 
     def loop(self, g, s, env, rng):
         """A loop node: carried values are every variable the body assigns."""
