@@ -16,9 +16,10 @@ construct and the source line):
   ``return`` anywhere (early returns);
 * ``raise E(...)`` of an exception class, ``assert``, and f-strings.
 
-Calls of submodules (their ``forward``), of methods of modules and of other scripted
-functions are compiled into the caller's graph, as ``torch.jit.script`` scripts submodules
-recursively: the callee's body is compiled with its parameters bound to the argument
+Calls of submodules (their ``forward``), of methods of modules, of other scripted
+functions and of the user's plain Python functions (not ardor's, numpy's, torch's or the
+standard library's, and not marked :func:`ignore`) are compiled into the caller's graph,
+as ``torch.jit.script`` compiles what scripted code calls recursively: the callee's body is compiled with its parameters bound to the argument
 values (so Python-valued arguments and module attributes stay compile-time constants), and
 its parameters and buffers become ``get_attr`` nodes named like the root module's
 state_dict keys (``layers.0.weight``). A callee that cannot be compiled (or that has hooks,
@@ -48,6 +49,7 @@ import builtins
 import inspect
 import linecache
 import operator
+import sys
 import textwrap
 
 from .._state import state
@@ -796,8 +798,8 @@ def _has_hooks(m) -> bool:
 
 def _inline_target(fn):
     """(function, self object, ScriptFunction or None) to compile in place of a call of
-    ``fn``: a submodule's forward, a scripted function, or a method of a module; None for
-    anything else (it stays a pycall)."""
+    ``fn``: a submodule's forward, a scripted function, a method of a module, or a user's
+    plain function; None for anything else (it stays a pycall)."""
     Module = _module_base()
     if isinstance(fn, ScriptModule):
         if _has_hooks(fn):
@@ -811,6 +813,8 @@ def _inline_target(fn):
         return fwd.__func__, fn, None
     if isinstance(fn, ScriptFunction):
         return fn.fn, fn.self_obj, fn
+    if inspect.isfunction(fn) and _user_function(fn):
+        return fn, None, None
     if inspect.ismethod(fn) and isinstance(fn.__self__, Module):
         func = fn.__func__
         if getattr(func, "_ardor_ignore", False) or not inspect.isfunction(func):
@@ -821,6 +825,19 @@ def _inline_target(fn):
                 return None
         return func, fn.__self__, None
     return None
+
+
+def _user_function(fn) -> bool:
+    """Whether ``fn`` is a user's plain Python function that scripted code compiles in
+    (as torch.jit.script compiles called functions recursively): not ardor's own (its
+    functions are graph calls), not numpy's, torch's or the standard library's, and not
+    marked with :func:`ignore`/:func:`unused`."""
+    top = (getattr(fn, "__module__", None) or "").split(".")[0]
+    return not getattr(fn, "_ardor_ignore", False) and top not in _FOREIGN \
+        and top not in sys.stdlib_module_names
+
+
+_FOREIGN = ("ardor", "numpy", "torch")
 
 
 def _mark(g):
