@@ -14,7 +14,14 @@ construct and the source line):
   ``ModuleList``/``Sequential``/``ModuleDict``/tuple known at compile time (unrolled; also
   through ``enumerate``/``zip``/``.items()``), ``while``, ``break``, ``continue``, and
   ``return`` anywhere (early returns);
-* ``raise E(...)`` of an exception class, ``assert``, and f-strings.
+* ``raise E(...)`` of an exception class, ``assert``, and f-strings;
+* function-local ``import``/``from ... import`` of ardor modules (bound at compile time;
+  anything else is a ScriptError naming the import), dict literals and ``dict(k=v)``
+  (their entries known at compile time, for ``d[k]`` and ``**d``), ``any``/``all`` of a
+  generator over a sequence known at compile time, methods of compile-time strings and
+  dicts, and ``dispatch(op, (args...), {attrs})`` of an op-table op (a graph ``call``);
+* a ``for`` over ``range`` with constant bounds is unrolled when its body selects a module
+  or a weight by the index (``self.layers[i]``, ``getattr(self, names[i])``).
 
 Calls of submodules (their ``forward``), of methods of modules, of other scripted
 functions and of the user's plain Python functions (not ardor's, numpy's, torch's or the
@@ -58,14 +65,24 @@ from ._ir import Graph, Node, map_nodes
 # the helpers are also reached as ``_script.<name>`` by saved graphs (see _serialize)
 from ._script_ops import (_BIN, _CMP, _COMPILE_TIME, _COMPILE_TIME_ITER, _FLAGS,  # noqa: F401
                           _FOLD_OPS, _PURE, _RAISED, _UN, _UNDEF, _concat, _fn_name,
-                          _format, _getattr, _make_list, _make_tuple, _method, _not_any,
-                          _raise, _slice, _truth)
+                          _format, _getattr, _make_dict, _make_list, _make_tuple, _method,
+                          _MUTATORS, _not_any, _raise, _slice, _truth, _VALUE_METHODS)
+from . import _script_static as _static
 from . import _script_run
 from ._script_run import ScriptRunner, _all_tensors
 
 
 class ScriptError(RuntimeError):
     """Unsupported or invalid code given to ``ardor.jit.script`` (compile time)."""
+
+
+class _NeedsUnroll(Exception):
+    """A ``range`` loop body needs its index at compile time (it selects a module or a
+    parameter): the loop is unrolled instead (not a ScriptError, so that no callee
+    being inlined swallows it)."""
+
+
+_MAX_UNROLL = 64   # longest constant-range loop unrolled when its body needs the index
 
 
 NotSupportedError = ScriptError
@@ -107,6 +124,7 @@ class _Shared:
         self.names: dict = {}    # id(tensor) -> qualified name
         self.paths: dict = {}    # id(module) -> qualified name
         self.stack: list = []    # (function, id(self)) being compiled
+        self.strict = 0          # > 0 while a constant-range loop is tried as a loop node
         if isinstance(root, _module_base()):
             self.add_module(root, "")
 
@@ -226,6 +244,14 @@ class _Compiler:
 
     def call(self, g, fn, args, kwargs=None, name=None):
         """A pycall node (or a compile-time result when everything is constant and pure)."""
+        if fn in (operator.is_, operator.is_not) and len(args) == 2 and not kwargs:
+            same = _same(*args)
+            if same is not None:
+                return ("const", same == (fn is operator.is_))
+        if self.shared.strict and any(
+                _is_const(a) and isinstance(a[1], _module_base())
+                for a in list(args) + list((kwargs or {}).values())):
+            raise _NeedsUnroll()
         if _foldable(fn, args, kwargs):
             try:
                 r = fn(*[a[1] for a in args], **{k: v[1] for k, v in (kwargs or {}).items()})
@@ -305,6 +331,12 @@ class _Compiler:
             return self.loop(g, s, env, None)
         if isinstance(s, ast.Raise):
             return self.raise_stmt(g, s, env)
+        if isinstance(s, (ast.Import, ast.ImportFrom)):
+            try:  # ardor modules only: bound at compile time
+                bound = _static.import_binding(self.fn, s)
+            except ImportError as err:
+                raise self.err(s, f"{ast.unparse(s)}: {err}") from None
+            return {**env, **{k: ("const", v) for k, v in bound.items()}}
         if isinstance(s, ast.Assert):
             cond = self.expr(g, s.test, env)
             msg = [s.msg] if s.msg is not None else []
@@ -346,16 +378,29 @@ class _Compiler:
             for i, sub in enumerate(t.elts):
                 if isinstance(sub, ast.Starred):
                     raise self.unsupported(sub, "starred assignment")
-                item = ("const", v[1][i]) if _is_const(v) else \
+                items = _static.static_items(v)
+                item = ("const", v[1][i]) if _is_const(v) else items[i] if items is not None \
+                    and len(items) == len(t.elts) else \
                     self.call(g, operator.getitem, [v, ("const", i)], name="unpack")
                 env = self.assign(g, sub, item, env)
             return env
         if isinstance(t, ast.Subscript):
             obj = self.expr(g, t.value, env)
+            self._check_mutable(obj, t)
             idx = self.index(g, t.slice, env)
             self.call(g, operator.setitem, [obj, idx, v], name="setitem")
             return env
         raise self.unsupported(t, f"assignment to {type(t).__name__}")
+
+    def _check_mutable(self, obj, where):
+        """Lists and dicts known at compile time (and dicts of run-time values, whose
+        entries are read at compile time) cannot be changed by scripted code: a change at
+        run time would be shared by every call."""
+        if _is_const(obj) and isinstance(obj[1], (list, dict)) or \
+                _static.static_dict(obj) is not None:
+            raise self.err(where, "changing a list or dict known at compile time is not "
+                                  "supported in ardor.jit.script (build it from run-time "
+                                  "values, e.g. start from [])")
 
     # -- control flow ---------------------------------------------------------------------------
     def if_node(self, g, cond, then_fn, else_fn, env, where):
@@ -402,12 +447,26 @@ class _Compiler:
                 args = [("const", 0), args[0], ("const", 1)]
             elif len(args) == 2:
                 args = args + [("const", 1)]
+            if all(_is_const(a) and type(a[1]) is int for a in args) and \
+                    len(range(*[a[1] for a in args])) <= _MAX_UNROLL:
+                mark = _mark(g)
+                self.shared.strict += 1
+                try:
+                    return self.loop(g, s, env, args)
+                except _NeedsUnroll:  # the body selects modules/weights by the index
+                    _rollback(g, mark)
+                finally:
+                    self.shared.strict -= 1
+                return self.unroll(g, s, [("const", i) for i in range(*[a[1] for a in args])],
+                                   env)
             return self.loop(g, s, env, args)
         seq = self.expr(g, it, env)
         if _is_const(seq) and (isinstance(seq[1], (list, tuple, dict)) or type(seq[1]).__name__
                                in ("ModuleList", "Sequential", "ModuleDict")):
             # the sequence is known at compile time
             return self.unroll(g, s, [("const", x) for x in seq[1]], env)
+        if _static.static_items(seq) is not None:  # a tuple built of run-time values
+            return self.unroll(g, s, _static.static_items(seq), env)
         raise self.unsupported(it, "for-loop over something other than range() or a "
                                    "ModuleList/Sequential/ModuleDict/tuple/list known at "
                                    "compile time")
@@ -538,11 +597,22 @@ class _Compiler:
             if any(isinstance(x, ast.Starred) for x in e.elts):
                 raise self.unsupported(e, "starred expression")
             mk = _make_tuple if isinstance(e, ast.Tuple) else _make_list
-            if all(_is_const(i) and not isinstance(i[1], Tensor) for i in items):
+            if all(_is_const(i) and not isinstance(i[1], Tensor) for i in items) and (
+                    items or mk is _make_tuple):  # ``[]`` is a new list per call
                 return ("const", mk(*[i[1] for i in items]))
             return self.call(g, mk, items, name="tuple" if mk is _make_tuple else "list")
+        if isinstance(e, ast.Dict):
+            if any(k is None for k in e.keys):
+                raise self.unsupported(e, "**-unpacking in a dict literal")
+            return self.make_dict(g, e, [(self.expr(g, k, env), self.expr(g, v, env))
+                                         for k, v in zip(e.keys, e.values)])
         if isinstance(e, ast.Subscript):
             base = self.expr(g, e.value, env)
+            entries = _static.static_dict(base)
+            if entries is not None:
+                key = self.index(g, e.slice, env)
+                if _is_const(key) and key[1] in entries:
+                    return entries[key[1]]
             idx = self.index(g, e.slice, env)
             if _is_const(base) and _is_const(idx) and not isinstance(base[1], Tensor):
                 return ("const", base[1][idx[1]])
@@ -598,16 +668,34 @@ class _Compiler:
         return self.expr(g, s, env)
 
     def call_expr(self, g, e, env):
-        if any(isinstance(a, ast.Starred) for a in e.args) or any(k.arg is None
-                                                                 for k in e.keywords):
-            raise self.unsupported(e, "*args/**kwargs in calls")
+        if any(isinstance(a, ast.Starred) for a in e.args):
+            raise self.unsupported(e, "*args in calls")
+        if isinstance(e.func, ast.Name) and e.func.id in ("any", "all") and \
+                e.func.id not in env and len(e.args) == 1 and not e.keywords and \
+                isinstance(e.args[0], ast.GeneratorExp):
+            return self.any_all(g, e.args[0], env, e.func.id == "all")
         args = [self.expr(g, a, env) for a in e.args]
-        kwargs = {k.arg: self.expr(g, k.value, env) for k in e.keywords}
+        kwargs = {}
+        for k in e.keywords:
+            v = self.expr(g, k.value, env)
+            if k.arg is not None:
+                kwargs[k.arg] = v
+                continue
+            entries = {kk: ("const", x) for kk, x in v[1].items()} if _is_const(v) and \
+                isinstance(v[1], dict) else _static.static_dict(v)
+            if entries is None or not all(isinstance(kk, str) for kk in entries):
+                raise self.unsupported(k, "**kwargs of a value not known at compile time")
+            kwargs.update(entries)
         f = e.func
         if isinstance(f, ast.Attribute):
             base = self.expr(g, f.value, env)
             if not _is_const(base):  # a method of a runtime value
+                if f.attr in _MUTATORS:
+                    self._check_mutable(base, e)
                 return self.call(g, _method(f.attr), [base] + args, kwargs, name=f.attr)
+            if isinstance(base[1], (str, bytes, tuple, list, dict, int, float)) and \
+                    not isinstance(base[1], bool) or base[1] is None:
+                return self.value_method(g, e, base, f.attr, args, kwargs)
             if f.attr in ("items", "keys", "values") and not args and not kwargs and \
                     _is_mapping(base[1]):  # known at compile time: a for over it unrolls
                 return ("const", list(getattr(base[1], f.attr)()))
@@ -623,15 +711,114 @@ class _Compiler:
             fn = fnv[1]
         if not callable(fn):
             raise self.err(f, f"{type(fn).__name__} is not callable")
+        if fn is dict and not args:
+            return self.make_dict(g, e, [(("const", k), v) for k, v in kwargs.items()])
+        if fn is isinstance and len(args) == 2 and not kwargs and _is_const(args[1]):
+            known = _static.fold_isinstance(args[0], args[1][1])
+            if known is not None:
+                return ("const", known)
+        if fn is _static.dispatch_fn():
+            node = self.op_call(g, args, kwargs)
+            if node is not None:
+                return node
         if inspect.isclass(fn) and fn not in (int, float, bool, tuple, list, slice) and not (
                 (fn in _COMPILE_TIME_ITER or fn is range) and _foldable(fn, args, kwargs)):
             raise self.unsupported(e, f"constructing {fn.__name__} objects")
         if getattr(fn, "_ardor_ignore", False):
             return self.call(g, fn, args, kwargs)
         target = _inline_target(fn)
+        if target is None and isinstance(f, ast.Attribute) and inspect.isfunction(fn) and \
+                isinstance(base[1], _module_base()) and \
+                not getattr(fn, "_ardor_ignore", False):
+            target = fn, None, None  # a staticmethod of a module: compiled like a method
         if target is not None:
             return self.inline(g, fn, target, args, kwargs, e)
         return self.call(g, fn, args, kwargs)
+
+    def value_method(self, g, e, base, attr, args, kwargs):
+        """A method of a compile-time str/tuple/list/dict/number: evaluated now when its
+        arguments are constants (it reads only), a graph call for ``str.format`` of
+        run-time values; changing a compile-time list or dict is refused."""
+        if attr in _MUTATORS:
+            self._check_mutable(base, e)
+        fn = getattr(base[1], attr, None)
+        if fn is None:
+            raise self.err(e.func, f"{type(base[1]).__name__} has no attribute {attr!r}")
+        vals = list(args) + list(kwargs.values())
+        if all(_is_const(v) and not _has_tensor(v[1]) for v in vals):
+            try:
+                return ("const", fn(*[a[1] for a in args],
+                                    **{k: v[1] for k, v in kwargs.items()}))
+            except Exception as err:  # noqa: BLE001 - the call raises as Python's would
+                raise self.err(e, f"{type(err).__name__}: {err}") from None
+        if attr in _VALUE_METHODS:
+            return self.call(g, _method(attr), [base] + args, kwargs, name=attr)
+        return self.call(g, fn, args, kwargs)
+
+    def any_all(self, g, gen, env, is_all):
+        """``any(elt for x in seq)`` / ``all(...)`` over a sequence known at compile time
+        (constant, or a tuple of run-time values): unrolled, stopping where Python stops."""
+        if len(gen.generators) != 1 or gen.generators[0].ifs or gen.generators[0].is_async:
+            raise self.unsupported(gen, "a generator with several for/if clauses")
+        comp = gen.generators[0]
+        seq = self.expr(g, comp.iter, env)
+        items = [("const", x) for x in seq[1]] if _is_const(seq) and isinstance(
+            seq[1], (list, tuple)) else _static.static_items(seq)
+        if items is None:
+            raise self.unsupported(gen, "a generator over a sequence not known at compile time")
+
+        def chain(sg, items, en):
+            if not items:
+                return ("const", is_all)
+            v = self.expr(sg, gen.elt, self.assign(sg, comp.target, items[0], en))
+            if _is_const(v) and not isinstance(v[1], Tensor):
+                return chain(sg, items[1:], en) if bool(v[1]) == is_all else \
+                    ("const", not is_all)
+            tmp = f"__gen{self._n()}"
+            go = lambda rg, e2: {**e2, tmp: chain(rg, items[1:], e2)}  # noqa: E731
+            stop = lambda rg, e2: {**e2, tmp: ("const", not is_all)}  # noqa: E731
+            cond = self.call(sg, _truth, [v], name="truth")
+            return self.if_node(sg, cond, go if is_all else stop, stop if is_all else go,
+                                en, gen)[tmp]
+        return chain(g, items, env)
+
+    def make_dict(self, g, e, pairs):
+        """A dict literal / ``dict(k=v)``: a constant when every entry is, else a graph
+        dict whose entries the compiler still knows (for ``d[k]`` and ``**d``)."""
+        if not all(_is_const(k) for k, _ in pairs):
+            raise self.unsupported(e, "dict keys not known at compile time")
+        if all(_is_const(v) and not isinstance(v[1], Tensor) for _, v in pairs):
+            return ("const", {k[1]: v[1] for k, v in pairs})
+        if not all(isinstance(k[1], str) for k, _ in pairs):
+            raise self.unsupported(e, "a dict of run-time values with non-string keys")
+        return self.call(g, _make_dict, [], {k[1]: v for k, v in pairs}, name="dict")
+
+    def op_call(self, g, args, kwargs):
+        """``dispatch(op, (args...), {attrs})`` with the op, the argument tuple's items and
+        constant attributes known at compile time: a ``call`` node of the op table (saved
+        by the op's name); None otherwise (it stays a Python call)."""
+        if kwargs or len(args) not in (2, 3) or not _is_const(args[0]):
+            return None
+        from .._ops.registry import OPS
+        op = args[0][1]
+        if OPS.get(getattr(op, "name", None)) is not op:
+            return None
+        items = [("const", x) for x in args[1][1]] if _is_const(args[1]) and \
+            isinstance(args[1][1], tuple) else _static.static_items(args[1])
+        attrs = args[2] if len(args) == 3 else ("const", {})
+        if items is None or not _is_const(attrs) or not isinstance(attrs[1], dict):
+            return None
+        n = Node(g, "call", g._name(op.name), op=op, args=tuple(self.val(g, a) for a in items),
+                 attrs=dict(attrs[1]), meta=None)
+        g.nodes.append(n)
+        if op.nout == 1:
+            return n
+        outs = []
+        for i in range(op.nout):
+            o = Node(g, "getitem", g._name(f"{op.name}_{i}"), args=(n,), index=i)
+            g.nodes.append(o)
+            outs.append(o)
+        return self.call(g, _make_tuple, outs, name="outputs")
 
     # -- inlining ------------------------------------------------------------------------------
     def inline(self, g, fn, target, args, kwargs, e):
@@ -747,6 +934,19 @@ class _Compiler:
             g.nodes.append(c)
             m[id(n)] = c
         raise ScriptError("a graph without output")
+
+
+def _same(a, b):
+    """Whether compiler values ``a`` and ``b`` are the same object at run time, when the
+    compiler knows (the same graph value; or None against a value that is never None)."""
+    if isinstance(a, Node) and a is b:
+        return True
+    for x, y in ((a, b), (b, a)):
+        if _is_const(x) and x[1] is None and not _is_const(y):
+            t = _static.static_type(y)
+            if t is not None and t is not type(None):
+                return False
+    return None
 
 
 def _is_const(v) -> bool:

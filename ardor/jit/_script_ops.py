@@ -50,6 +50,18 @@ def _make_list(*xs):
     return list(xs)
 
 
+def _make_dict(**entries):
+    return dict(entries)
+
+
+# methods of lists and strings a scripted graph may call on run-time values besides
+# tensor methods (saved by name: see _serialize)
+_VALUE_METHODS = ("append", "extend", "insert", "pop", "index", "count", "format")
+# methods that change a list or dict in place
+_MUTATORS = ("append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+             "update", "setdefault", "popitem", "__setitem__", "__delitem__")
+
+
 def _method(name):
     def call(obj, *a, **k):
         return getattr(obj, name)(*a, **k)

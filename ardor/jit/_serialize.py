@@ -174,8 +174,27 @@ _OPERATORS = ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul"
               "is_not", "neg", "pos", "invert", "not_", "getitem", "contains", "index")
 _BUILTINS = ("len", "range", "int", "float", "bool", "min", "max", "abs", "tuple", "list",
              "round")
-_SCRIPT_HELPERS = ("_truth", "_not_any", "_make_tuple", "_make_list", "_getattr", "_slice",
-                   "_raise", "_format", "_concat")
+_SCRIPT_HELPERS = ("_truth", "_not_any", "_make_tuple", "_make_list", "_make_dict",
+                   "_getattr", "_slice", "_raise", "_format", "_concat")
+# private ardor helpers that layers' compiled forwards call: pure functions of their
+# arguments (tensor creation, concatenation), named exactly
+_PRIVATE_HELPERS = {"ardor.nn.modules.rnn": ("_zeros", "_cat", "_stack")}
+# public ardor functions outside the op table that a compiled forward may call
+_PUBLIC_EXTRA = ("is_grad_enabled",)
+
+
+def _private_helper(name):
+    """The private ardor helper saved as ``name`` (module.function), else None."""
+    import importlib
+    mod, _, fn = name.rpartition(".") if isinstance(name, str) else ("", "", "")
+    if fn not in _PRIVATE_HELPERS.get(mod, ()):
+        return None
+    return getattr(importlib.import_module(mod), fn)
+
+
+def _method_ok(name) -> bool:
+    from ._script_ops import _VALUE_METHODS
+    return _public_tensor_attr(name) or name in _VALUE_METHODS
 
 
 def _public_tensor_attr(name) -> bool:
@@ -198,6 +217,8 @@ def _ardor_functions() -> dict:
             if prefix == "ardor." and not m.startswith("ardor._ops"):
                 continue
             out[prefix + k] = v
+    for k in _PUBLIC_EXTRA:
+        out["ardor." + k] = getattr(ardor, k)
     return out
 
 
@@ -207,8 +228,12 @@ def encode_callable(fn) -> str:
     import operator
     from . import _script as S
     name = getattr(fn, "_method", None)
-    if name is not None and _public_tensor_attr(name):
+    if name is not None and _method_ok(name):
         return "method:" + name
+    for mod, names in _PRIVATE_HELPERS.items():
+        for h in names:
+            if fn is _private_helper(f"{mod}.{h}"):
+                return f"private:{mod}.{h}"
     for h in _SCRIPT_HELPERS:
         if fn is getattr(S, h):
             return "script:" + h
@@ -240,8 +265,10 @@ def decode_callable(s):
     import operator
     from . import _script as S
     kind, _, name = s.partition(":") if isinstance(s, str) else ("", "", "")
-    if kind == "method" and _public_tensor_attr(name):
+    if kind == "method" and _method_ok(name):
         return S._method(name)
+    if kind == "private" and _private_helper(name) is not None:
+        return _private_helper(name)
     if kind == "script" and name in _SCRIPT_HELPERS:
         return getattr(S, name)
     if kind == "script" and name in ("_in", "_not_in"):
