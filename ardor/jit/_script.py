@@ -726,6 +726,11 @@ class _Compiler:
             raise self.unsupported(e, f"constructing {fn.__name__} objects")
         if getattr(fn, "_ardor_ignore", False):
             return self.call(g, fn, args, kwargs)
+        if isinstance(f, ast.Attribute) and f.attr in _MODULE_STRUCTURE and \
+                isinstance(base[1], _module_base()) and _foldable(list, args, kwargs):
+            # the module tree is fixed at compile time (as ModuleList loops unroll)
+            return ("const", list(fn(*[a[1] for a in args],
+                                     **{k: v[1] for k, v in kwargs.items()})))
         target = _inline_target(fn)
         if target is None and isinstance(f, ast.Attribute) and inspect.isfunction(fn) and \
                 isinstance(base[1], _module_base()) and \
@@ -762,8 +767,14 @@ class _Compiler:
             raise self.unsupported(gen, "a generator with several for/if clauses")
         comp = gen.generators[0]
         seq = self.expr(g, comp.iter, env)
-        items = [("const", x) for x in seq[1]] if _is_const(seq) and isinstance(
-            seq[1], (list, tuple)) else _static.static_items(seq)
+        items = None
+        if _is_const(seq) and not isinstance(seq[1], Tensor):
+            try:  # any iterable known at compile time (a module's modules() generator)
+                items = [("const", x) for x in seq[1]]
+            except TypeError:
+                items = None
+        if items is None:
+            items = _static.static_items(seq)
         if items is None:
             raise self.unsupported(gen, "a generator over a sequence not known at compile time")
 
@@ -961,6 +972,10 @@ def _has_tensor(v) -> bool:
     if isinstance(v, dict):
         return any(_has_tensor(x) for x in v.values())
     return False
+
+
+_MODULE_STRUCTURE = ("modules", "named_modules", "children", "named_children", "parameters",
+                     "named_parameters", "buffers", "named_buffers")
 
 
 def _foldable(fn, args, kwargs) -> bool:
@@ -1313,8 +1328,8 @@ class ScriptModule(_module_base()):
         """Python source of the generated runner of the current graph."""
         return self._script.python_code
 
-    def forward(self, *args):
-        return self._script(*args)
+    def forward(self, *args, **kwargs):
+        return self._script(*args, **kwargs)
 
 
 def script(obj):

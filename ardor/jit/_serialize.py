@@ -178,7 +178,10 @@ _SCRIPT_HELPERS = ("_truth", "_not_any", "_make_tuple", "_make_list", "_make_dic
                    "_getattr", "_slice", "_raise", "_format", "_concat")
 # private ardor helpers that layers' compiled forwards call: pure functions of their
 # arguments (tensor creation, concatenation), named exactly
-_PRIVATE_HELPERS = {"ardor.nn.modules.rnn": ("_zeros", "_cat", "_stack")}
+_PRIVATE_HELPERS = {"ardor.nn.modules.rnn": ("_zeros", "_cat", "_stack"),
+                    "ardor.nn.modules.transformer": ("_none_or_dtype", "_canonical_mask",
+                                                     "_get_seq_len", "_detect_is_causal_mask",
+                                                     "_dead_queries")}
 # public ardor functions outside the op table that a compiled forward may call
 _PUBLIC_EXTRA = ("is_grad_enabled",)
 

@@ -267,3 +267,25 @@ def test_attention_without_weights_saves(defs, tmp_path):
     with ardor.no_grad():
         np.testing.assert_allclose(jit.load(str(tmp_path / "a.ardor"))(x, kpm).numpy(),
                                    am(x, kpm).numpy(), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("masked", [False, True])
+def test_transformer_encoder_layer_scripts_saves_and_matches_torch(tmp_path, masked):
+    torch.manual_seed(0)
+    tl = torch.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True).eval()
+    al = ardor.nn.TransformerEncoderLayer(16, 2, 32, dropout=0.0, batch_first=True).eval()
+    al.load_state_dict({k: ardor.tensor(v.detach().numpy()) for k, v in tl.state_dict().items()})
+    x = RNG.standard_normal((2, 5, 16)).astype(np.float32)
+    kpm = _kpm() if masked else None
+    args = [x] + ([kpm] if masked else [])
+    sm = jit.script(al)
+    jit.save(sm, str(tmp_path / "tel.ardor"))
+    loaded = jit.load(str(tmp_path / "tel.ardor"))
+    with torch.no_grad():
+        ref = torch.jit.script(tl)(torch.tensor(x), src_key_padding_mask=None if kpm is None
+                                   else torch.tensor(kpm)).numpy()
+    with ardor.no_grad():
+        for m in (al, sm, loaded):
+            got = m(ardor.tensor(x), src_key_padding_mask=None if kpm is None
+                    else ardor.tensor(kpm)).numpy()
+            np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
