@@ -14,6 +14,7 @@ import argparse
 import os
 import statistics
 import sys
+import time
 import timeit
 
 for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -53,6 +54,9 @@ def _median_rows(cases, rounds, number):
     for _ in range(rounds):
         for k, fn in cases.items():
             if fn is not None:
+                # let the previous contender's idle OpenMP workers stop spinning first
+                # (torch's libgomp spins for milliseconds and would take our cores)
+                time.sleep(0.05)
                 res[k].append(_time(fn, number))
     return {k: statistics.median(v) if v else None for k, v in res.items()}
 

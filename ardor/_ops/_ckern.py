@@ -195,6 +195,45 @@ void softmax_f32(const float* restrict x, float* restrict y, int64_t n, int64_t 
         for (int64_t j = 0; j < D; j++) yr[j] *= inv;
     }
 }
+/* cross entropy with class-index targets over n rows of D float32 logits (no class
+   weights, no label smoothing): logp = x - max - log(sum(exp(x - max))) as the numpy form,
+   loss[r] = -logp[r, t[r]] (0 at rows whose target is `ignore`). Returns the number of
+   counted rows, or -1 - r for the first row r whose target is out of range (nothing
+   else is trusted then: the caller raises torch's error). */
+int64_t ce_fwd_f32(const float* restrict x, const int64_t* restrict t, float* restrict logp,
+                   float* restrict loss, int64_t n, int64_t D, int64_t ignore) {
+    int64_t cnt = 0;
+    for (int64_t r = 0; r < n; r++) {
+        if (t[r] == ignore) continue;
+        if (t[r] < 0 || t[r] >= D) return -1 - r;
+        cnt++;
+    }
+    for (int64_t r = 0; r < n; r++) {
+        const float* xr = x + r * D;
+        float* lr = logp + r * D;
+        float m = xr[0];
+        for (int64_t j = 1; j < D; j++) { float v = xr[j]; m = (v > m || v != v) ? v : m; }
+        float s = 0.0f;
+        for (int64_t j = 0; j < D; j++) s += expf(xr[j] - m);
+        float lse = logf(s);
+        for (int64_t j = 0; j < D; j++) lr[j] = (xr[j] - m) - lse;
+        loss[r] = t[r] == ignore ? 0.0f : -lr[t[r]];
+    }
+    return cnt;
+}
+/* its gradient wrt the logits: gx[r] = coef_r * (exp(logp[r]) - onehot(t[r])), coef_r =
+   g[r * gs] / div (0 at ignored rows) */
+void ce_bwd_f32(const float* restrict g, int64_t gs, const float* restrict logp,
+                const int64_t* restrict t, float* restrict gx, int64_t n, int64_t D,
+                int64_t ignore, float div) {
+    for (int64_t r = 0; r < n; r++) {
+        float coef = t[r] == ignore ? 0.0f : g[r * gs] / div;
+        const float* lr = logp + r * D;
+        float* gr = gx + r * D;
+        for (int64_t j = 0; j < D; j++) gr[j] = expf(lr[j]) * coef;
+        if (t[r] != ignore) gr[t[r]] -= coef;
+    }
+}
 static inline void maxpool_one(const float* restrict xp, float* restrict yp,
                                int64_t* restrict ip, int64_t H, int64_t W, int64_t h0,
                                int64_t w0, int64_t kh, int64_t kw, int64_t dh, int64_t dw) {
@@ -576,6 +615,9 @@ def _lib():
                                ("lstm_fwd_f32", [p] * 6 + [i64] * 4),
                                ("lstm_bwd_f32", [p] * 5 + [i64] * 4),
                                ("softmax_f32", [p] * 2 + [i64] * 2 + [ctypes.c_int]),
+                               ("ce_fwd_f32", [p] * 4 + [i64] * 3),
+                               ("ce_bwd_f32", [p, i64] + [p] * 3 + [i64] * 3
+                                + [ctypes.c_float]),
                                ("maxpool2d_f32", [p] * 3 + [i64] * 13 + [ctypes.c_int]),
                                ("pool_scatter_f32", [p] * 3 + [i64] * 3 + [ctypes.c_int] * 2),
                                ("dconv2d_fwd_f32", [p] * 4 + [i64] * 11 + [ctypes.c_int]),
@@ -585,6 +627,7 @@ def _lib():
                 fn = getattr(lib, name)
                 fn.restype = None
                 fn.argtypes = args
+            lib.ce_fwd_f32.restype = i64
         _LIB.append(lib)
     return _LIB[0]
 
@@ -653,6 +696,54 @@ def softmax_lastdim(x):
     D = x.shape[-1]
     lib.softmax_f32(x.ctypes.data, y.ctypes.data, x.size // D, D, _nthreads(x.size * 8))
     return y
+
+
+def _ce_ok(x, t) -> bool:
+    return type(x) is np.ndarray and x.dtype == np.float32 and x.ndim == 2 \
+        and x.flags.c_contiguous and x.shape[1] > 0 and type(t) is np.ndarray \
+        and t.dtype == np.int64 and t.flags.c_contiguous and t.shape == x.shape[:1]
+
+
+def cross_entropy(x, t, ignore_index: int, reduction: str):
+    """(loss, log_probs) of cross entropy with class-index targets ``t`` (int64) over the
+    rows of a contiguous float32 (N, C) array, without class weights or label smoothing;
+    None where the kernel does not apply or a target is out of range (the caller's numpy
+    path then raises torch's error). One pass instead of ~25 numpy calls."""
+    lib = _lib() if _ce_ok(x, t) else None
+    if lib is None:
+        return None
+    n, D = x.shape
+    logp = np.empty_like(x)
+    loss = np.empty(n, np.float32)
+    cnt = lib.ce_fwd_f32(x.ctypes.data, t.ctypes.data, logp.ctypes.data, loss.ctypes.data,
+                         n, D, ignore_index)
+    if cnt < 0:
+        return None
+    if reduction == "none":
+        return loss, logp
+    total = loss.sum(dtype=np.float32)
+    if reduction == "sum":
+        return total, logp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.float32(total) / np.float32(cnt), logp
+
+
+def cross_entropy_backward(g, logp, t, ignore_index: int, reduction: str):
+    """The logits' gradient for :func:`cross_entropy` (``g``: the loss's gradient, 0-d or
+    per row), or None (use numpy)."""
+    lib = _lib() if _ce_ok(logp, t) else None
+    if lib is None or type(g) is not np.ndarray or g.dtype != np.float32:
+        return None
+    g = np.ascontiguousarray(g)
+    if g.size != (1 if reduction != "none" else t.size):
+        return None
+    div = 1.0
+    if reduction == "mean":
+        div = float(np.count_nonzero(t != ignore_index))
+    gx = np.empty_like(logp)
+    lib.ce_bwd_f32(g.ctypes.data, 0 if reduction != "none" else 1, logp.ctypes.data,
+                   t.ctypes.data, gx.ctypes.data, t.size, logp.shape[1], ignore_index, div)
+    return gx
 
 
 def _ptr(a):

@@ -1609,6 +1609,10 @@ class cross_entropy_idx:
     node_name = "NllLossBackward0"
 
     def forward(xp, x, target, weight, *, reduction, ignore_index, label_smoothing):
+        if weight is None and not label_smoothing and x.ndim == 2 and xp is np:
+            r = _ckern.cross_entropy(x, target, ignore_index, reduction)
+            if r is not None:
+                return xp.asarray(r[0], dtype=x.dtype), r[1]
         c = x.shape[0] if x.ndim == 1 else x.shape[1]
         x2 = _class_last(x)
         m = x2.max(axis=1, keepdims=True)
@@ -1667,6 +1671,10 @@ class cross_entropy_idx_backward:
     onnx = "decompose"
 
     def forward(xp, g, logp, target, weight, *, reduction, ignore_index, label_smoothing):
+        if weight is None and not label_smoothing and logp.ndim == 2 and xp is np:
+            r = _ckern.cross_entropy_backward(g, logp, target, ignore_index, reduction)
+            if r is not None:
+                return r
         c = logp.shape[0] if logp.ndim == 1 else logp.shape[1]
         lp = _class_last(logp)
         p = xp.exp(lp)

@@ -139,3 +139,41 @@ def test_softmax_last_dim_float32(monkeypatch, compiled, shape):
     yt.backward(torch.tensor(g))
     check(a.grad, t.grad, rtol=1e-4, atol=1e-6)
     assert _ckern.softmax_lastdim(x.astype(np.float64)) is None
+
+
+@pytest.mark.parametrize("compiled", [True, False])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("ignore_index", [-100, 3])
+def test_cross_entropy_index_targets_float32(monkeypatch, compiled, reduction, ignore_index):
+    if not compiled:
+        monkeypatch.setattr(_ckern, "_LIB", [None])
+    elif not _ckern.available():
+        pytest.skip("no C compiler: the numpy path is tested by the other case")
+    calls = []
+    real = _ckern.cross_entropy
+    def spy(*a):
+        r = real(*a)
+        calls.append(r is not None)
+        return r
+    monkeypatch.setattr(_ckern, "cross_entropy", spy)
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((37, 11)) * 4).astype(np.float32)
+    x[0, 2] = -np.inf                                       # a class that can never win
+    t = rng.integers(0, 11, 37)
+    t[:4] = ignore_index if ignore_index >= 0 else -100
+    a, tt = ardor.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    la = ardor.nn.functional.cross_entropy(a, ardor.tensor(t), reduction=reduction,
+                                           ignore_index=ignore_index)
+    lt = torch.nn.functional.cross_entropy(tt, torch.tensor(t), reduction=reduction,
+                                           ignore_index=ignore_index)
+    check(la, lt)
+    g = rng.standard_normal(tuple(lt.shape)).astype(np.float32)
+    la.backward(ardor.tensor(g))
+    lt.backward(torch.tensor(g))
+    check(a.grad, tt.grad)
+    assert calls and all(c == compiled for c in calls)    # the kernel ran (or did not)
+    bad = t.copy()
+    bad[7] = 11
+    with pytest.raises(IndexError, match="Target 11 is out of bounds"):
+        ardor.nn.functional.cross_entropy(a, ardor.tensor(bad), reduction=reduction,
+                                          ignore_index=ignore_index)
