@@ -94,8 +94,10 @@ def test_compiled_step_with_epilogues_matches_eager_and_torch(forced, opt_name, 
                                    atol=1e-6, err_msg=name)
         np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-4, atol=1e-6)
     mt, _ = _train("torch", opt_name, opt_kw)
+    # against torch (other kernels, other rounding), 12 steps apart: Adam divides by the
+    # root of tiny second moments, so last-bit differences grow to ~lr * 1e-3 there
     for a, b in zip(mc.parameters(), mt.parameters()):
-        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-4, atol=5e-5)
 
 
 def test_fallback_without_the_c_gemm_matches_eager(forced):
