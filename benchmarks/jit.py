@@ -46,6 +46,10 @@ def gelu_chain(x, tanh):
 
 
 def _time(fn, number):
+    # bursts of at least ~20 ms: a training loop runs steadily, and a burst of a few short
+    # calls would mostly time waking the thread pool up
+    t = timeit.timeit(fn, number=1)
+    number = max(number, int(0.02 / max(t, 1e-6)))
     return min(timeit.repeat(fn, number=number, repeat=3)) / number
 
 

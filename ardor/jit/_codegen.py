@@ -97,7 +97,9 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
         if id(n) in inplace:  # the new value of a state tensor, computed in its storage
             glob["_inplace"] = _inplace
             t = inplace[id(n)]
-            return f"_inplace(_T[{t!r}], {tuple(n.meta[0])!r}, {n.meta[1].np.name!r})"
+            dn = f"_dt_{np.dtype(n.meta[1].np).name}"
+            glob[dn] = np.dtype(n.meta[1].np)
+            return f"_inplace(_T[{t!r}], {tuple(n.meta[0])!r}, {dn})"
         if plan and id(n) in plan.assign:
             return f"_B[{n.name!r}]"
         return None
@@ -233,9 +235,10 @@ def old_readers(graph: Graph, t: str) -> set:
 def _inplace(t, shape, dtype):
     """The state tensor's array when a kernel can write into it (else a fresh output)."""
     a = t._data
-    if a.shape == shape and a.dtype.name == dtype and a.flags.c_contiguous \
-            and a.flags.writeable:
-        return a
+    if a.shape == shape and a.dtype == dtype:
+        f = a.flags
+        if f.c_contiguous and f.writeable:
+            return a
     return None
 
 

@@ -226,6 +226,7 @@ class CompiledStep:
         self.backend = backend
         self.entries: dict = {}
         self.eager = False
+        self._reached = None     # (closure/global identities, optimizers, modules)
         functools.update_wrapper(self, fn)
 
     # the guard: everything the graph was specialized on
@@ -233,20 +234,34 @@ class CompiledStep:
         parts = []
         for a in list(args) + [kwargs[k] for k in sorted(kwargs)]:
             if isinstance(a, Tensor):
-                parts.append(("T", tuple(a.shape), a.dtype, a.requires_grad))
+                parts.append(("T", a._data.shape, a._data.dtype, a._requires_grad))
             else:
                 try:
                     hash(a)
                     parts.append(("V", a))
                 except TypeError:
                     parts.append(("id", id(a)))
-        opts = _find([self.fn], _is_optimizer)
+        opts, mods = self._reach()
         parts.append(tuple(_hyper(o) for o in opts))
-        mods = _modules([self.fn])
         parts.append(tuple(m.training for mod in mods for m in mod.modules()))
-        parts.append(tuple((id(p), tuple(p.shape), p.dtype) for mod in mods
+        parts.append(tuple((id(p), p._data.shape, p._data.dtype) for mod in mods
                            for p in mod.parameters()))
         return tuple(parts)
+
+    def _reach(self):
+        """The optimizers and modules the function reaches (through closures and globals,
+        a few calls deep). The search costs ~40 us, so it is redone only when one of the
+        function's own closure cells or globals is bound to another object."""
+        fn = self.fn
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            return _find([fn], _is_optimizer), _modules([fn])
+        g = getattr(fn, "__globals__", {})
+        mark = tuple(id(c.cell_contents) if _has(c) else None for c in fn.__closure__ or ()) \
+            + tuple(id(g.get(n)) for n in code.co_names)
+        if self._reached is None or self._reached[0] != mark:
+            self._reached = (mark, _find([fn], _is_optimizer), _modules([fn]))
+        return self._reached[1], self._reached[2]
 
     def _warn(self, msg):
         name = getattr(self.fn, "__name__", "function")
