@@ -102,6 +102,32 @@ def test_guard_recompiles_on_shape_and_dtype_change():
             f(ardor.tensor(np.ones((4, 8), np.float64)))
 
 
+def test_guard_sees_a_rebound_optimizer_and_module():
+    # the guard caches which optimizers/modules the step reaches; rebinding the variables
+    # the step reads must still be seen (and the new objects used)
+    m, opt = _setup("ardor", lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = (m(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    f = jit.compile(step)
+    x = ardor.tensor(np.ones((16, 8), np.float32))
+    for _ in range(3):
+        f(x)
+    m, opt = _setup("ardor", lr=0.05, momentum=0.9)     # the closure's cells now differ
+    before = [p.detach().numpy().copy() for p in m.parameters()]
+    with pytest.warns(JitWarning, match="guard failed"):
+        f(x)
+    for _ in range(3):
+        f(x)
+    assert all(not np.array_equal(p.detach().numpy(), b)
+               for p, b in zip(m.parameters(), before))   # the new model trained
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []
