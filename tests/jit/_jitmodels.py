@@ -1,6 +1,8 @@
 """Small models built identically in ardor and torch (weights copied torch -> ardor)."""
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import torch
 
@@ -77,3 +79,20 @@ def pair_model(kind, seed=0, **kw):
 def example(kind, rng, batch=4):
     shape = {"mlp": (batch, 8), "cnn": (batch, 3, 8, 8), "block": (batch, 5, 16)}[kind]
     return rng.standard_normal(shape).astype(np.float32)
+
+
+def import_defs(directory, source: str, prefix: str) -> tuple:
+    """(ardor module, torch module): ``source`` formatted with ``lib`` = "ardor" / "torch",
+    written under ``directory`` and imported, then removed from sys.path and sys.modules
+    again (so a saved graph that needed the defining module would fail to load)."""
+    mods = []
+    for lib in ("ardor", "torch"):
+        name = f"{prefix}_{lib}_xyz"
+        (directory / f"{name}.py").write_text(source.format(lib=lib))
+        sys.path.insert(0, str(directory))
+        try:
+            mods.append(__import__(name))
+        finally:
+            sys.path.remove(str(directory))
+            sys.modules.pop(name, None)
+    return mods[0], mods[1]

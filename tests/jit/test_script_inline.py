@@ -22,6 +22,8 @@ import ardor.jit as jit
 import ardor.nn as nn
 from ardor.jit import _script_run
 
+from _jitmodels import import_defs
+
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -109,17 +111,8 @@ def defs(tmp_path_factory):
     from files that are removed from sys.modules again (the saved graphs must not need
     them)."""
     d = tmp_path_factory.mktemp("inline_defs")
-    mods = []
-    for lib in ("ardor", "torch"):
-        name = f"jit_inline_defs_{lib}_xyz"
-        (d / f"{name}.py").write_text(MODELS.format(lib=lib))
-        sys.path.insert(0, str(d))
-        try:
-            mods.append(__import__(name))
-        finally:
-            sys.path.remove(str(d))
-            sys.modules.pop(name, None)
-    return mods[0], mods[1], d
+    am, tm = import_defs(d, MODELS, "jit_inline_defs")
+    return am, tm, d
 
 
 def _pair(defs, cls, *args, train=False, seed=0):

@@ -17,6 +17,8 @@ import torch
 import ardor
 import ardor.jit as jit
 
+from _jitmodels import import_defs
+
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -85,17 +87,8 @@ def defs(tmp_path_factory):
     """(ardor module, torch module, directory) of the models above, removed from
     sys.modules again (saved graphs must not need them)."""
     d = tmp_path_factory.mktemp("layer_defs")
-    mods = []
-    for lib in ("ardor", "torch"):
-        name = f"jit_layer_defs_{lib}_xyz"
-        (d / f"{name}.py").write_text(MODELS.format(lib=lib))
-        sys.path.insert(0, str(d))
-        try:
-            mods.append(__import__(name))
-        finally:
-            sys.path.remove(str(d))
-            sys.modules.pop(name, None)
-    return mods[0], mods[1], d
+    am, tm = import_defs(d, MODELS, "jit_layer_defs")
+    return am, tm, d
 
 
 def _pair(defs, cls, *args):
@@ -277,7 +270,6 @@ def test_transformer_encoder_layer_scripts_saves_and_matches_torch(tmp_path, mas
     al.load_state_dict({k: ardor.tensor(v.detach().numpy()) for k, v in tl.state_dict().items()})
     x = RNG.standard_normal((2, 5, 16)).astype(np.float32)
     kpm = _kpm() if masked else None
-    args = [x] + ([kpm] if masked else [])
     sm = jit.script(al)
     jit.save(sm, str(tmp_path / "tel.ardor"))
     loaded = jit.load(str(tmp_path / "tel.ardor"))

@@ -17,6 +17,8 @@ import torch
 import ardor
 import ardor.jit as jit
 
+from _jitmodels import import_defs
+
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -71,17 +73,8 @@ def defs(tmp_path_factory):
     """(ardor module, torch module, directory) of the source above, removed from
     sys.modules again (saved graphs must not need it)."""
     d = tmp_path_factory.mktemp("recursive_defs")
-    mods = []
-    for lib in ("ardor", "torch"):
-        name = f"jit_recursive_defs_{lib}_xyz"
-        (d / f"{name}.py").write_text(SOURCE.format(lib=lib))
-        sys.path.insert(0, str(d))
-        try:
-            mods.append(__import__(name))
-        finally:
-            sys.path.remove(str(d))
-            sys.modules.pop(name, None)
-    return mods[0], mods[1], d
+    am, tm = import_defs(d, SOURCE, "jit_recursive_defs")
+    return am, tm, d
 
 
 def _pycalls(graph):

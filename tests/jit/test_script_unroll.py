@@ -5,14 +5,14 @@ generated runner (no grad) and the interpreter (grad). torch.jit.script itself r
 break/continue in such loops, so eager torch is their oracle; early return it scripts."""
 from __future__ import annotations
 
-import sys
-
 import numpy as np
 import pytest
 import torch
 
 import ardor
 import ardor.jit as jit
+
+from _jitmodels import import_defs
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
@@ -69,17 +69,8 @@ class Return(Base):
 def defs(tmp_path_factory):
     """(ardor module, torch module) of the model source above."""
     d = tmp_path_factory.mktemp("unroll_defs")
-    mods = []
-    for lib in ("ardor", "torch"):
-        name = f"jit_unroll_defs_{lib}_xyz"
-        (d / f"{name}.py").write_text(MODELS.format(lib=lib))
-        sys.path.insert(0, str(d))
-        try:
-            mods.append(__import__(name))
-        finally:
-            sys.path.remove(str(d))
-            sys.modules.pop(name, None)
-    return mods
+    am, tm = import_defs(d, MODELS, "jit_unroll_defs")
+    return am, tm
 
 
 def _pair(defs, cls):
