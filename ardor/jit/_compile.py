@@ -27,7 +27,7 @@ import warnings
 
 from .._tensor import Tensor, _make
 from ._runtime import CompiledGraph, _wrap
-from ._trace import Tracer, TracerWarning, _is_optimizer, state_tensors
+from ._trace import Tracer, TracerWarning, _is_optimizer, reachable, state_tensors
 
 
 class JitWarning(UserWarning):
@@ -38,24 +38,9 @@ class _Fallback(Exception):
     pass
 
 
-def _find(objs, pred, depth=0, seen=None):
-    """Objects satisfying ``pred`` reachable from functions' closures/globals."""
-    seen = set() if seen is None else seen
-    out = []
-    for o in objs:
-        if id(o) in seen or depth > 3:
-            continue
-        seen.add(id(o))
-        if pred(o):
-            out.append(o)
-        elif callable(o) and hasattr(o, "__code__"):
-            cells = [c.cell_contents for c in (o.__closure__ or ()) if _has(c)]
-            g = getattr(o, "__globals__", {})
-            cells += [g[n] for n in o.__code__.co_names if n in g]
-            out += _find(cells, pred, depth + 1, seen)
-        elif hasattr(o, "__func__"):
-            out += _find([o.__func__, o.__self__], pred, depth + 1, seen)
-    return out
+def _find(objs, pred):
+    """Objects satisfying ``pred`` that ``objs`` reach (see ``_trace.reachable``)."""
+    return [o for o, _ in reachable(objs) if pred(o)]
 
 
 def _has(cell) -> bool:
@@ -249,16 +234,28 @@ class CompiledStep:
         return tuple(parts)
 
     def _reach(self):
-        """The optimizers and modules the function reaches (through closures and globals,
-        a few calls deep). The search costs ~40 us, so it is redone only when one of the
-        function's own closure cells or globals is bound to another object."""
+        """The optimizers and modules the function reaches (``_trace.reachable``). The
+        search can cost ~40 us, so it is redone only when something the function holds
+        directly (closure cells, globals it names, a bound method's instance attributes,
+        and what small containers among those hold) is another object than before."""
         fn = self.fn
         code = getattr(fn, "__code__", None)
         if code is None:
             return _find([fn], _is_optimizer), _modules([fn])
         g = getattr(fn, "__globals__", {})
-        mark = tuple(id(c.cell_contents) if _has(c) else None for c in fn.__closure__ or ()) \
-            + tuple(id(g.get(n)) for n in code.co_names)
+        near = [c.cell_contents if _has(c) else None for c in fn.__closure__ or ()] \
+            + [g.get(n) for n in code.co_names]
+        owner = getattr(fn, "__self__", None)        # a bound method's instance
+        if isinstance(getattr(owner, "__dict__", None), dict):
+            near += [owner] + list(owner.__dict__.values())
+        mark = []
+        for v in near:  # the objects, and what small containers among them hold
+            mark.append(id(v))
+            if isinstance(v, (list, tuple)) and len(v) <= 64:
+                mark += [id(x) for x in v]
+            elif isinstance(v, dict) and len(v) <= 64:
+                mark += [id(x) for x in v.values()]
+        mark = tuple(mark)
         if self._reached is None or self._reached[0] != mark:
             self._reached = (mark, _find([fn], _is_optimizer), _modules([fn]))
         return self._reached[1], self._reached[2]

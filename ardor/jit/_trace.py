@@ -184,18 +184,62 @@ def _map_out(r, tracer):
     return r
 
 
-def state_tensors(*objs) -> dict:
-    """id(tensor) -> qualified name for the parameters/buffers of modules and the state of
-    optimizers found among ``objs`` (functions are searched through their closure and the
-    globals they name)."""
-    from ..nn.modules.module import Module
-    names: dict = {}
-    seen: set = set()
+_MAX_ITEMS = 64   # containers with more items than this are not searched (datasets, ...)
 
-    def visit(o, prefix, depth):
-        if id(o) in seen or depth > 3:
+
+def reachable(objs, depth: int = 3):
+    """(object, qualified-name prefix) for each object a function can reach: through its
+    closure cells and the globals it names, a bound method's instance, the attributes of
+    plain objects (a trainer's ``self.model``), and small lists, tuples and dicts, at most
+    ``depth`` steps away. Modules, optimizers, tensors and Python modules are leaves."""
+    import types
+    from ..nn.modules.module import Module
+    seen: set = set()
+    out = []
+
+    def visit(o, prefix, d):
+        if id(o) in seen or d > depth or isinstance(o, (types.ModuleType, type, np.ndarray)):
             return
         seen.add(id(o))
+        out.append((o, prefix))
+        if isinstance(o, (Module, Tensor)) or _is_optimizer(o):
+            return
+        if callable(o) and hasattr(o, "__code__") and not hasattr(o, "__self__"):
+            code = o.__code__
+            for cell, nm in zip(o.__closure__ or (), code.co_freevars):
+                try:
+                    visit(cell.cell_contents, nm + ".", d + 1)
+                except ValueError:  # an empty cell
+                    pass
+            g = getattr(o, "__globals__", {})
+            for nm in code.co_names:
+                if nm in g:
+                    visit(g[nm], nm + ".", d + 1)
+        elif hasattr(o, "__func__") and hasattr(o, "__self__"):
+            visit(o.__func__, prefix, d)
+            visit(o.__self__, prefix, d + 1)
+        elif isinstance(o, (list, tuple)) and len(o) <= _MAX_ITEMS:
+            for i, v in enumerate(o):
+                visit(v, f"{prefix}{i}.", d + 1)
+        elif isinstance(o, dict) and len(o) <= _MAX_ITEMS:
+            for k, v in o.items():
+                visit(v, f"{prefix}{k}.", d + 1)
+        elif not callable(o) and isinstance(getattr(o, "__dict__", None), dict) \
+                and len(o.__dict__) <= _MAX_ITEMS:
+            for k, v in o.__dict__.items():
+                visit(v, f"{prefix}{k}.", d + 1)
+
+    for o in objs:
+        visit(o, "", 0)
+    return out
+
+
+def state_tensors(*objs) -> dict:
+    """id(tensor) -> qualified name for the parameters/buffers of modules and the state of
+    optimizers reachable from ``objs`` (see :func:`reachable`)."""
+    from ..nn.modules.module import Module
+    names: dict = {}
+    for o, prefix in reachable(objs):
         if isinstance(o, Module):
             for n, p in o.named_parameters():
                 names.setdefault(id(p), prefix + n)
@@ -208,25 +252,8 @@ def state_tensors(*objs) -> dict:
                     for k, v in o.state.get(p, {}).items():
                         if isinstance(v, Tensor):
                             names.setdefault(id(v), f"{prefix}state.{gi}.{pi}.{k}")
-        elif callable(o) and hasattr(o, "__code__"):
-            code = o.__code__
-            for cell, nm in zip(o.__closure__ or (), code.co_freevars):
-                try:
-                    visit(cell.cell_contents, nm + ".", depth + 1)
-                except ValueError:
-                    pass
-            g = getattr(o, "__globals__", {})
-            for nm in code.co_names:
-                if nm in g:
-                    visit(g[nm], nm + ".", depth + 1)
-        elif hasattr(o, "__func__"):
-            visit(o.__func__, prefix, depth)
-            visit(o.__self__, prefix, depth + 1)
         elif isinstance(o, Tensor):
             names.setdefault(id(o), prefix.rstrip("."))
-
-    for o in objs:
-        visit(o, "", 0)
     return names
 
 

@@ -128,6 +128,64 @@ def test_guard_sees_a_rebound_optimizer_and_module():
                for p, b in zip(m.parameters(), before))   # the new model trained
 
 
+class _Trainer:
+    """The common PyTorch pattern: the model and optimizer are attributes, the step a
+    method."""
+
+    def __init__(self, **opt_kw):
+        self.model, self.opt = _setup("ardor", **opt_kw)
+
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = nn.functional.cross_entropy(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+def test_compiled_bound_method_step_matches_eager():
+    xs, ys = _data(n=10)
+    eager, comp = _Trainer(lr=0.05, momentum=0.9), _Trainer(lr=0.05, momentum=0.9)
+    f = ardor.compile(comp.step)
+    for x, y in zip(xs, ys):
+        a = f(ardor.tensor(x), ardor.tensor(y))
+        b = eager.step(ardor.tensor(x), ardor.tensor(y))
+        np.testing.assert_allclose(float(a), float(b), rtol=1e-5)
+    entry = next(iter(f.entries.values()))
+    assert entry.compiled is not None and entry.eager_reason is None
+    for p, q in zip(comp.model.parameters(), eager.model.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-5, atol=1e-6)
+    # the trainer's model and optimizer replaced: the guard sees it, the new ones train
+    comp.model, comp.opt = _setup("ardor", lr=0.05)
+    before = [p.detach().numpy().copy() for p in comp.model.parameters()]
+    with pytest.warns(JitWarning, match="guard failed"):
+        f(ardor.tensor(xs[0]), ardor.tensor(ys[0]))
+    for x, y in zip(xs, ys):
+        f(ardor.tensor(x), ardor.tensor(y))
+    assert all(not np.array_equal(p.detach().numpy(), b)
+               for p, b in zip(comp.model.parameters(), before))
+
+
+def test_guard_sees_an_optimizer_swapped_inside_a_container():
+    m, opt = _setup("ardor", lr=0.1)
+    holder = [opt]
+
+    def step(x):
+        holder[0].zero_grad()
+        loss = (m(x) ** 2).mean()
+        loss.backward()
+        holder[0].step()
+        return loss
+    f = jit.compile(step)
+    x = ardor.tensor(np.ones((16, 8), np.float32))
+    for _ in range(3):
+        f(x)
+    holder[0] = ardor.optim.SGD(m.parameters(), lr=0.01, momentum=0.5)
+    with pytest.warns(JitWarning, match="guard failed"):
+        f(x)
+    assert len(f.entries) == 2
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []
