@@ -338,6 +338,13 @@ class CompiledStep:
         if data_dep:
             raise _Fallback(f"the step is data-dependent ({str(data_dep[0].message)[:60]}...)",
                             result)
+        stale = tracer.stale_constants()
+        if stale:
+            t = tracer.attr_nodes[stale[0]][0]
+            raise _Fallback(f"the step modifies a tensor of shape {tuple(t.shape)} that it "
+                            "reads but that is not a parameter, buffer or optimizer state "
+                            "it can reach (keep the model and optimizer in variables, "
+                            "attributes or small containers the step names)", result)
         # gradients: outputs of the graph, reinstalled after each compiled run
         grads = []
         for p in params:

@@ -46,6 +46,7 @@ class Tracer:
         self.state_names = state_names or {}   # id(tensor) -> qualified name
         self.attr_nodes: dict = {}     # target -> (tensor, get_attr node)
         self.n_const = 0
+        self.const_versions: dict = {}  # constant's name -> its tensor's version when taken
         self.warned: set = set()
         self.prev = None
 
@@ -77,12 +78,20 @@ class Tracer:
             self.n_const += 1
             name = f"_tensor_constant{self.n_const - 1}"
             live = _make(np.array(t._data, copy=True))  # snapshot: later writes stay out
+            self.const_versions[name] = t._version[0]
         n = self.graph.get_attr(name, live)
         if live is not t:
             self.graph.consts.add(name)
         self.attr_nodes[name] = (t, n)
         self.bind(t, n)
         return n
+
+    def stale_constants(self) -> list:
+        """Names of the constants whose tensors were written after being taken (by code the
+        tracer does not see, such as an optimizer it was not told about): the graph's
+        snapshot of them is wrong."""
+        return [nm for nm, v in self.const_versions.items()
+                if self.attr_nodes[nm][0]._version[0] != v]
 
     def arg(self, a):
         if isinstance(a, Tensor):

@@ -186,6 +186,32 @@ def test_guard_sees_an_optimizer_swapped_inside_a_container():
     assert len(f.entries) == 2
 
 
+def test_unreachable_optimizer_falls_back_instead_of_freezing_weights():
+    # the optimizer and model sit in a big registry the search does not walk: the weights
+    # would be traced as constants and the compiled step would never update them
+    m, opt = _setup("ardor", lr=0.05, momentum=0.9)
+    me, opte = _setup("ardor", lr=0.05, momentum=0.9)
+    reg = {f"k{i}": i for i in range(100)}
+    reg["m"], reg["opt"] = m, opt
+
+    def step(x, y):
+        reg["opt"].zero_grad()
+        loss = nn.functional.cross_entropy(reg["m"](x), y)
+        loss.backward()
+        reg["opt"].step()
+        return loss
+    f = jit.compile(step)
+    xs, ys = _data(n=6)
+    with pytest.warns(JitWarning, match="modifies a tensor of shape .* not a parameter"):
+        for x, y in zip(xs, ys):
+            f(ardor.tensor(x), ardor.tensor(y))
+            opte.zero_grad()
+            nn.functional.cross_entropy(me(ardor.tensor(x)), ardor.tensor(y)).backward()
+            opte.step()
+    for p, q in zip(m.parameters(), me.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6, atol=1e-7)
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []
