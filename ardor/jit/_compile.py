@@ -66,11 +66,16 @@ def _sgd_step(opt):
                 p.grad is not None and opt.state[p].get("momentum_buffer") is None
                 for p in group["params"]):
             raise _Fallback("SGD momentum buffers are created on the first step")
+    from ..optim.optimizer import _to_scalar
     with no_grad():
         for group in opt.param_groups:
             mom, damp = group["momentum"], group["dampening"]
-            wd, lr = float(group["weight_decay"]), float(group["lr"])
+            wd = float(group["weight_decay"])
             nesterov, maximize = group["nesterov"], group["maximize"]
+            # read at every run: a scheduler may change them between steps
+            neg_lr = _host_input("neg_lr", lambda g=group: -float(_to_scalar(g["lr"])))
+            mom_t = _host_input("momentum", lambda g=group: float(g["momentum"])) \
+                if mom != 0 else None
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -81,13 +86,25 @@ def _sgd_step(opt):
                     g = -g
                 if mom != 0:
                     buf = opt.state[p]["momentum_buffer"]
-                    buf.mul_(mom)
+                    buf.mul_(mom_t)
                     buf.add_(g if damp == 0 else g * (1 - damp))
-                    g = buf * mom + g if nesterov else buf
-                p.add_(g * -lr)
+                    g = buf * mom_t + g if nesterov else buf
+                p.add_(g * neg_lr)
 
 
 _CTX: list = []   # the compile trace in progress: {"prologue": [...], "host": set()}
+
+
+def _host_input(name: str, compute):
+    """A 0-d graph input that ``compute()`` recomputes on the host before every compiled
+    run (a hyper-parameter a scheduler may change between steps)."""
+    import numpy as np
+    from .._state import state as _st
+    ctx = _CTX[-1]
+    ctx["prologue"].append(lambda: (np.array(compute()),))
+    t = _make(np.array(compute()))
+    _st.tracer.input(t, f"{name}{len(ctx['prologue'])}")
+    return t
 
 
 def _adam_step(opt):
@@ -111,7 +128,10 @@ def _adam_step(opt):
             wd, maximize = group["weight_decay"], group["maximize"]
             decay = wd != 0 and group["decoupled_weight_decay"]
             l2 = wd if (wd != 0 and not group["decoupled_weight_decay"]) else 0
-            w1, w2, keep = 1 - beta1, 1 - beta2, 1 - lr * wd
+            w1, w2 = 1 - beta1, 1 - beta2
+            if decay:
+                keep = _host_input("decay", lambda g=group, wd=wd:
+                                   1 - float(_to_scalar(g["lr"])) * wd)
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -119,10 +139,11 @@ def _adam_step(opt):
                 step_t = st["step"]
                 ctx["host"].add(id(step_t))
 
-                def host(step_t=step_t, lr=lr, beta1=beta1, beta2=beta2):
+                def host(step_t=step_t, group=group, beta1=beta1, beta2=beta2):
                     step_t._data += 1
                     step_t._version[0] += 1
                     step = float(step_t._data)
+                    lr = float(_to_scalar(group["lr"]))
                     return (np.array(-(lr / (1 - beta1 ** step))),
                             np.array((1 - beta2 ** step) ** 0.5))
                 neg_step, bc2s = (_make(a) for a in host())
@@ -163,9 +184,21 @@ _STEPS = {"SGD": _sgd_step, "Adam": _adam_step, "AdamW": _adam_step}
 
 
 def _hyper(opt):
-    return tuple(tuple((k, v if not isinstance(v, Tensor) else float(v))
-                       for k, v in sorted(g.items()) if k != "params")
-                 for g in opt.param_groups)
+    """The optimizer settings a compiled step is specialized on. The learning rate (and
+    SGD's momentum, beyond being zero or not) are graph inputs read at every run, so a
+    scheduler changing them does not recompile."""
+    sgd = type(opt).__name__ == "SGD"
+    out = []
+    for g in opt.param_groups:
+        items = []
+        for k, v in sorted(g.items()):
+            if k in ("params", "lr"):
+                continue
+            if sgd and k == "momentum":
+                v = v != 0
+            items.append((k, float(v) if isinstance(v, Tensor) else v))
+        out.append(tuple(items))
+    return tuple(out)
 
 
 class _Patch:

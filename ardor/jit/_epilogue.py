@@ -12,7 +12,8 @@ in the same order as the separate kernels.
 
 A node joins a product's epilogue (its "members", kept in graph order) when it is
 elementwise with the product's shape and dtype, reads the product or an earlier member,
-and its other inputs are already computed where the product runs (or are state tensors).
+and its other inputs are already computed where the product runs (or are graph inputs or
+state tensors).
 The members then run at the product's position, so a member writing a state tensor in place
 also needs every reader of the old value to come before the product.
 Where the C GEMM does not serve at run time (no AVX-512, a small product, strided
@@ -87,7 +88,8 @@ def find(graph: Graph, inplace: dict) -> list:
             for a in n.inputs:
                 if id(a) in inside:
                     continue
-                if a.kind != "get_attr" and index[id(a)] > ig or a.meta is None \
+                if a.kind not in ("get_attr", "placeholder") and index[id(a)] > ig \
+                        or a.meta is None \
                         or len(a.meta[0]) > 2 or not _broadcasts(a.meta[0], g.meta[0]):
                     ok = False
             t = inplace.get(id(n))

@@ -212,6 +212,40 @@ def test_unreachable_optimizer_falls_back_instead_of_freezing_weights():
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("opt_name,opt_kw,sched", [
+    ("SGD", dict(lr=0.1, momentum=0.9), lambda o: ardor.optim.lr_scheduler.OneCycleLR(
+        o, max_lr=0.2, total_steps=20)),                       # lr and momentum both move
+    ("SGD", dict(lr=0.1), lambda o: ardor.optim.lr_scheduler.StepLR(o, 3, gamma=0.5)),
+    ("Adam", dict(lr=0.01), lambda o: ardor.optim.lr_scheduler.CosineAnnealingLR(o, 20)),
+    ("AdamW", dict(lr=0.01, weight_decay=0.1),
+     lambda o: ardor.optim.lr_scheduler.ExponentialLR(o, 0.9)),
+], ids=["sgd_onecycle", "sgd_step", "adam_cosine", "adamw_exp"])
+def test_scheduled_hyper_parameters_are_inputs_not_recompiles(opt_name, opt_kw, sched):
+    xs, ys = _data(n=15)
+    runs = []
+    for mode in ("eager", "compiled"):
+        m, opt = _setup("ardor", opt_name, **opt_kw)
+        s = sched(opt)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        f = jit.compile(step) if mode == "compiled" else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)   # no recompiles, no fallback
+            for x, y in zip(xs, ys):
+                f(ardor.tensor(x), ardor.tensor(y))
+                s.step()
+        runs.append((m, f))
+    (me, _), (mc, f) = runs
+    assert len(f.entries) == 1 and next(iter(f.entries.values())).compiled is not None
+    for a, b in zip(me.parameters(), mc.parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []
