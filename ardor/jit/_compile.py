@@ -122,7 +122,7 @@ def _adam_step(opt):
     with no_grad():
         for group in opt.param_groups:
             amsgrad = group["amsgrad"]
-            lr, eps = float(_to_scalar(group["lr"])), group["eps"]
+            eps = group["eps"]
             beta1, beta2 = float(_to_scalar(group["betas"][0])), \
                 float(_to_scalar(group["betas"][1]))
             wd, maximize = group["weight_decay"], group["maximize"]
@@ -390,7 +390,7 @@ class CompiledStep:
                 raise _Fallback("gradients accumulate across calls (call zero_grad() in the "
                                 "step)", result)
             grads.append((p, n))
-        out_spec = tracer.finish(result)
+        tracer.finish(result)
         mutated = {t for t, _ in tracer.graph.mutations}
         for tid, (n, t, v0) in state.items():
             tgt = names.get(tid)

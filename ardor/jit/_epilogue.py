@@ -154,7 +154,7 @@ def tile_source(group: Group) -> str:
     for q in range(len(group.members)):
         lines.append(f"  float* o{q} = (float*)P[{1 + len(group.ext) + q}];")
     lines += ["  for (int64_t i = i0; i < i0 + m; i++) {", "    #pragma omp simd",
-              f"    for (int64_t j = j0; j < j0 + n; j++) {{",
+              "    for (int64_t j = j0; j < j0 + n; j++) {",
               f"      float v = g[i*{N} + j];"]
     if group.bias is not None:
         lines += [f"      v = v + {names[id(group.bias)]};", f"      g[i*{N} + j] = v;"]
