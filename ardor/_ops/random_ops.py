@@ -134,6 +134,23 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     return _write_out(out, _finish(arr, requires_grad, device))
 
 
+@register
+class uniform_draw:
+    """U[0, 1) samples of ``shape`` in ``like``'s dtype, drawn from ardor's default generator
+    inside the op: the random input of dropout and rrelu. Being an op (not a factory call),
+    a traced or compiled graph records it and draws anew on every run, as eager code does."""
+    differentiable = False
+    onnx = "RandomUniformLike"
+
+    def forward(xp, like, *, shape):
+        return _uniform(_rng(None, "rand"), tuple(shape), D.from_numpy_dtype(like.dtype))
+
+
+def draw_uniform(like: Tensor, shape) -> Tensor:
+    """``rand(*shape, dtype=like.dtype)`` through :class:`uniform_draw` (the same draws)."""
+    return dispatch(uniform_draw, (like.detach(),), {"shape": tuple(shape)})
+
+
 def _int_bound(v, fname):
     if isinstance(v, Tensor) and v.numel() == 1:
         v = v.item()

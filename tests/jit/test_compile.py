@@ -246,6 +246,35 @@ def test_scheduled_hyper_parameters_are_inputs_not_recompiles(opt_name, opt_kw, 
         np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("layer", ["dropout", "alpha_dropout", "dropout2d", "rrelu"])
+def test_random_layers_draw_anew_in_every_compiled_run(layer):
+    # the random draw is an op of the graph (not a constant taken while tracing): every
+    # compiled run draws, from ardor's generator, exactly what eager code draws
+    make = {"dropout": lambda: nn.Dropout(0.5), "alpha_dropout": lambda: nn.AlphaDropout(0.3),
+            "dropout2d": lambda: nn.Dropout2d(0.5), "rrelu": lambda: nn.RReLU()}[layer]
+    ardor.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(2, 4, 3), make(), nn.Flatten(), nn.Linear(4 * 4 * 4, 3))
+    opt = ardor.optim.SGD(m.parameters(), lr=0.0)   # weights fixed: only the draws vary
+
+    def step(x):
+        opt.zero_grad()
+        out = m(x)
+        out.sum().backward()
+        opt.step()
+        return out
+    f = jit.compile(step)
+    x = ardor.tensor(np.random.default_rng(0).standard_normal((2, 2, 6, 6)).astype(np.float32))
+    for _ in range(3):
+        f(x)
+    assert next(iter(f.entries.values())).compiled is not None
+    outs = [f(x).detach().numpy() for _ in range(3)]
+    assert not np.array_equal(outs[0], outs[1]) and not np.array_equal(outs[1], outs[2])
+    ardor.manual_seed(7)
+    got = f(x).detach().numpy()
+    ardor.manual_seed(7)
+    np.testing.assert_array_equal(got, step(x).detach().numpy())
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []

@@ -147,8 +147,8 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
           training: bool = False, inplace: bool = False) -> Tensor:
     """Randomized leaky relu; in eval mode the slope is (lower + upper) / 2."""
     if training:
-        from ... import rand
-        slope = rand(*input.shape, dtype=input.dtype) * (upper - lower) + lower
+        from ..._ops.random_ops import draw_uniform
+        slope = draw_uniform(input, input.shape) * (upper - lower) + lower
         from ... import where
         out = where(input >= 0, input, input * slope)
         if inplace:

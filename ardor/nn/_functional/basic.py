@@ -87,11 +87,11 @@ def _check_p(p):
         raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
 
 
-def _keep_mask(shape, p, dtype) -> Tensor:
-    """Scaled Bernoulli(1-p) keep-mask (values 0 or 1/(1-p)) from ardor's generator."""
-    from ... import rand
-    u = rand(*shape, dtype=dtype) if len(shape) else rand((), dtype=dtype)
-    return dispatch(_ops.dropout_mask, (u,), {"p": float(p)})
+def _keep_mask(input, shape, p) -> Tensor:
+    """Scaled Bernoulli(1-p) keep-mask (values 0 or 1/(1-p)) of ``shape`` in input's dtype,
+    from ardor's generator."""
+    from ..._ops.random_ops import draw_uniform
+    return dispatch(_ops.dropout_mask, (draw_uniform(input, shape),), {"p": float(p)})
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True,
@@ -100,7 +100,7 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True,
     _check_p(p)
     if not training or p == 0.0:
         return input
-    mask = _keep_mask(tuple(input.shape), p, input.dtype)
+    mask = _keep_mask(input, tuple(input.shape), p)
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -111,7 +111,7 @@ def _feature_dropout(input, p, training, inplace, alpha=False):
     shape = tuple(input.shape[:2]) + (1,) * (input.ndim - 2)
     if alpha:
         return _alpha(input, p, inplace, shape)
-    mask = _keep_mask(shape, p, input.dtype)
+    mask = _keep_mask(input, shape, p)
     return input.mul_(mask) if inplace else input * mask
 
 
@@ -171,7 +171,7 @@ _ALPHA = 1.7580993408473766
 def _alpha(input, p, inplace, shape):
     if p == 1.0:
         return input.mul_(0.0) if inplace else input * 0.0
-    keep = _keep_mask(shape, p, input.dtype) * (1.0 - p)   # 0 / 1
+    keep = _keep_mask(input, shape, p) * (1.0 - p)   # 0 / 1
     a = 1.0 / math.sqrt((_ALPHA * _ALPHA * p + 1) * (1 - p))
     b = (keep - 1.0) * (_ALPHA * a) + _ALPHA * a * p
     noise = keep * a
