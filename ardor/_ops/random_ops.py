@@ -34,6 +34,9 @@ public("default_generator", method=False)(_random.default_generator)
 
 # ---------------------------------------------------------------------------- helpers
 def _rng(generator, fname: str = "rand") -> np.random.Generator:
+    from .._state import state
+    if state.tracer is not None:  # the values drawn would become constants of the trace
+        state.tracer.warn_data_dependent("random")
     if generator is None:
         return _random.default_generator._rng
     if not isinstance(generator, Generator):
@@ -143,7 +146,8 @@ class uniform_draw:
     onnx = "RandomUniformLike"
 
     def forward(xp, like, *, shape):
-        return _uniform(_rng(None, "rand"), tuple(shape), D.from_numpy_dtype(like.dtype))
+        return _uniform(_random.default_generator._rng, tuple(shape),
+                        D.from_numpy_dtype(like.dtype))
 
 
 def draw_uniform(like: Tensor, shape) -> Tensor:

@@ -28,6 +28,8 @@ _WHAT = {
     "tolist": "Converting a tensor to a Python list (.tolist())",
     "bool": "Converting a tensor to a Python boolean",
     "shape": "An op whose output shape depends on the input values",
+    "random": "Drawing random numbers with a factory or in-place sampler (rand, randn, "
+              "randint, normal, bernoulli, uniform_, ...)",
 }
 
 # ops whose output shape depends on the data, not only on the input shapes

@@ -275,6 +275,30 @@ def test_random_layers_draw_anew_in_every_compiled_run(layer):
     np.testing.assert_array_equal(got, step(x).detach().numpy())
 
 
+def test_random_factory_in_a_step_runs_eagerly_with_reason():
+    # ardor.randn's values would be constants of the graph: the step falls back instead
+    m, opt = _setup("ardor", lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = m(x + ardor.randn(*x.shape) * 0.1).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    f = jit.compile(step)
+    x = ardor.ones(2, 8)
+    f(x)
+    with pytest.warns(JitWarning, match="Drawing random numbers"):
+        f(x)
+    m2, _ = _setup("ardor", lr=0.1)
+    m2.load_state_dict({k: v.clone() for k, v in m.state_dict().items()})
+    ardor.manual_seed(3)
+    got = float(f(x))       # eager: the loss before this call's update, with fresh noise
+    ardor.manual_seed(3)
+    want = float(m2(x + ardor.randn(2, 8) * 0.1).sum())
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []
