@@ -299,6 +299,31 @@ def test_random_factory_in_a_step_runs_eagerly_with_reason():
     np.testing.assert_allclose(got, want, rtol=1e-6)
 
 
+def test_step_with_gradient_clipping_compiles_and_matches_eager():
+    xs, ys = _data(n=10)
+    runs = []
+    for mode in ("eager", "compiled"):
+        m, opt = _setup("ardor", lr=0.2, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            nn.utils.clip_grad_norm_(m.parameters(), 0.3)
+            opt.step()
+            return loss
+        f = jit.compile(step) if mode == "compiled" else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)
+            for x, y in zip(xs, ys):
+                f(ardor.tensor(x), ardor.tensor(y))
+        runs.append((m, f))
+    (me, _), (mc, f) = runs
+    assert next(iter(f.entries.values())).compiled is not None
+    for a, b in zip(me.parameters(), mc.parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []

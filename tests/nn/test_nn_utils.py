@@ -22,7 +22,7 @@ def _grads_pair():
     return ap, tp
 
 
-@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, float("inf")])
+@pytest.mark.parametrize("norm_type", [2.0, 1.0, 3.0, 0.0, float("inf")])
 @pytest.mark.parametrize("max_norm", [0.5, 1e6])
 def test_clip_grad_norm(norm_type, max_norm):
     ap, tp = _grads_pair()

@@ -18,49 +18,35 @@ def _as_list(parameters):
     return list(parameters)
 
 
-def _vec_norm(arr, p: float):
-    a = np.abs(np.asarray(arr))
-    if a.size == 0:
-        return np.zeros((), a.dtype if a.dtype.kind == "f" else np.float32)
-    if p == float("inf"):
-        return a.max()
-    if p == float("-inf"):
-        return a.min()
-    if p == 0:
-        return np.asarray((a != 0).sum(), a.dtype)
-    if p == 1:
-        return a.sum(dtype=a.dtype)
-    if p == 2:
-        return np.sqrt((a * a).sum(dtype=a.dtype))
-    return (a ** p).sum(dtype=a.dtype) ** (1.0 / p)
-
-
 def get_total_norm(tensors, norm_type: float = 2.0, error_if_nonfinite: bool = False,
                    foreach=None) -> Tensor:
-    """The norm of the norms of ``tensors`` (as if concatenated into one vector)."""
+    """The norm of the norms of ``tensors`` (as if concatenated into one vector). Computed
+    with ardor ops (as torch does), so a compiled training step can include it."""
+    from ... import isfinite, stack
+    from ...linalg import vector_norm
     tensors = [t for t in _as_list(tensors) if t is not None]
     norm_type = float(norm_type)
     if len(tensors) == 0:
         return _make(np.array(0.0, np.float32))
-    dt = tensors[0]._data.dtype
-    norms = np.stack([np.asarray(_vec_norm(t._data, norm_type), dt) for t in tensors])
-    total = np.asarray(_vec_norm(norms, norm_type), dt)
-    if error_if_nonfinite and not np.isfinite(total):
+    with no_grad():
+        total = vector_norm(stack([vector_norm(t, norm_type) for t in tensors]), norm_type)
+    if error_if_nonfinite and not bool(isfinite(total)):
         raise RuntimeError(f"The total norm of order {norm_type} for gradients from "
                            "`parameters` is non-finite, so it cannot be clipped. To disable "
                            "this error and scale the gradients by the non-finite norm anyway, "
                            "set `error_if_nonfinite=False`")
-    return _make(total)
+    return total
 
 
 def clip_grads_with_norm_(parameters, max_norm: float, total_norm: Tensor,
                           foreach=None) -> None:
     """Scale gradients in place by min(1, max_norm / (total_norm + 1e-6))."""
+    from ... import clamp
     grads = [p.grad for p in _as_list(parameters) if p.grad is not None]
     if not grads:
         return
-    coef = min(float(max_norm) / (float(total_norm.item()) + 1e-6), 1.0)
     with no_grad():
+        coef = clamp(float(max_norm) / (total_norm + 1e-6), max=1.0)
         for g in grads:
             g.mul_(coef)
 
