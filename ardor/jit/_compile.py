@@ -387,8 +387,9 @@ class CompiledStep:
                 continue
             n = tracer.env.get(id(g)) or tracer.by_array.get(id(g._data))
             if n is None or n.kind == "get_attr":
-                raise _Fallback("gradients accumulate across calls (call zero_grad() in the "
-                                "step)", result)
+                raise _Fallback("gradients accumulate into .grad tensors that exist before "
+                                "the step (call zero_grad() with its default "
+                                "set_to_none=True in the step)", result)
             grads.append((p, n))
         tracer.finish(result)
         mutated = {t for t, _ in tracer.graph.mutations}
