@@ -153,7 +153,7 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
                 glob[an] = n.attrs
                 call += f", **{an}"
             call += ")"
-            if n.nout == 1 and n.meta is not None and n.meta[0] == ():
+            if not n.multi and n.meta is not None and n.meta[0] == ():
                 call = f"_asarray({call})"
             lines.append(f"    {n.name} = {call}")
         elif k == "fused":

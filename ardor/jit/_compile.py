@@ -404,8 +404,12 @@ class CompiledStep:
         out_node = g.nodes.pop()
         g._names.discard(out_node.name)
         g.output((out_node.args[0], tuple(n for _, n in grads if n is not None)))
-        g.verify()
-        e.compiled = CompiledGraph(g, self.backend)
+        try:
+            g.verify()
+            e.compiled = CompiledGraph(g, self.backend)
+        except Exception as why:  # noqa: BLE001 - a compiler bug must not stop training
+            raise _Fallback(f"the traced graph could not be compiled ({type(why).__name__}: "
+                            f"{str(why)[:80]})", result) from why
         e.params = [p for p, n in grads]
         e.has_grad = [n is not None for _, n in grads]
         e.inputs_n = len(inputs)

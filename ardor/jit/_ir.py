@@ -78,12 +78,19 @@ class Node:
         return [n for n in self.graph.nodes if any(i is self for i in n.inputs)]
 
     @property
+    def multi(self) -> bool:
+        """Is the value a tuple of outputs (read through getitem)? Ops with a variable
+        number of outputs (unbind, split) are, even when there is one."""
+        return self.kind == "call" and self.op.nout != 1 or self.kind in ("if", "loop") \
+            and self.attrs.get("nout", 1) != 1
+
+    @property
     def shape(self):
-        return None if self.meta is None or self.nout != 1 else self.meta[0]
+        return None if self.meta is None or self.multi else self.meta[0]
 
     @property
     def dtype(self):
-        return None if self.meta is None or self.nout != 1 else self.meta[1]
+        return None if self.meta is None or self.multi else self.meta[1]
 
     @property
     def nout(self) -> int:
@@ -211,7 +218,7 @@ class Graph:
 
     def getitem(self, node: Node, index: int) -> Node:
         """Output ``index`` of a multi-output node."""
-        ok = node.meta is not None and node.nout != 1 and 0 <= index < len(node.meta)
+        ok = node.meta is not None and node.multi and 0 <= index < len(node.meta)
         meta = node.meta[index] if ok else None
         return self._add(Node(self, "getitem", self._name(f"{node.name}_{index}"),
                               args=(node,), index=index, meta=meta))
@@ -315,7 +322,7 @@ class Graph:
                                      "topological)")
                 if a.kind == "output":
                     raise GraphError(f"{where} reads the output node")
-                if (a.nout != 1 or a.kind in ("if", "loop")) and n.kind != "getitem":
+                if (a.multi or a.kind in ("if", "loop")) and n.kind != "getitem":
                     raise GraphError(f"{where} reads multi-output %{a.name} without getitem")
             if n.kind == "call":
                 if n.op is None or ops.get(n.op.name) is not n.op:
@@ -333,7 +340,7 @@ class Graph:
                 if len(n.args) != 1 or not isinstance(n.args[0], Node):
                     raise GraphError(f"{where}: getitem takes one node")
                 src = n.args[0]
-                if src.nout == 1 and src.kind not in ("if", "loop"):
+                if not src.multi and src.kind not in ("if", "loop"):
                     raise GraphError(f"{where}: getitem of single-output %{src.name}")
                 if not isinstance(n.index, int) or not 0 <= n.index < src.nout:
                     raise GraphError(f"{where}: index {n.index} out of range for %{src.name} "
@@ -523,7 +530,7 @@ def infer_meta(node: Node) -> None:
     from .._ops.dispatch import dispatch
     from .._tensor import _make
     from ..autograd.grad_mode import no_grad
-    missing = [a for a in node.inputs if a.meta is None or a.nout != 1]
+    missing = [a for a in node.inputs if a.meta is None or a.multi]
     if missing:
         node.meta = None
         return

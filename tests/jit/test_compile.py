@@ -324,6 +324,73 @@ def test_step_with_gradient_clipping_compiles_and_matches_eager():
         np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_lstm_step_compiles_and_matches_eager():
+    # a one-layer LSTM unbinds its initial state over a dimension of size 1: a
+    # variable-output op with one output, which the graph verifier used to reject
+    class M(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lstm = nn.LSTM(5, 8, batch_first=True)
+            self.out = nn.Linear(8, 3)
+
+        def forward(self, x):
+            y, _ = self.lstm(x)
+            return self.out(y[:, -1])
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((4, 6, 5)).astype(np.float32), rng.integers(0, 3, 4))
+            for _ in range(6)]
+    runs = []
+    for mode in ("eager", "compiled"):
+        ardor.manual_seed(0)
+        m = M()
+        opt = ardor.optim.Adam(m.parameters(), lr=0.01)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        f = jit.compile(step) if mode == "compiled" else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)
+            for x, y in data:
+                f(ardor.tensor(x), ardor.tensor(y))
+        runs.append((m, f))
+    (me, _), (mc, f) = runs
+    assert next(iter(f.entries.values())).compiled is not None
+    for a, b in zip(me.parameters(), mc.parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_unbind_with_one_output_traces():
+    x = ardor.tensor(np.arange(6.0, dtype=np.float32).reshape(1, 6))
+    f = jit.trace(lambda t: t.unbind(0)[0] * 2, (x,))
+    np.testing.assert_array_equal(f(x).numpy(), x.numpy()[0] * 2)
+
+
+def test_compiler_error_falls_back_with_reason(monkeypatch):
+    from ardor.jit import _compile
+
+    def broken(*a, **k):
+        raise RuntimeError("simulated compiler bug")
+    monkeypatch.setattr(_compile, "CompiledGraph", broken)
+    m, opt = _setup("ardor", lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = m(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+    f = jit.compile(step)
+    x = ardor.ones(2, 8)
+    f(x)
+    with pytest.warns(JitWarning, match="could not be compiled.*simulated compiler bug"):
+        f(x)
+    f(x)                                 # and it keeps training, eagerly
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []

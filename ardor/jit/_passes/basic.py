@@ -98,7 +98,7 @@ def fold_constants(graph: Graph) -> Graph:
         ins = n.inputs
         if n.kind in ("call", "getitem", "fused") and ins and \
                 all(id(i) in const for i in ins) and \
-                not (n.kind == "call" and _random(n.op)) and n.nout == 1:
+                not (n.kind == "call" and _random(n.op)) and not n.multi:
             sub = Graph()
             m = {}
             for i in ins:
@@ -134,7 +134,7 @@ def _fresh(n: Node) -> bool:
     """Does ``n`` produce a new contiguous array (never a view of another value)?"""
     from .memory import FRESH
     return n.kind == "fused" or n.kind == "call" and not n.op.view and n.op.name in FRESH \
-        and n.nout == 1
+        and not n.multi
 
 
 _PERMS = ("permute", "transpose", "t")
@@ -322,7 +322,7 @@ def pool_to_max(graph: Graph) -> Graph:
         act = None
         if x.kind == "call" and x.op.expr is not None and len(x.args) == 1 \
                 and isinstance(x.args[0], Node) and x.args[0].meta is not None \
-                and x.args[0].nout == 1 and x.args[0].meta[0] == shape \
+                and not x.args[0].multi and x.args[0].meta[0] == shape \
                 and [id(u) for u in users[id(x)]] == [id(n)]:
             act, x = x, x.args[0]
         new, terms = [], []

@@ -6,7 +6,7 @@ from .basic import _random
 
 
 def _fusable(n: Node) -> bool:
-    if n.kind != "call" or n.op.expr is None or n.nout != 1 or n.meta is None:
+    if n.kind != "call" or n.op.expr is None or n.multi or n.meta is None:
         return False
     if _random(n.op):
         return False
@@ -15,7 +15,7 @@ def _fusable(n: Node) -> bool:
     for a in n.args:
         if not isinstance(a, (Node, int, float, bool)):
             return False
-        if isinstance(a, Node) and (a.meta is None or a.nout != 1
+        if isinstance(a, Node) and (a.meta is None or a.multi
                                     or a.meta[1].np.kind not in "fbiu"):
             return False
     return True
