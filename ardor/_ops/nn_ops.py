@@ -1071,6 +1071,9 @@ class batch_norm:
     onnx = "BatchNormalization"
     node_name = "NativeBatchNormBackward0"
 
+    def mutates(attrs):
+        return (3, 4) if attrs.get("training") else ()
+
     def forward(xp, x, w, b, rm, rv, *, training, momentum, eps):
         c = x.shape[1]
         bs = _bshape(c, x.ndim)

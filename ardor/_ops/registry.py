@@ -44,7 +44,7 @@ class OpDef:
     __slots__ = ("name", "forward", "backward", "differentiable", "promote", "save", "save_when",
                  "save_out",
                  "view", "nout", "expr", "onnx", "node_name", "node_cls", "sample", "doc",
-                 "inplace_forward")
+                 "inplace_forward", "mutates")
 
     def __repr__(self) -> str:
         return f"<op {self.name}>"
@@ -52,7 +52,10 @@ class OpDef:
 
 _FIELDS = {"backward": None, "differentiable": True, "promote": None, "save": (),
            "save_when": None, "save_out": False, "view": False, "nout": 1, "expr": None, "onnx": None,
-           "node_name": None, "sample": None, "inplace_forward": None}
+           "node_name": None, "sample": None, "inplace_forward": None,
+           # inputs the forward updates in place, given the attrs (batch norm's running
+           # stats in training): a graph must run such an op once, in order, on live state
+           "mutates": None}
 
 
 def _camel(name: str) -> str:

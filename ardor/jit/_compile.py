@@ -396,7 +396,7 @@ class CompiledStep:
         for tid, (n, t, v0) in state.items():
             tgt = names.get(tid)
             if t._version[0] != v0 and tgt not in mutated and tgt is not None \
-                    and tid not in ctx["host"]:
+                    and tid not in ctx["host"] and tid not in tracer.op_mutated:
                 # a version bump without a recorded in-place op: the write bypassed dispatch
                 raise _Fallback(f"state tensor {tgt} was modified outside the traced ops",
                                 result)

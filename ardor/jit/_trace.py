@@ -49,6 +49,7 @@ class Tracer:
         self.attr_nodes: dict = {}     # target -> (tensor, get_attr node)
         self.n_const = 0
         self.const_versions: dict = {}  # constant's name -> its tensor's version when taken
+        self.op_mutated: set = set()    # ids of tensors ops updated in place (op.mutates)
         self.warned: set = set()
         self.prev = None
 
@@ -105,6 +106,9 @@ class Tracer:
     # -- hooks called by dispatch ----------------------------------------------------------
     def record(self, op, args, attrs, outs) -> None:
         nargs = tuple(self.arg(a) for a in args)
+        if op.mutates is not None:
+            self.op_mutated.update(id(args[i]) for i in op.mutates(attrs)
+                                   if isinstance(args[i], Tensor))
         meta = tuple((tuple(o.shape), o.dtype) for o in outs)
         if op.nout == 1:
             node = self.graph.call(op, nargs, attrs, meta=meta[0])

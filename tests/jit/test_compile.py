@@ -363,6 +363,38 @@ def test_lstm_step_compiles_and_matches_eager():
         np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
 
 
+def test_batchnorm_training_step_compiles_and_updates_running_stats():
+    rng = np.random.default_rng(0)
+    data = [(rng.standard_normal((4, 2, 6, 6)).astype(np.float32), rng.integers(0, 3, 4))
+            for _ in range(6)]
+    runs = []
+    for mode in ("eager", "compiled"):
+        ardor.manual_seed(0)
+        m = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(16, 3))
+        opt = ardor.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        f = jit.compile(step) if mode == "compiled" else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)
+            for x, y in data:
+                f(ardor.tensor(x), ardor.tensor(y))
+        runs.append((m, f))
+    (me, _), (mc, f) = runs
+    assert next(iter(f.entries.values())).compiled is not None
+    se, sc = me.state_dict(), mc.state_dict()
+    assert "1.running_mean" in se and "1.num_batches_tracked" in se
+    for k in se:   # weights, running mean/var and the batch counter
+        np.testing.assert_allclose(sc[k].numpy(), se[k].numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=k)
+
+
 def test_unbind_with_one_output_traces():
     x = ardor.tensor(np.arange(6.0, dtype=np.float32).reshape(1, 6))
     f = jit.trace(lambda t: t.unbind(0)[0] * 2, (x,))

@@ -7,20 +7,23 @@ from .._ir import Graph, Node, map_nodes
 
 
 def _random(op) -> bool:
-    """Ops whose result changes from call to call (never merged or folded)."""
+    """Ops whose result changes from call to call, or that update inputs in place (never
+    merged or folded)."""
     mod = getattr(op.forward, "__module__", "") or ""
     return mod.endswith("random_ops") or "dropout" in op.name or op.name in (
-        "bernoulli", "multinomial", "poisson")
+        "bernoulli", "multinomial", "poisson") or op.mutates is not None
 
 
 def dce(graph: Graph) -> Graph:
-    """Remove nodes whose values nobody reads (outputs and state mutations are roots)."""
+    """Remove nodes whose values nobody reads (outputs, state mutations and ops that update
+    their inputs in place are roots)."""
     g = graph.copy()
     live = set()
     for _, v in g.mutations:
         live.add(id(v))
     for n in reversed(g.nodes):
-        if n.kind == "output" or id(n) in live or n.kind == "placeholder":
+        if n.kind == "output" or id(n) in live or n.kind == "placeholder" or \
+                n.kind == "call" and n.op.mutates is not None and n.op.mutates(n.attrs):
             live.add(id(n))
             for i in n.inputs:
                 live.add(id(i))
