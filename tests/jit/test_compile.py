@@ -212,8 +212,47 @@ def test_unreachable_optimizer_falls_back_instead_of_freezing_weights():
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-6, atol=1e-7)
 
 
-@pytest.mark.parametrize("opt_name,opt_kw,sched", [
-    ("SGD", dict(lr=0.1, momentum=0.9), lambda o: ardor.optim.lr_scheduler.OneCycleLR(
+def _train_both(build, data, clip=None, sched=None):
+    """Train ``build()`` -> (model, optimizer) on ``data`` eagerly and compiled, with no
+    JitWarning allowed (no recompile, no fallback); ``sched(opt)`` steps after each batch,
+    ``clip`` clips the gradient norm. Returns (eager model, compiled model); the compiled
+    step must have run as one compiled graph."""
+    runs = []
+    for mode in ("eager", "compiled"):
+        ardor.manual_seed(0)
+        m, opt = build()
+        s = sched(opt) if sched is not None else None
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            if clip is not None:
+                nn.utils.clip_grad_norm_(m.parameters(), clip)
+            opt.step()
+            return loss
+        f = jit.compile(step) if mode == "compiled" else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)
+            for x, y in data:
+                f(ardor.tensor(x), ardor.tensor(y))
+                if s is not None:
+                    s.step()
+        runs.append(m)
+    assert len(f.entries) == 1 and next(iter(f.entries.values())).compiled is not None
+    se, sc = runs[0].state_dict(), runs[1].state_dict()
+    for k in se:   # parameters and buffers (running stats, counters)
+        np.testing.assert_allclose(sc[k].numpy(), se[k].numpy(), rtol=1e-5, atol=1e-6,
+                                   err_msg=k)
+    return runs
+
+
+def _mlp_data(n):
+    xs, ys = _data(n=n)
+    return list(zip(xs, ys))
+
+
+@pytest.mark.parametrize("opt_name,opt_kw,sched", [    ("SGD", dict(lr=0.1, momentum=0.9), lambda o: ardor.optim.lr_scheduler.OneCycleLR(
         o, max_lr=0.2, total_steps=20)),                       # lr and momentum both move
     ("SGD", dict(lr=0.1), lambda o: ardor.optim.lr_scheduler.StepLR(o, 3, gamma=0.5)),
     ("Adam", dict(lr=0.01), lambda o: ardor.optim.lr_scheduler.CosineAnnealingLR(o, 20)),
@@ -221,29 +260,7 @@ def test_unreachable_optimizer_falls_back_instead_of_freezing_weights():
      lambda o: ardor.optim.lr_scheduler.ExponentialLR(o, 0.9)),
 ], ids=["sgd_onecycle", "sgd_step", "adam_cosine", "adamw_exp"])
 def test_scheduled_hyper_parameters_are_inputs_not_recompiles(opt_name, opt_kw, sched):
-    xs, ys = _data(n=15)
-    runs = []
-    for mode in ("eager", "compiled"):
-        m, opt = _setup("ardor", opt_name, **opt_kw)
-        s = sched(opt)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(m(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        f = jit.compile(step) if mode == "compiled" else step
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", JitWarning)   # no recompiles, no fallback
-            for x, y in zip(xs, ys):
-                f(ardor.tensor(x), ardor.tensor(y))
-                s.step()
-        runs.append((m, f))
-    (me, _), (mc, f) = runs
-    assert len(f.entries) == 1 and next(iter(f.entries.values())).compiled is not None
-    for a, b in zip(me.parameters(), mc.parameters()):
-        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+    _train_both(lambda: _setup("ardor", opt_name, **opt_kw), _mlp_data(15), sched=sched)
 
 
 @pytest.mark.parametrize("layer", ["dropout", "alpha_dropout", "dropout2d", "rrelu"])
@@ -300,28 +317,7 @@ def test_random_factory_in_a_step_runs_eagerly_with_reason():
 
 
 def test_step_with_gradient_clipping_compiles_and_matches_eager():
-    xs, ys = _data(n=10)
-    runs = []
-    for mode in ("eager", "compiled"):
-        m, opt = _setup("ardor", lr=0.2, momentum=0.9)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(m(x), y)
-            loss.backward()
-            nn.utils.clip_grad_norm_(m.parameters(), 0.3)
-            opt.step()
-            return loss
-        f = jit.compile(step) if mode == "compiled" else step
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", JitWarning)
-            for x, y in zip(xs, ys):
-                f(ardor.tensor(x), ardor.tensor(y))
-        runs.append((m, f))
-    (me, _), (mc, f) = runs
-    assert next(iter(f.entries.values())).compiled is not None
-    for a, b in zip(me.parameters(), mc.parameters()):
-        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+    _train_both(lambda: _setup("ardor", lr=0.2, momentum=0.9), _mlp_data(10), clip=0.3)
 
 
 def test_lstm_step_compiles_and_matches_eager():
@@ -339,60 +335,24 @@ def test_lstm_step_compiles_and_matches_eager():
     rng = np.random.default_rng(0)
     data = [(rng.standard_normal((4, 6, 5)).astype(np.float32), rng.integers(0, 3, 4))
             for _ in range(6)]
-    runs = []
-    for mode in ("eager", "compiled"):
-        ardor.manual_seed(0)
-        m = M()
-        opt = ardor.optim.Adam(m.parameters(), lr=0.01)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(m(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        f = jit.compile(step) if mode == "compiled" else step
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", JitWarning)
-            for x, y in data:
-                f(ardor.tensor(x), ardor.tensor(y))
-        runs.append((m, f))
-    (me, _), (mc, f) = runs
-    assert next(iter(f.entries.values())).compiled is not None
-    for a, b in zip(me.parameters(), mc.parameters()):
-        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+    def build():
+        m = M()
+        return m, ardor.optim.Adam(m.parameters(), lr=0.01)
+    _train_both(build, data)
 
 
 def test_batchnorm_training_step_compiles_and_updates_running_stats():
     rng = np.random.default_rng(0)
     data = [(rng.standard_normal((4, 2, 6, 6)).astype(np.float32), rng.integers(0, 3, 4))
             for _ in range(6)]
-    runs = []
-    for mode in ("eager", "compiled"):
-        ardor.manual_seed(0)
+
+    def build():
         m = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(16, 3))
-        opt = ardor.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(m(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        f = jit.compile(step) if mode == "compiled" else step
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", JitWarning)
-            for x, y in data:
-                f(ardor.tensor(x), ardor.tensor(y))
-        runs.append((m, f))
-    (me, _), (mc, f) = runs
-    assert next(iter(f.entries.values())).compiled is not None
-    se, sc = me.state_dict(), mc.state_dict()
-    assert "1.running_mean" in se and "1.num_batches_tracked" in se
-    for k in se:   # weights, running mean/var and the batch counter
-        np.testing.assert_allclose(sc[k].numpy(), se[k].numpy(), rtol=1e-5, atol=1e-6,
-                                   err_msg=k)
+        return m, ardor.optim.SGD(m.parameters(), lr=0.1, momentum=0.9)
+    me, _ = _train_both(build, data)   # compares running mean/var and the batch counter too
+    assert "1.running_mean" in me.state_dict() and "1.num_batches_tracked" in me.state_dict()
 
 
 def test_unbind_with_one_output_traces():
