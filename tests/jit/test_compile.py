@@ -355,6 +355,29 @@ def test_batchnorm_training_step_compiles_and_updates_running_stats():
     assert "1.running_mean" in me.state_dict() and "1.num_batches_tracked" in me.state_dict()
 
 
+def test_gradient_accumulation_over_micro_batches_in_one_step():
+    # a second backward adds into .grad: that sum must be part of the graph
+    m0, _ = _setup("ardor", lr=0.1)
+    runs = []
+    for mode in ("eager", "compiled"):
+        m, opt = _setup("ardor", "AdamW", lr=0.01)
+        m.load_state_dict(m0.state_dict())
+
+        def step(x, y):
+            opt.zero_grad()
+            for xc, yc in zip(x.chunk(2), y.chunk(2)):
+                (nn.functional.cross_entropy(m(xc), yc) / 2).backward()
+            opt.step()
+        f = jit.compile(step) if mode == "compiled" else step
+        for x, y in _mlp_data(6):
+            f(ardor.tensor(x), ardor.tensor(y))
+        runs.append((m, f))
+    (me, _), (mc, f) = runs
+    assert next(iter(f.entries.values())).compiled is not None
+    for a, b in zip(me.parameters(), mc.parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_unbind_with_one_output_traces():
     x = ardor.tensor(np.arange(6.0, dtype=np.float32).reshape(1, 6))
     f = jit.trace(lambda t: t.unbind(0)[0] * 2, (x,))
