@@ -9,6 +9,7 @@ _MODULES = (
     "random_ops",    # rand/randn/randint/..., uniform_/normal_/bernoulli_ ...
     "nn_ops",        # primitives behind ardor.nn.functional (conv, pooling, norms, losses...)
     "nn_basic_ops",  # activations, softmax/log_softmax, embedding(_bag), one_hot, dropout mask
+    "nn_methods",    # Tensor.softmax/log_softmax/hardshrink/prelu/H/mH/sum_to_size ...
 )
 
 for _m in _MODULES:

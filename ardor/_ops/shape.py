@@ -613,7 +613,7 @@ def unbind_(input: Tensor, dim: int = 0) -> tuple:
     return dispatch(unbind, (input,), {"dim": wrap_dim(dim, input.ndim)})
 
 
-@public("split")
+@public("split", "unsafe_split")
 def split_(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     """Split into pieces of ``split_size`` (int) or of the listed sizes along ``dim``."""
     if tensor.ndim == 0:
@@ -636,13 +636,13 @@ def split_(tensor: Tensor, split_size_or_sections, dim: int = 0) -> tuple:
     return dispatch(split, (tensor,), {"split_size": s, "size": n, "dim": d})
 
 
-@public("split_with_sizes")
+@public("split_with_sizes", "unsafe_split_with_sizes")
 def split_with_sizes_(self: Tensor, split_sizes, dim: int = 0) -> tuple:
     """Split into pieces of the listed sizes."""
     return split_(self, list(split_sizes), dim)
 
 
-@public("chunk")
+@public("chunk", "unsafe_chunk")
 def chunk(input: Tensor, chunks: int, dim: int = 0) -> tuple:
     """At most ``chunks`` pieces of (nearly) equal size along ``dim``."""
     if chunks <= 0:
