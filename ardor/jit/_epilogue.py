@@ -93,9 +93,13 @@ def find(graph: Graph, inplace: dict) -> list:
                         or len(a.meta[0]) > 2 or not _broadcasts(a.meta[0], g.meta[0]):
                     ok = False
             t = inplace.get(id(n))
-            if t is not None and any(index.get(r, -1) > ig and r not in inside and r != id(n)
-                                     for r in old_readers(graph, t)):
-                ok = False
+            if t is not None:
+                readers = old_readers(graph, t)
+                # the product itself must not read the tensor the member overwrites: its
+                # threads would still be packing blocks the epilogue has changed
+                if id(g) in readers or any(index.get(r, -1) > ig and r not in inside
+                                           and r != id(n) for r in readers):
+                    ok = False
             if ok:
                 try:
                     _statements(n, {})

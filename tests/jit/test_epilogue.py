@@ -152,6 +152,28 @@ def test_inplace_update_moves_only_when_no_old_value_reader_follows(forced, read
     np.testing.assert_allclose(w.numpy(), w_expect, rtol=1e-5, atol=1e-5)
 
 
+def test_update_of_the_products_own_operand_is_not_an_epilogue(forced):
+    # w <- w + a @ w: the GEMM reads w while running, so w's update must wait for it
+    rng = np.random.default_rng(4)
+    w = ardor.tensor(rng.standard_normal((96, 96)).astype(np.float32))
+    a = rng.standard_normal((96, 96)).astype(np.float32)
+    g = Graph()
+    x = g.placeholder("a", (96, 96), F32)
+    wn = g.get_attr("w", w)
+    p = g.call("mm", (x, wn))
+    new = g.call("add", (g.call("mul", (wn, 0.5)), p))
+    g.mutations.append(("w", new))
+    g.output(g.call("relu", (p,)))
+    w0 = w.numpy().copy()
+    expect = interpret(g.copy(), ardor.tensor(a)).numpy()
+    w_expect = w.numpy().copy()
+    w._data[...] = w0
+    cg = CompiledGraph(g)
+    assert all(m.kind != "fused" for grp, _ in cg.epilogues.values() for m in grp.members)
+    np.testing.assert_allclose(cg(a), expect, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(w.numpy(), w_expect, rtol=1e-5, atol=1e-5)
+
+
 def test_addmm_bias_with_strided_weight_view(forced):
     # nn.Linear's forward: addmm(bias, x, W.t()) then relu, against torch
     rng = np.random.default_rng(3)
