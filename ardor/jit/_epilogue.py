@@ -88,8 +88,10 @@ def find(graph: Graph, inplace: dict) -> list:
             for a in n.inputs:
                 if id(a) in inside:
                     continue
+                # views are left out: a transposed view of a tensor another member
+                # overwrites would be read at elements other tiles already changed
                 if a.kind not in ("get_attr", "placeholder") and index[id(a)] > ig \
-                        or a.meta is None \
+                        or a.kind == "call" and a.op.view or a.meta is None \
                         or len(a.meta[0]) > 2 or not _broadcasts(a.meta[0], g.meta[0]):
                     ok = False
             t = inplace.get(id(n))
