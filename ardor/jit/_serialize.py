@@ -438,7 +438,9 @@ def save(m, f) -> None:
     tensors, files = {}, {}
     for i, name in enumerate(sorted(g.tensors)):
         t = g.tensors[name]
-        arr = np.ascontiguousarray(t.detach()._data if isinstance(t, Tensor) else t)
+        arr = np.asarray(t.detach()._data if isinstance(t, Tensor) else t)
+        if not arr.flags.c_contiguous:  # (not ascontiguousarray: it makes 0-d arrays 1-d)
+            arr = arr.copy(order="C")
         fn = f"tensors/{i}.bin"
         data = arr.astype(arr.dtype.newbyteorder("<"), copy=False).tobytes()
         files[fn] = data

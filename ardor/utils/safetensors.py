@@ -45,14 +45,16 @@ def save(tensors: dict, metadata: dict | None = None) -> bytes:
                             "not a Tensor")
         if t.dtype not in _CODE:
             raise TypeError(f"safetensors: dtype {t.dtype} of {name!r} is not supported")
-        arr = np.ascontiguousarray(t.detach().numpy())
+        arr = np.asarray(t.detach().numpy())
+        if not arr.flags.c_contiguous:  # (not ascontiguousarray: it makes 0-d arrays 1-d)
+            arr = arr.copy(order="C")
         key = arr.__array_interface__["data"][0]
         if arr.size and key in seen and t.data_ptr() == key:
             raise RuntimeError(f"Some tensors share memory, this will lead to duplicate memory "
                                f"on disk and potential differences when loading them again: "
                                f"[{seen[key]!r}, {name!r}]. Use save_model or clone them.")
         seen[key] = name
-        raw = arr.view(np.uint8).tobytes() if arr.size else b""
+        raw = arr.tobytes() if arr.size else b""   # C order
         header[name] = {"dtype": _CODE[t.dtype], "shape": list(arr.shape),
                         "data_offsets": [offset, offset + len(raw)]}
         chunks.append(raw)

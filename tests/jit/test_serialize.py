@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 import zipfile
 
 import numpy as np
@@ -265,3 +266,26 @@ def test_scripted_module_saves_compiled_submodules_but_not_python_calls(tmp_path
     with pytest.raises(ValueError, match=r"call of self\.odd \(_NotScriptable\).*ListComp"
                                          r".*submodule or a Python function"):
         jit.save(jit.script(M(_NotScriptable())), str(tmp_path / "m2.ardor"))
+
+
+def test_training_mode_batchnorm_saves_and_loads(tmp_path):
+    # num_batches_tracked is a 0-d buffer (it was saved as shape (1,) and refused on load);
+    # a loaded training-mode graph keeps updating the running stats, as the module does
+    ardor.manual_seed(0)
+    m = ardor.nn.Sequential(ardor.nn.Linear(4, 8), ardor.nn.BatchNorm1d(8)).train()
+    x = ardor.randn(6, 4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        t = jit.trace(m, (x,), check_trace=False)
+    jit.save(t, str(tmp_path / "bn.ardor"))
+    loaded = jit.load(str(tmp_path / "bn.ardor"))
+    sd0 = {k: v.detach().numpy().copy() for k, v in loaded.state_dict().items()}
+    assert sd0["1.num_batches_tracked"].shape == ()
+    with ardor.no_grad():
+        got = loaded(x).numpy()
+        want = m(x).numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+    sd1 = loaded.state_dict()
+    assert int(sd1["1.num_batches_tracked"]) == int(sd0["1.num_batches_tracked"]) + 1
+    np.testing.assert_allclose(sd1["1.running_mean"].numpy(),
+                               m.state_dict()["1.running_mean"].numpy(), rtol=1e-6)

@@ -22,6 +22,17 @@ def test_files_read_by_the_safetensors_package(tmp_path, dtype):
     assert back["e"].shape == (0, 2)
 
 
+def test_zero_dim_and_transposed_tensors_keep_their_shape(tmp_path):
+    # a BatchNorm's num_batches_tracked is 0-d; a transposed view is saved in C order
+    t = {"n": ardor.tensor(7), "s": ardor.tensor(2.5), "t": ardor.arange(6.0).reshape(2, 3).t()}
+    ast.save_file(t, tmp_path / "z.st")
+    back, theirs = ast.load_file(tmp_path / "z.st"), st_numpy.load_file(str(tmp_path / "z.st"))
+    for k, v in t.items():
+        assert tuple(back[k].shape) == tuple(v.shape) == theirs[k].shape
+        np.testing.assert_array_equal(back[k].numpy(), v.numpy())
+        np.testing.assert_array_equal(theirs[k], v.numpy())
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_files_written_by_the_safetensors_package(tmp_path, dtype):
     arr = np.arange(12).reshape(3, 4).astype(dtype)
