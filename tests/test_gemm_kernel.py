@@ -62,6 +62,23 @@ def test_product_matches_float64(M, K, N, ta, tb):
     np.testing.assert_allclose(got, ref, rtol=1e-4, atol=1e-4 * np.sqrt(K))
 
 
+@pytest.mark.parametrize("M,K,N", [(128, 512, 10), (129, 513, 14), (3, 17, 1), (257, 40, 7)])
+@pytest.mark.parametrize("tb", [False, True])
+def test_narrow_products_take_the_dot_kernel(forced, monkeypatch, M, K, N, tb):
+    # a classifier's logits (N <= 14): dot products of rows, against float64
+    calls = _spy_calls(monkeypatch, _gemm, ["_dots"])
+    rng = np.random.default_rng(M + K + N)
+    a = rng.standard_normal((M, K), dtype=np.float32)
+    b = _mat(rng, (K, N), tb)
+    got = _gemm.mm(np, a, b)
+    if M * N * K > 1 << 18:
+        assert calls == ["_dots"]
+    np.testing.assert_allclose(got, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4 * np.sqrt(K))
+    out = np.empty((M, N), np.float32)
+    assert _gemm._dots(a, b, out) is out
+    np.testing.assert_allclose(out, a.astype(np.float64) @ b, rtol=1e-4, atol=1e-4 * np.sqrt(K))
+
+
 def test_product_transposed_strided_operands():
     # transposes of contiguous matrices take the vector transposing packs; transposes of
     # strided views (columns not side by side) the element-wise ones

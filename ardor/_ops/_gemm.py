@@ -580,9 +580,48 @@ void lstm_seq_bwd(int64_t nsteps, const int64_t* offs, const int64_t* bs, int64_
     }
     free(P.data);
 }
+/* C (M x N, rows ldc apart) = A (M x K, rows lda apart) . W^T, W (N x K, rows ldw apart),
+   for a narrow result (N <= 14: a classifier's logits): dot products of contiguous rows,
+   two rows of A at a time against each row of W (no packing; the GEMM's 32-wide register
+   tile would be mostly empty) */
+#define DOTS_MAX 14
+void sg_dots(int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* W,
+             int64_t ldw, float* C, int64_t ldc, int nt) {
+    int64_t pairs = (M + 1) / 2;
+    #pragma omp parallel for num_threads(nt) schedule(static) if(nt > 1)
+    for (int64_t p = 0; p < pairs; p++) {
+        int64_t i0 = 2 * p;
+        int two = i0 + 1 < M;
+        const float* a0 = A + i0 * lda;
+        const float* a1 = two ? a0 + lda : a0;
+        __m512 c0[DOTS_MAX], c1[DOTS_MAX];
+        #pragma GCC unroll 14
+        for (int n = 0; n < DOTS_MAX; n++) { c0[n] = _mm512_setzero_ps(); c1[n] = c0[n]; }
+        for (int64_t k = 0; k < K; k += 16) {
+            __mmask16 m = K - k >= 16 ? 0xFFFF : (__mmask16)((1u << (K - k)) - 1u);
+            __m512 x0 = _mm512_maskz_loadu_ps(m, a0 + k), x1 = _mm512_maskz_loadu_ps(m, a1 + k);
+            #pragma GCC unroll 14
+            for (int n = 0; n < DOTS_MAX; n++) {
+                if (n < N) {
+                    __m512 w = _mm512_maskz_loadu_ps(m, W + n * ldw + k);
+                    c0[n] = _mm512_fmadd_ps(x0, w, c0[n]);
+                    c1[n] = _mm512_fmadd_ps(x1, w, c1[n]);
+                }
+            }
+        }
+        #pragma GCC unroll 14
+        for (int n = 0; n < DOTS_MAX; n++) {
+            if (n < N) {
+                C[i0 * ldc + n] = _mm512_reduce_add_ps(c0[n]);
+                if (two) C[(i0 + 1) * ldc + n] = _mm512_reduce_add_ps(c1[n]);
+            }
+        }
+    }
+}
 #else
 int sg_ok(void) { return 0; }
 void sg_gemm(void) {}
+void sg_dots(void) {}
 void sg_gemm_epi(void) {}
 void sg_conv_fwd(void) {}
 void sg_conv_bwd_input(void) {}
@@ -629,6 +668,7 @@ def _load():
                         ("sg_gemm", [i64] * 3 + [p, i64, i64, p, i64, i64, p, i64, nt, nt]),
                         ("sg_gemm_epi", [i64] * 3 + [p, i64, i64, p, i64, i64, p, i64, nt, nt,
                                                      p, p]),
+                        ("sg_dots", [i64] * 3 + [p, i64, p, i64, p, i64, nt]),
                         ("sg_conv_fwd", [i64, p, i64, i64, i64, p, i64, p, i64, i64, p, i64,
                                          i64, nt]),
                         ("sg_conv_bwd_input", [i64, p, i64, i64, i64, i64, p, i64, p, i64,
@@ -747,6 +787,10 @@ def matmul(a, b, out=None, accumulate: bool = False):
             or not _fits(a.shape[0], b.shape[1], a.shape[1]) or not enabled():
         return None
     M, N = a.shape[0], b.shape[1]
+    if N <= 14 and M >= 2 and not accumulate:
+        r = _dots(a, b, out)
+        if r is not None:
+            return r
     if N < 32 <= M and not accumulate:
         # a narrow result fills few lanes of the 32-wide register tile: compute its
         # transpose (b^T a^T), whose rows are the long side
@@ -760,6 +804,25 @@ def matmul(a, b, out=None, accumulate: bool = False):
         out[...] = rt.T
         return out
     return product(a, b, out, accumulate)
+
+
+def _dots(a, b, out):
+    """``a @ b`` for a narrow ``b`` (at most 14 columns) as dot products of a's rows with
+    b's columns (made contiguous first: a few KB), or None where that does not apply."""
+    if a.strides[1] != 4 or _load() is None:
+        return None
+    M, K = a.shape
+    N = b.shape[1]
+    w = b.T if b.strides[0] == 4 else np.ascontiguousarray(b.T)    # (N, K), rows contiguous
+    if out is None:
+        out = np.empty((M, N), np.float32)
+    elif not (_usable(out) and out.shape == (M, N) and out.strides[1] == 4) \
+            or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+        return None
+    _STATE["fn"].sg_dots(M, N, K, a.ctypes.data, a.strides[0] // 4, w.ctypes.data,
+                         w.strides[0] // 4, out.ctypes.data, out.strides[0] // 4,
+                         _threads() if M * N * K >= 1 << 19 else 1)
+    return out
 
 
 def product(a, b, out=None, accumulate: bool = False):
