@@ -8,7 +8,8 @@ import numpy as np
 from .._state import state
 from .._tensor import Tensor, _make
 from ._codegen import generate, interpret
-from ._ir import Graph, map_nodes
+from ._ir import Graph
+from ._saveable import Saveable
 from ._trace import Tracer, TracerWarning, state_tensors
 
 
@@ -179,7 +180,7 @@ def _compare(a, b, path="output"):
     return None if a == b else f"{path}: {a!r} vs {b!r}"
 
 
-class TracedFunction:
+class TracedFunction(Saveable):
     """A traced callable: ``graph`` (as recorded), ``code`` (the generated runner), and a
     call that runs the compiled graph (or the eager interpreter when gradients are needed
     or the input shapes/dtypes differ from the trace)."""
@@ -223,7 +224,7 @@ def _module_base():
     return Module
 
 
-class TracedModule(_module_base()):
+class TracedModule(Saveable, _module_base()):
     """A traced ``Module``: shares parameters and buffers with the original (which it holds
     as ``original``); ``graph``, ``code``, and calls run the compiled graph."""
 

@@ -70,6 +70,7 @@ from ._script_ops import (_BIN, _CMP, _COMPILE_TIME, _COMPILE_TIME_ITER, _FLAGS,
 from . import _script_static as _static
 from . import _script_run
 from ._script_run import ScriptRunner, _all_tensors
+from ._saveable import Saveable
 
 
 class ScriptError(RuntimeError):
@@ -1129,7 +1130,7 @@ def _type_ok(ann: str, v) -> bool:
     return True
 
 
-class ScriptFunction:
+class ScriptFunction(Saveable):
     """A scripted function: ``graph`` (IR with control-flow nodes), ``code``, callable.
 
     Calls of submodules and of other scripted functions are compiled into ``graph``
@@ -1285,7 +1286,7 @@ def _module_base():
     return Module
 
 
-class ScriptModule(_module_base()):
+class ScriptModule(Saveable, _module_base()):
     """A scripted module: shares parameters with the original; ``graph``/``code``.
 
     Its submodules' forwards are compiled into the graph; ``training`` flags are read

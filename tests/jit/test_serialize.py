@@ -289,3 +289,25 @@ def test_training_mode_batchnorm_saves_and_loads(tmp_path):
     assert int(sd1["1.num_batches_tracked"]) == int(sd0["1.num_batches_tracked"]) + 1
     np.testing.assert_allclose(sd1["1.running_mean"].numpy(),
                                m.state_dict()["1.running_mean"].numpy(), rtol=1e-6)
+
+
+def test_save_methods_of_traced_and_scripted_objects(tmp_path):
+    # torch's m.save(path) / m.save_to_buffer(), original_name and inlined_graph
+    lin = ardor.nn.Linear(3, 2)
+    tlin = torch.nn.Linear(3, 2)
+    x = ardor.randn(4, 3)
+
+    def f(a):
+        return a * 2 + 1
+    objs = {"traced module": jit.trace(lin, (x,)), "scripted module": jit.script(lin),
+            "traced function": jit.trace(f, (x,)), "scripted function": jit.script(f)}
+    for name, o in objs.items():
+        o.save(str(tmp_path / "m.ardor"))
+        for loaded in (jit.load(str(tmp_path / "m.ardor")),
+                       jit.load(io.BytesIO(o.save_to_buffer()))):
+            np.testing.assert_array_equal(loaded(x).detach().numpy(), o(x).detach().numpy(),
+                                          err_msg=name)
+        assert o.inlined_graph is o.graph
+    assert objs["traced module"].original_name == objs["scripted module"].original_name \
+        == torch.jit.trace(tlin, (torch.randn(4, 3),)).original_name == "Linear"
+    assert objs["scripted function"].original_name == "f"
