@@ -13,11 +13,15 @@ from __future__ import annotations
 from . import _passes as passes
 from ._ir import Graph, GraphError, Node
 from ._runtime import CompiledGraph, TracedFunction, TracedModule, grad, trace
+from ._api import (Attribute, Error, Final, Future, annotate, export, fork, is_scripting,
+                   is_tracing, optimize_for_inference, wait)
 from ._trace import TracerWarning
 
 __all__ = ["Graph", "GraphError", "Node", "trace", "grad", "TracerWarning", "TracedFunction",
            "TracedModule", "CompiledGraph", "passes", "placeholder", "freeze", "save",
-           "load", "script", "ignore", "unused", "compile", "ScriptError"]
+           "load", "script", "ignore", "unused", "compile", "ScriptError", "is_scripting",
+           "is_tracing", "annotate", "Final", "Attribute", "export", "fork", "wait", "Future",
+           "optimize_for_inference", "Error"]
 
 
 def __getattr__(name):

@@ -727,6 +727,11 @@ class _Compiler:
             raise self.unsupported(e, f"constructing {fn.__name__} objects")
         if getattr(fn, "_ardor_ignore", False):
             return self.call(g, fn, args, kwargs)
+        from . import _api
+        if fn is _api.is_scripting:   # scripted code is scripting (torch folds it the same)
+            return ("const", True)
+        if fn is _api.annotate and len(args) == 2 and not kwargs:
+            return args[1]
         if isinstance(f, ast.Attribute) and f.attr in _MODULE_STRUCTURE and \
                 isinstance(base[1], _module_base()) and _foldable(list, args, kwargs):
             # the module tree is fixed at compile time (as ModuleList loops unroll)
