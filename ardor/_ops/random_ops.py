@@ -150,9 +150,32 @@ class uniform_draw:
                         D.from_numpy_dtype(like.dtype))
 
 
+@register
+class normal_draw:
+    """N(0, 1) samples of ``shape`` in ``like``'s dtype from ardor's default generator,
+    drawn inside the op (see :class:`uniform_draw`): ``randn_like`` while tracing."""
+    differentiable = False
+    onnx = "RandomNormalLike"
+
+    def forward(xp, like, *, shape):
+        return _standard_normal(_random.default_generator._rng, tuple(shape),
+                                D.from_numpy_dtype(like.dtype))
+
+
 def draw_uniform(like: Tensor, shape) -> Tensor:
     """``rand(*shape, dtype=like.dtype)`` through :class:`uniform_draw` (the same draws)."""
     return dispatch(uniform_draw, (like.detach(),), {"shape": tuple(shape)})
+
+
+def _traced_like_draw(op, input: Tensor, dt, generator, requires_grad, device):
+    """While tracing, ``rand_like``/``randn_like`` from the default generator become a draw
+    op of the graph (a compiled step then draws anew each run, as eager code); None
+    otherwise (the factory draws on the host)."""
+    from .._state import state
+    if state.tracer is None or generator is not None or dt is not input.dtype \
+            or requires_grad or device is not None:
+        return None
+    return dispatch(op, (input.detach(),), {"shape": tuple(input.shape)})
 
 
 def _int_bound(v, fname):
@@ -253,6 +276,9 @@ def rand_like(input: Tensor, *, generator=None, dtype=None, layout=None, device=
     dt = _like_dt(input, dtype)
     if not (dt.is_floating_point or dt.is_complex):
         raise _not_impl("check_uniform_bounds", dt)
+    r = _traced_like_draw(uniform_draw, input, dt, generator, requires_grad, device)
+    if r is not None:
+        return r
     return _finish(_uniform(_rng(generator), input.shape, dt), requires_grad, device)
 
 
@@ -263,6 +289,9 @@ def randn_like(input: Tensor, *, generator=None, dtype=None, layout=None, device
     dt = _like_dt(input, dtype)
     if not (dt.is_floating_point or dt.is_complex):
         raise _not_impl("normal_kernel_cpu", dt)
+    r = _traced_like_draw(normal_draw, input, dt, generator, requires_grad, device)
+    if r is not None:
+        return r
     return _finish(_standard_normal(_rng(generator), input.shape, dt), requires_grad, device)
 
 

@@ -292,6 +292,51 @@ def test_random_layers_draw_anew_in_every_compiled_run(layer):
     np.testing.assert_array_equal(got, step(x).detach().numpy())
 
 
+def test_vae_reparameterization_with_randn_like_compiles():
+    # eps = randn_like(std): a draw op of the graph, fresh in every compiled run and the
+    # same numbers eager code draws under one seed
+    class VAE(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.enc = nn.Linear(8, 2 * 3)
+            self.dec = nn.Linear(3, 8)
+
+        def forward(self, x):
+            mu, logvar = self.enc(x).chunk(2, dim=1)
+            std = (0.5 * logvar).exp()
+            z = mu + std * ardor.randn_like(std) + 0.0 * ardor.rand_like(std)
+            return self.dec(z), mu, logvar
+    ardor.manual_seed(0)
+    m = VAE()
+    opt = ardor.optim.Adam(m.parameters(), lr=1e-3)
+
+    def step(x):
+        opt.zero_grad()
+        recon, mu, logvar = m(x)
+        kl = -0.5 * (1 + logvar - mu ** 2 - logvar.exp()).sum()
+        loss = ((recon - x) ** 2).sum() + kl
+        loss.backward()
+        opt.step()
+        return recon
+    f = jit.compile(step)
+    x = ardor.tensor(np.random.default_rng(0).standard_normal((4, 8)).astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", JitWarning)
+        for _ in range(3):
+            f(x)
+    assert next(iter(f.entries.values())).compiled is not None
+    a, b = f(x).detach().numpy(), f(x).detach().numpy()
+    assert not np.array_equal(a, b)
+    m2 = VAE()
+    m2.load_state_dict({k: v.clone() for k, v in m.state_dict().items()})
+    ardor.manual_seed(11)
+    got = f(x).detach().numpy()
+    ardor.manual_seed(11)
+    with ardor.no_grad():
+        want = m2(x)[0].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
 def test_random_factory_in_a_step_runs_eagerly_with_reason():
     # ardor.randn's values would be constants of the graph: the step falls back instead
     m, opt = _setup("ardor", lr=0.1)
