@@ -122,6 +122,11 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     sz = _sizes(size, _kw_size(kw, "rand"), "rand")
     dt = _float_dt(dtype, "check_uniform_bounds")
     _check_device(device)
+    if out is None:
+        r = _traced_like_draw(uniform_draw, _carrier(dt), dt, generator, requires_grad,
+                              device, sz)
+        if r is not None:
+            return r
     arr = _uniform(_rng(generator, "rand"), sz, dt)
     return _write_out(out, _finish(arr, requires_grad, device))
 
@@ -133,6 +138,11 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     sz = _sizes(size, _kw_size(kw, "randn"), "randn")
     dt = _float_dt(dtype, "normal_kernel_cpu")
     _check_device(device)
+    if out is None:
+        r = _traced_like_draw(normal_draw, _carrier(dt), dt, generator, requires_grad,
+                              device, sz)
+        if r is not None:
+            return r
     arr = _standard_normal(_rng(generator, "randn"), sz, dt)
     return _write_out(out, _finish(arr, requires_grad, device))
 
@@ -167,15 +177,22 @@ def draw_uniform(like: Tensor, shape) -> Tensor:
     return dispatch(uniform_draw, (like.detach(),), {"shape": tuple(shape)})
 
 
-def _traced_like_draw(op, input: Tensor, dt, generator, requires_grad, device):
-    """While tracing, ``rand_like``/``randn_like`` from the default generator become a draw
-    op of the graph (a compiled step then draws anew each run, as eager code); None
-    otherwise (the factory draws on the host)."""
+def _traced_like_draw(op, input: Tensor, dt, generator, requires_grad, device, shape=None):
+    """While tracing, ``rand``/``randn`` and their ``*_like`` forms drawing from the default
+    generator become a draw op of the graph (a compiled step then draws anew each run, as
+    eager code); None otherwise (the factory draws on the host)."""
     from .._state import state
     if state.tracer is None or generator is not None or dt is not input.dtype \
             or requires_grad or device is not None:
         return None
-    return dispatch(op, (input.detach(),), {"shape": tuple(input.shape)})
+    shape = tuple(input.shape) if shape is None else tuple(shape)
+    return dispatch(op, (input.detach(),), {"shape": shape})
+
+
+def _carrier(dt) -> Tensor:
+    # a 0-d tensor that only tells a draw op its dtype (a factory has no input tensor)
+    from .._tensor import _make
+    return _make(np.zeros((), D.np_dtype(dt)))
 
 
 def _int_bound(v, fname):
