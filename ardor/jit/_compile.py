@@ -43,6 +43,26 @@ def _find(objs, pred):
     return [o for o, _ in reachable(objs) if pred(o)]
 
 
+_ACCUMULATE = ("gradients accumulate into .grad tensors that exist before the step (call "
+               "zero_grad() with its default set_to_none=True in the step)")
+
+
+def _grad_enabled() -> bool:
+    from .._state import state
+    return state.grad_enabled
+
+
+def _wants_grad(v) -> bool:
+    """Does ``v`` (a result structure) hold a tensor that requires grad?"""
+    if isinstance(v, Tensor):
+        return v.requires_grad
+    if isinstance(v, (tuple, list)):
+        return any(_wants_grad(x) for x in v)
+    if isinstance(v, dict):
+        return any(_wants_grad(x) for x in v.values())
+    return False
+
+
 def _has(cell) -> bool:
     try:
         cell.cell_contents
@@ -260,10 +280,11 @@ class CompiledStep:
                 except TypeError:
                     parts.append(("id", id(a)))
         opts, mods = self._reach()
+        parts.append(_grad_enabled())
         parts.append(tuple(_hyper(o) for o in opts))
         parts.append(tuple(m.training for mod in mods for m in mod.modules()))
-        parts.append(tuple((id(p), p._data.shape, p._data.dtype) for mod in mods
-                           for p in mod.parameters()))
+        parts.append(tuple((id(p), p._data.shape, p._data.dtype, p._requires_grad)
+                           for mod in mods for p in mod.parameters()))
         return tuple(parts)
 
     def _reach(self):
@@ -294,7 +315,7 @@ class CompiledStep:
         return self._reached[1], self._reached[2]
 
     def _warn(self, msg):
-        name = getattr(self.fn, "__name__", "function")
+        name = getattr(self.fn, "__name__", None) or type(self.fn).__name__
         warnings.warn(f"ardor.jit.compile({name}): {msg}", JitWarning, stacklevel=3)
 
     def __call__(self, *args, **kwargs):
@@ -309,8 +330,8 @@ class CompiledStep:
                            "from now on")
                 return self.fn(*args, **kwargs)
             if self.entries:
-                self._warn("guard failed (input shapes/dtypes, arguments, optimizer "
-                           "hyper-parameters or parameters changed); recompiling")
+                self._warn("guard failed (input shapes/dtypes, arguments, grad mode, "
+                           "optimizer hyper-parameters or parameters changed); recompiling")
             e = self.entries[key] = _Entry()
         e.calls += 1
         if e.eager_reason is not None or e.calls == 1 or kwargs:
@@ -328,7 +349,9 @@ class CompiledStep:
         return self._run(e, args)
 
     def _trace(self, e, args):
+        from .._state import state as _st
         from ..autograd.grad_mode import enable_grad
+        grad_at_call = _st.grad_enabled
         objs = [self.fn]
         opts = _find(objs, _is_optimizer)
         names = state_tensors(*objs)
@@ -355,6 +378,9 @@ class CompiledStep:
         for o in opts:
             for g in o.param_groups:
                 params += [p for p in g["params"] if all(p is not q for q in params)]
+        # each parameter's .grad before the run: one the step leaves alone stays as it is
+        before = {id(p): (p._grad, p._grad._version[0] if p._grad is not None else None)
+                  for p in params}
         ctx = {"prologue": [], "host": set()}
         _CTX.append(ctx)
         try:
@@ -374,6 +400,8 @@ class CompiledStep:
         stale = tracer.stale_constants()
         if stale:
             t = tracer.attr_nodes[stale[0]][0]
+            if any(t is g for g, _ in before.values()):
+                raise _Fallback(_ACCUMULATE, result)
             raise _Fallback(f"the step modifies a tensor of shape {tuple(t.shape)} that it "
                             "reads but that is not a parameter, buffer or optimizer state "
                             "it can reach (keep the model and optimizer in variables, "
@@ -385,12 +413,17 @@ class CompiledStep:
             if g is None:
                 grads.append((p, None))
                 continue
+            if before[id(p)][0] is g and before[id(p)][1] == g._version[0]:
+                continue            # untouched (a forward without backward): left as it is
             n = tracer.env.get(id(g)) or tracer.by_array.get(id(g._data))
             if n is None or n.kind == "get_attr":
-                raise _Fallback("gradients accumulate into .grad tensors that exist before "
-                                "the step (call zero_grad() with its default "
-                                "set_to_none=True in the step)", result)
+                raise _Fallback(_ACCUMULATE, result)
             grads.append((p, n))
+        if grad_at_call and all(n is None for _, n in grads) and _wants_grad(result):
+            raise _Fallback("its outputs require grad and no backward runs inside it (a "
+                            "model's forward, differentiated outside): that runs eagerly; "
+                            "compile the whole training step, or call it under no_grad for "
+                            "inference", result)
         tracer.finish(result)
         mutated = {t for t, _ in tracer.graph.mutations}
         for tid, (n, t, v0) in state.items():

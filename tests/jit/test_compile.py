@@ -471,6 +471,31 @@ def test_compiler_error_falls_back_with_reason(monkeypatch):
     f(x)                                 # and it keeps training, eagerly
 
 
+def test_compiled_module_trains_eagerly_and_infers_compiled():
+    # model = ardor.compile(model): its outputs feed a backward outside, so training calls
+    # run eagerly (with the reason); calls under no_grad compile
+    m, opt = _setup("ardor", lr=0.1)
+    me, opte = _setup("ardor", lr=0.1)
+    cm = ardor.compile(m)
+    xs, ys = _data(n=5)
+    with pytest.warns(JitWarning, match="outputs require grad and no backward runs inside"):
+        for x, y in zip(xs, ys):
+            for mod, o, f in ((m, opt, cm), (me, opte, me)):
+                o.zero_grad()
+                nn.functional.cross_entropy(f(ardor.tensor(x)), ardor.tensor(y)).backward()
+                o.step()
+    for a, b in zip(m.parameters(), me.parameters()):
+        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
+    x = ardor.tensor(xs[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", JitWarning)   # the grad-mode change recompiles
+        with ardor.no_grad():
+            outs = [cm(x) for _ in range(3)]
+    assert any(e.compiled is not None for e in cm.entries.values())
+    with ardor.no_grad():
+        np.testing.assert_allclose(outs[-1].numpy(), me(x).numpy(), rtol=1e-6, atol=1e-6)
+
+
 def test_fallback_to_eager_with_reason():
     m, opt = _setup("ardor", lr=0.1)
     seen = []
