@@ -13,6 +13,11 @@ the same signature. Calls go:
    outputs include the new ``.grad`` of every parameter;
 3. later calls run the compiled graph (fused kernels, planned memory, no autograd).
 
+A function whose outputs require grad with no backward inside it (``model =
+ardor.compile(model)``, differentiated by the caller) is traced on through the backward
+autograd would run for it, and split into a compiled forward and a compiled backward
+joined by one autograd node (see ``_aot``).
+
 Guards: the signature is the tensor arguments' shapes/dtypes, the other arguments, the
 optimizers' hyper-parameters and the parameters' shapes/dtypes; a new signature recompiles
 (steps 1-2 again) up to ``max_recompiles`` times, then the function runs eagerly. Anything
@@ -253,6 +258,7 @@ class _Entry:
         self.compiled = None
         self.params = []       # (target, tensor) whose .grad the graph returns
         self.eager_reason = None
+        self.aot = None        # a compiled forward + backward (see _aot)
 
 
 class CompiledStep:
@@ -419,12 +425,11 @@ class CompiledStep:
             if n is None or n.kind == "get_attr":
                 raise _Fallback(_ACCUMULATE, result)
             grads.append((p, n))
-        if grad_at_call and all(n is None for _, n in grads) and _wants_grad(result):
-            raise _Fallback("its outputs require grad and no backward runs inside it (a "
-                            "model's forward, differentiated outside): that runs eagerly; "
-                            "compile the whole training step, or call it under no_grad for "
-                            "inference", result)
-        tracer.finish(result)
+        aot = grad_at_call and all(n is None for _, n in grads) and _wants_grad(result)
+        if aot:   # a forward differentiated outside: trace its backward too
+            wrt, arg_grad = self._trace_backward(tracer, inputs, result, mods)
+        else:
+            tracer.finish(result)
         mutated = {t for t, _ in tracer.graph.mutations}
         for tid, (n, t, v0) in state.items():
             tgt = names.get(tid)
@@ -434,6 +439,18 @@ class CompiledStep:
                 raise _Fallback(f"state tensor {tgt} was modified outside the traced ops",
                                 result)
         g = tracer.graph
+        if aot:
+            from . import _aot
+            try:
+                fwd, bwd, _ = _aot.split(g, len(inputs))
+                e.aot = _aot.Compiled(fwd, bwd, wrt, arg_grad, _aot.spec_of(result),
+                                      [t.requires_grad for t in _aot.flat(result)],
+                                      self.backend)
+            except Exception as why:  # noqa: BLE001 - a compiler bug must not stop training
+                raise _Fallback(f"the traced forward and backward could not be compiled "
+                                f"({type(why).__name__}: {str(why)[:80]})", result) from why
+            e.compiled = e.aot
+            return result
         out_node = g.nodes.pop()
         g._names.discard(out_node.name)
         g.output((out_node.args[0], tuple(n for _, n in grads if n is not None)))
@@ -449,7 +466,30 @@ class CompiledStep:
         e.prologue = ctx["prologue"]
         return result
 
+    def _trace_backward(self, tracer, inputs, result, mods):
+        """Continue the trace of a forward whose outputs require grad with the backward
+        autograd would run for them (output gradients as graph inputs); finish the graph
+        with output (result, gradients). Returns (parameters, indices of the tensor
+        arguments) whose gradients the graph computes."""
+        import numpy as np
+        from ..autograd import grad as _grad
+        from ..autograd.grad_mode import enable_grad
+        from . import _aot
+        outs = [t for t in _aot.flat(result) if t.requires_grad]
+        params = [p for mod in mods for p in mod.parameters() if p.requires_grad]
+        arg_grad = [i for i, a in enumerate(inputs) if a.requires_grad]
+        wrt = params + [inputs[i] for i in arg_grad]
+        gouts = [_make(np.ones(t._data.shape, t._data.dtype)) for t in outs]
+        for i, go in enumerate(gouts):
+            tracer.input(go, f"grad_out{i}")
+        with enable_grad(), tracer:
+            gs = _grad(outs, wrt, grad_outputs=gouts, retain_graph=True, allow_unused=True)
+        tracer.finish((result, tuple(gs)))
+        return params, arg_grad
+
     def _run(self, e, args):
+        if getattr(e, "aot", None) is not None:
+            return e.aot(args)
         arrays = [a._data for a in args if isinstance(a, Tensor)]
         for host in e.prologue:  # host-side scalars (optimizer step counters)
             arrays.extend(host())

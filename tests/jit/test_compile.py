@@ -471,29 +471,69 @@ def test_compiler_error_falls_back_with_reason(monkeypatch):
     f(x)                                 # and it keeps training, eagerly
 
 
-def test_compiled_module_trains_eagerly_and_infers_compiled():
-    # model = ardor.compile(model): its outputs feed a backward outside, so training calls
-    # run eagerly (with the reason); calls under no_grad compile
-    m, opt = _setup("ardor", lr=0.1)
-    me, opte = _setup("ardor", lr=0.1)
+class _TwoHeads(nn.Module):
+    """A model whose result mixes a differentiable output, a non-differentiable one and a
+    Python value, with BatchNorm (running stats) and dropout (a draw op)."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(),
+                                  nn.Dropout(0.2))
+        self.head = nn.Linear(16, 4)
+        self.frozen = nn.Linear(16, 4)
+        self.frozen.requires_grad_(False)
+
+    def forward(self, x):
+        h = self.body(x)
+        logits = self.head(h) + self.frozen(h)
+        return {"logits": logits, "pred": logits.argmax(1), "tag": "ok"}
+
+
+def test_compiled_model_trains_with_a_compiled_backward():
+    # model = ardor.compile(model) used in an eager training loop: the forward and backward
+    # graphs are compiled (one autograd node), and training matches eager exactly
+    xs, ys = _data(n=6)
+    runs = []
+    for mode in ("eager", "compiled"):
+        ardor.manual_seed(0)
+        m = _TwoHeads()
+        opt = ardor.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=0.01)
+        f = ardor.compile(m) if mode == "compiled" else m
+        x_grads = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)
+            for x, y in zip(xs, ys):
+                xt = ardor.tensor(x, requires_grad=True)     # a gradient for the input too
+                opt.zero_grad()
+                out = f(xt)
+                assert out["tag"] == "ok" and not out["pred"].requires_grad
+                nn.functional.cross_entropy(out["logits"], ardor.tensor(y)).backward()
+                opt.step()
+                x_grads.append(xt.grad.numpy().copy())
+        runs.append((m, f, x_grads))
+    (me, _, ge), (mc, f, gc) = runs
+    entry = next(iter(f.entries.values()))
+    assert entry.aot is not None and entry.eager_reason is None
+    assert type(out["logits"].grad_fn).__name__.startswith("CompiledForward")
+    for k, v in me.state_dict().items():      # weights, running stats, frozen layer
+        np.testing.assert_allclose(mc.state_dict()[k].numpy(), v.numpy(), rtol=1e-5,
+                                   atol=1e-6, err_msg=k)
+    for a, b in zip(gc, ge):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    assert mc.frozen.weight.grad is None
+
+
+def test_compiled_model_infers_under_no_grad():
+    m, _ = _setup("ardor", lr=0.1)
     cm = ardor.compile(m)
-    xs, ys = _data(n=5)
-    with pytest.warns(JitWarning, match="outputs require grad and no backward runs inside"):
-        for x, y in zip(xs, ys):
-            for mod, o, f in ((m, opt, cm), (me, opte, me)):
-                o.zero_grad()
-                nn.functional.cross_entropy(f(ardor.tensor(x)), ardor.tensor(y)).backward()
-                o.step()
-    for a, b in zip(m.parameters(), me.parameters()):
-        np.testing.assert_array_equal(a.detach().numpy(), b.detach().numpy())
-    x = ardor.tensor(xs[0])
+    x = ardor.tensor(_data(n=1)[0][0])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", JitWarning)   # the grad-mode change recompiles
+        warnings.simplefilter("error", JitWarning)
         with ardor.no_grad():
             outs = [cm(x) for _ in range(3)]
-    assert any(e.compiled is not None for e in cm.entries.values())
+    assert all(e.compiled is not None for e in cm.entries.values())
     with ardor.no_grad():
-        np.testing.assert_allclose(outs[-1].numpy(), me(x).numpy(), rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(outs[-1].numpy(), m(x).numpy(), rtol=1e-6, atol=1e-6)
 
 
 def test_fallback_to_eager_with_reason():
