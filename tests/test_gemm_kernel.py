@@ -171,6 +171,19 @@ def test_conv_matches_torch(forced, monkeypatch, xs, ws, kw):
     assert sorted(set(calls)) == ["conv_forward", "conv_input_grad", "conv_weight_grad"]
 
 
+def test_reused_gradient_frames_stay_zero_across_calls(forced, monkeypatch):
+    # the zero-framed output-gradient buffers are reused per geometry: repeated backward
+    # passes with different gradients (and a second geometry of the same buffer size in
+    # between) must each equal torch's
+    calls = _spy_calls(monkeypatch, _gemm, ("conv_input_grad", "conv_weight_grad"))
+    for seed, (xs, ws, kw) in enumerate([((5, 16, 20, 19), (24, 16, 3, 3), {}),
+                                         ((5, 16, 20, 19), (24, 16, 3, 3), {"padding": 1}),
+                                         ((5, 16, 20, 19), (24, 16, 3, 3), {}),
+                                         ((5, 16, 20, 19), (24, 16, 3, 3), {})]):
+        _conv_pair(xs, ws, kw, 100 + seed)
+    assert calls.count("conv_input_grad") == 4 and calls.count("conv_weight_grad") == 4
+
+
 def test_linear_through_c_gemm_matches_torch(forced):
     rng = np.random.default_rng(4)
     x = rng.standard_normal((128, 300), dtype=np.float32)

@@ -311,6 +311,23 @@ def _crop_full(y, g: _Geom):
     return y
 
 
+_FRAMES: dict = {}   # (layout, id(geometry), shape) -> (geometry, zero-framed buffer)
+
+
+def _framed(kind: str, g: "_Geom", shape) -> np.ndarray:
+    """A float32 buffer of ``shape`` whose frame (everything outside the valid columns of
+    geometry ``g``) is zero, reused across calls: the callers overwrite only the valid
+    columns, so the frame stays zero. A fresh 10 MB np.zeros per call cost 1-10 ms (page
+    faults on new memory), more than the convolution it feeds. A few per process."""
+    key = (kind, id(g), tuple(shape))
+    hit = _FRAMES.get(key)
+    if hit is None:
+        if len(_FRAMES) >= 8:
+            _FRAMES.pop(next(iter(_FRAMES)))
+        hit = _FRAMES[key] = (g, np.zeros(shape, np.float32))   # g kept: its id stays unique
+    return hit[1]
+
+
 def _grad_rows(gy, g: _Geom):
     """(gz, front): the output gradient (N, Co, *out) laid out in full-width columns at
     gz[:, :, front:front + L], zeros at the surplus columns and around (front = the largest
@@ -318,7 +335,7 @@ def _grad_rows(gy, g: _Geom):
     n, co = gy.shape[:2]
     front = g.offs[-1]
     plane = _prod(g.sp)
-    gz = np.zeros((n, co, front + max(g.L, plane)), np.float32)
+    gz = _framed("rows", g, (n, co, front + max(g.L, plane)))
     dst = gz[:, :, front:front + g.L].reshape((n, co) + g.cols_shape)
     dst[(slice(None), slice(None)) + g.valid] = gy
     return gz, front
@@ -358,7 +375,7 @@ def _batched_grad(gy, g: _Geom, S: int):
     at its full-width columns front + n*S.., zeros elsewhere."""
     n, co = gy.shape[:2]
     front = g.offs[-1]
-    buf = np.zeros((co, front + n * S), np.float32)
+    buf = _framed("batched", g, (co, front + n * S))
     dst = buf[:, front:].reshape(co, n, S)[:, :, :g.L].reshape((co, n) + g.cols_shape)
     dst[(slice(None), slice(None)) + g.valid] = gy.transpose((1, 0) + tuple(range(2, gy.ndim)))
     return buf[None], front
