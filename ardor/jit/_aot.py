@@ -169,7 +169,9 @@ def _function_class():
             with np.errstate(all="ignore"):
                 res, saved = comp.fwd(*arrays)
             outs = [_make(a) for a in _slots(comp.out_spec, res, [])]
-            ctx.comp, ctx.saved_arrays = comp, saved
+            ctx.comp = comp
+            # saved as tensors: autograd frees them after a backward without retain_graph
+            ctx.save_for_backward(*[_make(np.asarray(a)) for a in saved])
             ctx.n_tensors = len(tensors)
             nondiff = [o for i, o in enumerate(outs) if not comp.diff[i]]
             if nondiff:
@@ -180,8 +182,9 @@ def _function_class():
         def backward(ctx, *gouts):
             comp = ctx.comp
             g = [gouts[i]._data for i, d in enumerate(comp.diff) if d]
+            saved = [t._data for t in ctx.saved_tensors]
             with np.errstate(all="ignore"):
-                grads = comp.bwd(*g, *ctx.saved_arrays)
+                grads = comp.bwd(*g, *saved)
             grads = [None if x is None else _make(np.asarray(x)) for x in grads]
             nw = len(comp.wrt)
             per_arg = [None] * (ctx.n_tensors - nw)

@@ -523,6 +523,29 @@ def test_compiled_model_trains_with_a_compiled_backward():
     assert mc.frozen.weight.grad is None
 
 
+def test_compiled_model_frees_saved_values_after_backward():
+    # as autograd does: a second backward needs retain_graph=True, and then works
+    m, _ = _setup("ardor", lr=0.1)
+    cm = ardor.compile(m)
+    x = ardor.tensor(_data(n=1)[0][0])
+    for _ in range(2):
+        cm(x).sum().backward()
+    out = cm(x)
+    assert type(out.grad_fn).__name__.startswith("CompiledForward")
+    loss = out.sum()
+    loss.backward()
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+    loss = cm(x).sum()
+    for p in m.parameters():
+        p.grad = None
+    loss.backward(retain_graph=True)
+    first = [p.grad.numpy().copy() for p in m.parameters()]
+    loss.backward()
+    for p, g in zip(m.parameters(), first):
+        np.testing.assert_allclose(p.grad.numpy(), 2 * g, rtol=1e-6, atol=1e-7)
+
+
 def test_compiled_model_infers_under_no_grad():
     m, _ = _setup("ardor", lr=0.1)
     cm = ardor.compile(m)
