@@ -129,13 +129,8 @@ def _body(n: Node):
     """A member as (body graph, the nodes its placeholders stand for)."""
     if n.kind == "fused":
         return n.attrs["body"], list(n.args)
-    body, mp, ins = Graph(), {}, []
-    for a in n.inputs:
-        if id(a) not in mp:
-            mp[id(a)] = body.placeholder(f"x{len(ins)}", a.meta[0], a.meta[1])
-            ins.append(a)
-    body.output(body.node_copy(n, lambda a: mp[id(a)]))
-    return body, ins
+    from ._passes.fusion import body_of
+    return body_of([n], n)
 
 
 def _statements(n: Node, names: dict, prefix: str = "t"):

@@ -21,6 +21,25 @@ def _fusable(n: Node) -> bool:
     return True
 
 
+def body_of(members: list, root: Node) -> tuple:
+    """(body graph, external inputs) of elementwise ``members`` (in graph order) whose value
+    is ``root``'s: each external input becomes a placeholder x0, x1, ... of the body."""
+    inside = {id(m) for m in members}
+    ext = []
+    for m in members:
+        for a in m.inputs:
+            if id(a) not in inside and all(a is not e for e in ext):
+                ext.append(a)
+    body = Graph()
+    mp = {}
+    for i, e in enumerate(ext):
+        mp[id(e)] = body.placeholder(f"x{i}", e.meta[0], e.meta[1])
+    for m in members:
+        mp[id(m)] = body.node_copy(m, lambda a: mp[id(a)])
+    body.output(mp[id(root)])
+    return body, ext
+
+
 def fuse(graph: Graph, min_size: int = 2) -> Graph:
     """Group elementwise nodes (those with an ``expr`` in the op table) into fused nodes.
 
@@ -55,19 +74,7 @@ def fuse(graph: Graph, min_size: int = 2) -> Graph:
     replace = {}
     drop = set()
     for root, grp in groups:
-        members = sorted(grp.values(), key=lambda x: order[id(x)])
-        ext = []
-        for m in members:
-            for a in m.inputs:
-                if id(a) not in grp and all(a is not e for e in ext):
-                    ext.append(a)
-        body = Graph()
-        mp = {}
-        for i, e in enumerate(ext):
-            mp[id(e)] = body.placeholder(f"x{i}", e.meta[0], e.meta[1])
-        for m in members:
-            mp[id(m)] = body.node_copy(m, lambda a: mp[id(a)])
-        body.output(mp[id(root)])
+        body, ext = body_of(sorted(grp.values(), key=lambda x: order[id(x)]), root)
         fused = Node(g, "fused", g._name(f"fused_{root.name}"), args=tuple(ext),
                      attrs={"body": body}, meta=root.meta)
         replace[id(root)] = fused
