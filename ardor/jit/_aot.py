@@ -20,25 +20,12 @@ from __future__ import annotations
 import numpy as np
 
 from .._tensor import Tensor, _make
+from ..autograd.function import Function
 from ._ir import Graph, map_nodes
 
 
-def flat(v, out=None) -> list:
-    """The tensors of a result structure, in slot order."""
-    out = [] if out is None else out
-    if isinstance(v, Tensor):
-        out.append(v)
-    elif isinstance(v, (tuple, list)):
-        for x in v:
-            flat(x, out)
-    elif isinstance(v, dict):
-        for x in v.values():
-            flat(x, out)
-    return out
-
-
 def split(joint: Graph, n_in: int) -> tuple:
-    """(forward graph, backward graph, number of saved values) of a joint graph whose first
+    """(forward graph, backward graph) of a joint graph whose first
     ``n_in`` placeholders are the forward inputs, the rest the output gradients, and whose
     output is ``(result, gradients)``."""
     phs = joint.placeholders
@@ -49,15 +36,13 @@ def split(joint: Graph, n_in: int) -> tuple:
             back.add(id(n))
     result, grads = joint.output_node.args[0]
     # forward values the backward reads (parameters are re-read there: get_attr)
-    saved = []
-    for n in joint.nodes:
-        if id(n) in back and n.kind != "output":
-            for a in n.inputs:
-                if id(a) not in back and a.kind != "get_attr" and all(a is not s for s in saved):
-                    saved.append(a)
-    for a in _nodes(grads):   # a gradient computed without the output gradients
-        if id(a) not in back and a.kind != "get_attr" and all(a is not s for s in saved):
-            saved.append(a)
+    saved: dict = {}    # id -> node, in first-use order
+    readers = [a for n in joint.nodes if id(n) in back and n.kind != "output"
+               for a in n.inputs] + _nodes(grads)  # (a gradient may not need the outputs')
+    for a in readers:
+        if id(a) not in back and a.kind != "get_attr":
+            saved.setdefault(id(a), a)
+    saved = list(saved.values())
 
     fwd = Graph()
     fm: dict = {}
@@ -88,7 +73,7 @@ def split(joint: Graph, n_in: int) -> tuple:
     bwd.consts = {t for t in joint.consts if t in bwd.tensors}
     bwd.output(tuple(None if g is None else bm[id(g)] for g in grads))
     from ._passes import dce
-    return fwd.verify(), dce(bwd).verify(), len(saved)
+    return fwd.verify(), dce(bwd).verify()
 
 
 def _nodes(v):
@@ -111,7 +96,7 @@ class Compiled:
 
     def __call__(self, args):
         targs = [a for a in args if isinstance(a, Tensor)]
-        outs = _Fn.apply(self, [a._data for a in targs], *self.wrt, *targs)
+        outs = CompiledForward.apply(self, [a._data for a in targs], *self.wrt, *targs)
         return _rebuild(self.out_spec, outs if isinstance(outs, tuple) else (outs,))
 
 
@@ -158,49 +143,30 @@ def spec_of(v):
     return ("const", v)
 
 
-def _function_class():
-    from ..autograd.function import Function
+class CompiledForward(Function):
+    """One compiled forward; its backward runs the compiled backward graph."""
 
-    class CompiledForward(Function):
-        """One compiled forward; its backward runs the compiled backward graph."""
+    @staticmethod
+    def forward(ctx, comp, arrays, *tensors):
+        res, saved = comp.fwd(*arrays)
+        outs = [_make(a) for a in _slots(comp.out_spec, res, [])]
+        ctx.comp = comp
+        # saved as tensors: autograd frees them after a backward without retain_graph
+        ctx.save_for_backward(*[_make(np.asarray(a)) for a in saved])
+        ctx.n_tensors = len(tensors)
+        nondiff = [o for i, o in enumerate(outs) if not comp.diff[i]]
+        if nondiff:
+            ctx.mark_non_differentiable(*nondiff)
+        return tuple(outs) if len(outs) != 1 else outs[0]
 
-        @staticmethod
-        def forward(ctx, comp, arrays, *tensors):
-            with np.errstate(all="ignore"):
-                res, saved = comp.fwd(*arrays)
-            outs = [_make(a) for a in _slots(comp.out_spec, res, [])]
-            ctx.comp = comp
-            # saved as tensors: autograd frees them after a backward without retain_graph
-            ctx.save_for_backward(*[_make(np.asarray(a)) for a in saved])
-            ctx.n_tensors = len(tensors)
-            nondiff = [o for i, o in enumerate(outs) if not comp.diff[i]]
-            if nondiff:
-                ctx.mark_non_differentiable(*nondiff)
-            return tuple(outs) if len(outs) != 1 else outs[0]
-
-        @staticmethod
-        def backward(ctx, *gouts):
-            comp = ctx.comp
-            g = [gouts[i]._data for i, d in enumerate(comp.diff) if d]
-            saved = [t._data for t in ctx.saved_tensors]
-            with np.errstate(all="ignore"):
-                grads = comp.bwd(*g, *saved)
-            grads = [None if x is None else _make(np.asarray(x)) for x in grads]
-            nw = len(comp.wrt)
-            per_arg = [None] * (ctx.n_tensors - nw)
-            for j, i in enumerate(comp.arg_grad):
-                per_arg[i] = grads[nw + j]
-            return (None, None, *grads[:nw], *per_arg)
-    return CompiledForward
-
-
-class _Lazy:
-    cls = None
-
-    def apply(self, *a):
-        if _Lazy.cls is None:
-            _Lazy.cls = _function_class()
-        return _Lazy.cls.apply(*a)
-
-
-_Fn = _Lazy()
+    @staticmethod
+    def backward(ctx, *gouts):
+        comp = ctx.comp
+        g = [gouts[i]._data for i, d in enumerate(comp.diff) if d]
+        grads = comp.bwd(*g, *[t._data for t in ctx.saved_tensors])
+        grads = [None if x is None else _make(np.asarray(x)) for x in grads]
+        nw = len(comp.wrt)
+        per_arg = [None] * (ctx.n_tensors - nw)
+        for j, i in enumerate(comp.arg_grad):
+            per_arg[i] = grads[nw + j]
+        return (None, None, *grads[:nw], *per_arg)

@@ -30,9 +30,11 @@ from __future__ import annotations
 import functools
 import warnings
 
+from .._state import state
 from .._tensor import Tensor, _make
 from ._runtime import CompiledGraph, _wrap
-from ._trace import Tracer, TracerWarning, _is_optimizer, reachable, state_tensors
+from ._trace import (Tracer, TracerWarning, _is_optimizer, reachable, state_tensors,
+                     tensors_in)
 
 
 class JitWarning(UserWarning):
@@ -50,22 +52,6 @@ def _find(objs, pred):
 
 _ACCUMULATE = ("gradients accumulate into .grad tensors that exist before the step (call "
                "zero_grad() with its default set_to_none=True in the step)")
-
-
-def _grad_enabled() -> bool:
-    from .._state import state
-    return state.grad_enabled
-
-
-def _wants_grad(v) -> bool:
-    """Does ``v`` (a result structure) hold a tensor that requires grad?"""
-    if isinstance(v, Tensor):
-        return v.requires_grad
-    if isinstance(v, (tuple, list)):
-        return any(_wants_grad(x) for x in v)
-    if isinstance(v, dict):
-        return any(_wants_grad(x) for x in v.values())
-    return False
 
 
 def _has(cell) -> bool:
@@ -124,11 +110,10 @@ def _host_input(name: str, compute):
     """A 0-d graph input that ``compute()`` recomputes on the host before every compiled
     run (a hyper-parameter a scheduler may change between steps)."""
     import numpy as np
-    from .._state import state as _st
     ctx = _CTX[-1]
     ctx["prologue"].append(lambda: (np.array(compute()),))
     t = _make(np.array(compute()))
-    _st.tracer.input(t, f"{name}{len(ctx['prologue'])}")
+    state.tracer.input(t, f"{name}{len(ctx['prologue'])}")
     return t
 
 
@@ -137,7 +122,6 @@ def _adam_step(opt):
     step counters and bias corrections are host-side work: each compiled run recomputes
     them in a prologue and feeds them to the graph as 0-d inputs."""
     import numpy as np
-    from .._state import state as _st
     from ..autograd.grad_mode import no_grad
     from ..optim.optimizer import _to_scalar
     ctx = _CTX[-1]
@@ -174,8 +158,8 @@ def _adam_step(opt):
                 neg_step, bc2s = (_make(a) for a in host())
                 ctx["prologue"].append(host)
                 n = len(ctx["prologue"])
-                _st.tracer.input(neg_step, f"neg_step_size{n}")
-                _st.tracer.input(bc2s, f"bias_correction2_sqrt{n}")
+                state.tracer.input(neg_step, f"neg_step_size{n}")
+                state.tracer.input(bc2s, f"bias_correction2_sqrt{n}")
                 g, m, v = p.grad, st["exp_avg"], st["exp_avg_sq"]
                 if decay:
                     p.mul_(keep)
@@ -286,7 +270,7 @@ class CompiledStep:
                 except TypeError:
                     parts.append(("id", id(a)))
         opts, mods = self._reach()
-        parts.append(_grad_enabled())
+        parts.append(state.grad_enabled)
         parts.append(tuple(_hyper(o) for o in opts))
         parts.append(tuple(m.training for mod in mods for m in mod.modules()))
         parts.append(tuple((id(p), p._data.shape, p._data.dtype, p._requires_grad)
@@ -355,9 +339,8 @@ class CompiledStep:
         return self._run(e, args)
 
     def _trace(self, e, args):
-        from .._state import state as _st
         from ..autograd.grad_mode import enable_grad
-        grad_at_call = _st.grad_enabled
+        grad_at_call = state.grad_enabled
         objs = [self.fn]
         opts = _find(objs, _is_optimizer)
         names = state_tensors(*objs)
@@ -370,16 +353,16 @@ class CompiledStep:
                 tracer.input(a, f"arg{i}")
                 inputs.append(a)
         # live state tensors, to catch writes that bypass the recorded ops
-        state = {}
+        live = {}
         mods = _modules(objs)
         for mod in mods:
             for n, t in list(mod.named_parameters()) + list(mod.named_buffers()):
-                state[id(t)] = (n, t, t._version[0])
+                live[id(t)] = (n, t, t._version[0])
         for o in opts:
             for st in o.state.values():
                 for k, t in st.items():
                     if isinstance(t, Tensor):
-                        state[id(t)] = (k, t, t._version[0])
+                        live[id(t)] = (k, t, t._version[0])
         params = [p for mod in mods for p in mod.parameters()]
         for o in opts:
             for g in o.param_groups:
@@ -425,13 +408,14 @@ class CompiledStep:
             if n is None or n.kind == "get_attr":
                 raise _Fallback(_ACCUMULATE, result)
             grads.append((p, n))
-        aot = grad_at_call and all(n is None for _, n in grads) and _wants_grad(result)
+        aot = grad_at_call and all(n is None for _, n in grads) and any(
+            t.requires_grad for t in tensors_in(result))
         if aot:   # a forward differentiated outside: trace its backward too
             wrt, arg_grad = self._trace_backward(tracer, inputs, result, mods)
         else:
             tracer.finish(result)
         mutated = {t for t, _ in tracer.graph.mutations}
-        for tid, (n, t, v0) in state.items():
+        for tid, (n, t, v0) in live.items():
             tgt = names.get(tid)
             if t._version[0] != v0 and tgt not in mutated and tgt is not None \
                     and tid not in ctx["host"] and tid not in tracer.op_mutated:
@@ -442,9 +426,9 @@ class CompiledStep:
         if aot:
             from . import _aot
             try:
-                fwd, bwd, _ = _aot.split(g, len(inputs))
+                fwd, bwd = _aot.split(g, len(inputs))
                 e.aot = _aot.Compiled(fwd, bwd, wrt, arg_grad, _aot.spec_of(result),
-                                      [t.requires_grad for t in _aot.flat(result)],
+                                      [t.requires_grad for t in tensors_in(result)],
                                       self.backend)
             except Exception as why:  # noqa: BLE001 - a compiler bug must not stop training
                 raise _Fallback(f"the traced forward and backward could not be compiled "
@@ -474,8 +458,7 @@ class CompiledStep:
         import numpy as np
         from ..autograd import grad as _grad
         from ..autograd.grad_mode import enable_grad
-        from . import _aot
-        outs = [t for t in _aot.flat(result) if t.requires_grad]
+        outs = [t for t in tensors_in(result) if t.requires_grad]
         params = [p for mod in mods for p in mod.parameters() if p.requires_grad]
         arg_grad = [i for i, a in enumerate(inputs) if a.requires_grad]
         wrt = params + [inputs[i] for i in arg_grad]

@@ -71,6 +71,7 @@ from . import _script_static as _static
 from . import _script_run
 from ._script_run import ScriptRunner, _all_tensors
 from ._saveable import Saveable
+from ._trace import tensors_in
 
 
 class ScriptError(RuntimeError):
@@ -1245,7 +1246,7 @@ class ScriptFunction(Saveable):
         if self._closed is None:
             self._closed = _closed_graph(self.graph)
             self._params = list(_all_tensors(self.graph).values())
-        if not self._closed or any(_wants_grad(v) for v in vals):
+        if not self._closed or any(t.requires_grad for t in tensors_in(vals)):
             return False
         return not any(t._requires_grad for t in self._params)
 
@@ -1254,14 +1255,6 @@ class ScriptFunction(Saveable):
         if self._uses_runner(vals):
             return self.compiled(*vals)
         return _script_run.run_region(self.graph, {}, vals)
-
-
-def _wants_grad(v) -> bool:
-    if isinstance(v, Tensor):
-        return v._requires_grad
-    if isinstance(v, (list, tuple)):
-        return any(_wants_grad(x) for x in v)
-    return False
 
 
 def _closed_graph(graph: Graph) -> bool:

@@ -272,6 +272,20 @@ def state_tensors(*objs) -> dict:
     return names
 
 
+def tensors_in(v, out=None) -> list:
+    """The tensors of a (nested tuple/list/dict) value, in order."""
+    out = [] if out is None else out
+    if isinstance(v, Tensor):
+        out.append(v)
+    elif isinstance(v, (tuple, list)):
+        for x in v:
+            tensors_in(x, out)
+    elif isinstance(v, dict):
+        for x in v.values():
+            tensors_in(x, out)
+    return out
+
+
 def _is_optimizer(o) -> bool:
     try:
         from ..optim.optimizer import Optimizer
