@@ -123,7 +123,7 @@ def rand(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     dt = _float_dt(dtype, "check_uniform_bounds")
     _check_device(device)
     if out is None:
-        r = _traced_like_draw(uniform_draw, _carrier(dt), dt, generator, requires_grad,
+        r = _traced_draw(uniform_draw, _carrier(dt), dt, generator, requires_grad,
                               device, sz)
         if r is not None:
             return r
@@ -139,7 +139,7 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
     dt = _float_dt(dtype, "normal_kernel_cpu")
     _check_device(device)
     if out is None:
-        r = _traced_like_draw(normal_draw, _carrier(dt), dt, generator, requires_grad,
+        r = _traced_draw(normal_draw, _carrier(dt), dt, generator, requires_grad,
                               device, sz)
         if r is not None:
             return r
@@ -177,7 +177,7 @@ def draw_uniform(like: Tensor, shape) -> Tensor:
     return dispatch(uniform_draw, (like.detach(),), {"shape": tuple(shape)})
 
 
-def _traced_like_draw(op, input: Tensor, dt, generator, requires_grad, device, shape=None):
+def _traced_draw(op, input: Tensor, dt, generator, requires_grad, device, shape=None):
     """While tracing, ``rand``/``randn`` and their ``*_like`` forms drawing from the default
     generator become a draw op of the graph (a compiled step then draws anew each run, as
     eager code); None otherwise (the factory draws on the host)."""
@@ -293,7 +293,7 @@ def rand_like(input: Tensor, *, generator=None, dtype=None, layout=None, device=
     dt = _like_dt(input, dtype)
     if not (dt.is_floating_point or dt.is_complex):
         raise _not_impl("check_uniform_bounds", dt)
-    r = _traced_like_draw(uniform_draw, input, dt, generator, requires_grad, device)
+    r = _traced_draw(uniform_draw, input, dt, generator, requires_grad, device)
     if r is not None:
         return r
     return _finish(_uniform(_rng(generator), input.shape, dt), requires_grad, device)
@@ -306,7 +306,7 @@ def randn_like(input: Tensor, *, generator=None, dtype=None, layout=None, device
     dt = _like_dt(input, dtype)
     if not (dt.is_floating_point or dt.is_complex):
         raise _not_impl("normal_kernel_cpu", dt)
-    r = _traced_like_draw(normal_draw, input, dt, generator, requires_grad, device)
+    r = _traced_draw(normal_draw, input, dt, generator, requires_grad, device)
     if r is not None:
         return r
     return _finish(_standard_normal(_rng(generator), input.shape, dt), requires_grad, device)

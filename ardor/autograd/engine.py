@@ -317,18 +317,15 @@ def accumulate_into(t, g, engine_refs: int = 0):
             t._grad = g.detach().clone()
     else:
         acc = t._grad
-        if state.tracer is not None:
-            # through dispatch, so a trace (ardor.compile) records the sum
-            from .._ops.dispatch import dispatch_inplace
-            from .._ops.registry import OPS
-            if acc._data.shape == g._data.shape and acc._data.flags.writeable:
+        if acc._data.shape == g._data.shape and acc._data.flags.writeable:
+            # in place, as torch does (a tensor held from an earlier .grad sees the sum)
+            if state.tracer is not None:  # through dispatch: a trace records the sum
+                from .._ops.dispatch import dispatch_inplace
+                from .._ops.registry import OPS
                 dispatch_inplace(OPS["add"], acc, (g,), {})
             else:
-                t._grad = acc + g
-        elif acc._data.shape == g._data.shape and acc._data.flags.writeable:
-            # in place, as torch does (a tensor held from an earlier .grad sees the sum)
-            acc._data += g._data
-            acc._version[0] += 1
+                acc._data += g._data
+                acc._version[0] += 1
         else:
             t._grad = acc + g
     if t._post_acc_hooks:
