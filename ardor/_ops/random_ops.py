@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .. import random as _random
+from .._state import state
 from .._tensor import Tensor
 from .creation import (_check_broadcast, _check_device, _finish, _kw_size, _size_args, _sizes,
                        _write_out)
@@ -34,7 +35,6 @@ public("default_generator", method=False)(_random.default_generator)
 
 # ---------------------------------------------------------------------------- helpers
 def _rng(generator, fname: str = "rand") -> np.random.Generator:
-    from .._state import state
     if state.tracer is not None:  # the values drawn would become constants of the trace
         state.tracer.warn_data_dependent("random")
     if generator is None:
@@ -181,7 +181,6 @@ def _traced_draw(op, input: Tensor, dt, generator, requires_grad, device, shape=
     """While tracing, ``rand``/``randn`` and their ``*_like`` forms drawing from the default
     generator become a draw op of the graph (a compiled step then draws anew each run, as
     eager code); None otherwise (the factory draws on the host)."""
-    from .._state import state
     if state.tracer is None or generator is not None or dt is not input.dtype \
             or requires_grad or device is not None:
         return None

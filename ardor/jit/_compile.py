@@ -471,7 +471,7 @@ class CompiledStep:
         return params, arg_grad
 
     def _run(self, e, args):
-        if getattr(e, "aot", None) is not None:
+        if e.aot is not None:
             return e.aot(args)
         arrays = [a._data for a in args if isinstance(a, Tensor)]
         for host in e.prologue:  # host-side scalars (optimizer step counters)

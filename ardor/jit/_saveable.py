@@ -27,9 +27,7 @@ class Saveable:
     @property
     def original_name(self) -> str:
         """The name of the traced/scripted class (or function)."""
-        orig = self.__dict__.get("original")
-        if orig is None:
-            orig = self.__dict__.get("_modules", {}).get("original")
+        orig = getattr(self, "original", None)   # a traced/scripted module's own module
         if orig is not None:
             return type(orig).__name__
         fn = getattr(self, "fn", None)
