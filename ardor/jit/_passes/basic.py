@@ -6,7 +6,7 @@ import numpy as np
 from .._ir import Graph, Node, map_nodes
 
 
-def _random(op) -> bool:
+def _impure(op) -> bool:
     """Ops whose result changes from call to call, or that update inputs in place (never
     merged or folded)."""
     mod = getattr(op.forward, "__module__", "") or ""
@@ -59,7 +59,7 @@ def cse(graph: Graph) -> Graph:
         if repl:
             n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
         k = None
-        if n.kind == "call" and not _random(n.op):
+        if n.kind == "call" and not _impure(n.op):
             k = ("call", n.op.name, _key(n.args), _key(n.attrs))
         elif n.kind == "getitem":
             k = ("getitem", id(n.args[0]), n.index)
@@ -101,7 +101,7 @@ def fold_constants(graph: Graph) -> Graph:
         ins = n.inputs
         if n.kind in ("call", "getitem", "fused") and ins and \
                 all(id(i) in const for i in ins) and \
-                not (n.kind == "call" and _random(n.op)) and not n.multi:
+                not (n.kind == "call" and _impure(n.op)) and not n.multi:
             sub = Graph()
             m = {}
             for i in ins:

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from .._ir import Graph, Node
-from .basic import _random
+from .basic import _impure
 
 
 def _fusable(n: Node) -> bool:
     if n.kind != "call" or n.op.expr is None or n.multi or n.meta is None:
         return False
-    if _random(n.op):
+    if _impure(n.op):
         return False
     if n.meta[1].np.kind not in "fbiu":
         return False
