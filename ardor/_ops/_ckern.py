@@ -14,6 +14,7 @@ import os
 
 import numpy as np
 
+from ._addr import addr
 # The LSTM cell update for units [u0, u1) of one row, in C: one definition used by the
 # per-step kernels here and by the whole-sequence kernels of _gemm.py.
 LSTM_CELL = r"""
@@ -656,7 +657,7 @@ def gelu(x):
     if lib is None:
         return None
     y = np.empty_like(x)
-    lib.gelu_f32(x.ctypes.data, y.ctypes.data, x.size)
+    lib.gelu_f32(addr(x), addr(y), x.size)
     return y
 
 
@@ -668,7 +669,7 @@ def gelu_backward(g, x):
     if lib is None:
         return None
     y = np.empty_like(x)
-    lib.gelu_bwd_f32(g.ctypes.data, x.ctypes.data, y.ctypes.data, x.size)
+    lib.gelu_bwd_f32(addr(g), addr(x), addr(y), x.size)
     return y
 
 
@@ -681,7 +682,7 @@ def threshold_backward(g, x, threshold: float):
     if lib is None:
         return None
     y = np.empty_like(x)
-    lib.thr_bwd_f32(g.ctypes.data, x.ctypes.data, y.ctypes.data, x.size, float(threshold))
+    lib.thr_bwd_f32(addr(g), addr(x), addr(y), x.size, float(threshold))
     return y
 
 
@@ -694,7 +695,7 @@ def softmax_lastdim(x):
         return None
     y = np.empty_like(x)
     D = x.shape[-1]
-    lib.softmax_f32(x.ctypes.data, y.ctypes.data, x.size // D, D, _nthreads(x.size * 8))
+    lib.softmax_f32(addr(x), addr(y), x.size // D, D, _nthreads(x.size * 8))
     return y
 
 
@@ -715,7 +716,7 @@ def cross_entropy(x, t, ignore_index: int, reduction: str):
     n, D = x.shape
     logp = np.empty_like(x)
     loss = np.empty(n, np.float32)
-    cnt = lib.ce_fwd_f32(x.ctypes.data, t.ctypes.data, logp.ctypes.data, loss.ctypes.data,
+    cnt = lib.ce_fwd_f32(addr(x), addr(t), addr(logp), addr(loss),
                          n, D, ignore_index)
     if cnt < 0:
         return None
@@ -741,13 +742,13 @@ def cross_entropy_backward(g, logp, t, ignore_index: int, reduction: str):
     if reduction == "mean":
         div = float(np.count_nonzero(t != ignore_index))
     gx = np.empty_like(logp)
-    lib.ce_bwd_f32(g.ctypes.data, 0 if reduction != "none" else 1, logp.ctypes.data,
-                   t.ctypes.data, gx.ctypes.data, t.size, logp.shape[1], ignore_index, div)
+    lib.ce_bwd_f32(addr(g), 0 if reduction != "none" else 1, addr(logp),
+                   addr(t), addr(gx), t.size, logp.shape[1], ignore_index, div)
     return gx
 
 
 def _ptr(a):
-    return None if a is None else a.ctypes.data
+    return None if a is None else addr(a)
 
 
 def _vec(a, D: int) -> bool:
@@ -772,8 +773,8 @@ def layer_norm(x, w, b, k: int, eps: float):
     out = np.empty_like(x)
     mean = np.empty(stat, np.float32)
     rstd = np.empty(stat, np.float32)
-    lib.ln_fwd_f32(x.ctypes.data, _ptr(w), _ptr(b), out.ctypes.data, mean.ctypes.data,
-                   rstd.ctypes.data, n, D, float(eps))
+    lib.ln_fwd_f32(addr(x), _ptr(w), _ptr(b), addr(out), addr(mean),
+                   addr(rstd), n, D, float(eps))
     return out, mean, rstd
 
 
@@ -797,8 +798,8 @@ def layer_norm_backward(g, x, w, mean, rstd, k: int):
     gx = np.empty_like(x)
     gwd = np.zeros(D)
     gbd = np.zeros(D)
-    lib.ln_bwd_f32(g.ctypes.data, x.ctypes.data, _ptr(w), mean.ctypes.data,
-                   rstd.ctypes.data, gx.ctypes.data, gwd.ctypes.data, gbd.ctypes.data, n, D)
+    lib.ln_bwd_f32(addr(g), addr(x), _ptr(w), addr(mean),
+                   addr(rstd), addr(gx), addr(gwd), addr(gbd), n, D)
     shape = x.shape[x.ndim - k:]
     return gx, gwd.astype(np.float32).reshape(shape), gbd.astype(np.float32).reshape(shape)
 
@@ -824,8 +825,8 @@ def lstm_step(gb, xb, c, hp, ws, out) -> bool:
     lib = _lib()
     if lib is None:
         return False
-    lib.lstm_fwd_f32(gb.ctypes.data, xb.ctypes.data, c.ctypes.data, hp.ctypes.data,
-                     ws.ctypes.data, out.ctypes.data, b, H, ws.strides[0] // 4,
+    lib.lstm_fwd_f32(addr(gb), addr(xb), addr(c), addr(hp),
+                     addr(ws), addr(out), b, H, ws.strides[0] // 4,
                      out.strides[0] // 4)
     return True
 
@@ -841,8 +842,8 @@ def lstm_step_backward(dh, go, dc, ws, dg) -> bool:
     lib = _lib()
     if lib is None:
         return False
-    lib.lstm_bwd_f32(dh.ctypes.data, go.ctypes.data, dc.ctypes.data, ws.ctypes.data,
-                     dg.ctypes.data, b, H, ws.strides[0] // 4, go.strides[0] // 4)
+    lib.lstm_bwd_f32(addr(dh), addr(go), addr(dc), addr(ws),
+                     addr(dg), b, H, ws.strides[0] // 4, go.strides[0] // 4)
     return True
 
 
@@ -862,7 +863,7 @@ def max_pool2d(x, k, s, p, d, out):
     n, c, H, W = x.shape
     y = np.empty((n, c) + tuple(out), np.float32)
     ind = np.empty((n, c) + tuple(out), np.int64)
-    lib.maxpool2d_f32(x.ctypes.data, y.ctypes.data, ind.ctypes.data, n * c, H, W, out[0],
+    lib.maxpool2d_f32(addr(x), addr(y), addr(ind), n * c, H, W, out[0],
                       out[1], k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1],
                       _nthreads(y.size * k[0] * k[1]))
     return y, ind
@@ -883,7 +884,7 @@ def pool_scatter(g, idx, shape, accumulate: bool):
     out = np.empty(tuple(shape), np.float32)
     S = out.size // planes if planes else 0
     if planes:
-        lib.pool_scatter_f32(g.ctypes.data, idx.ctypes.data, out.ctypes.data, planes,
+        lib.pool_scatter_f32(addr(g), addr(idx), addr(out), planes,
                              g.size // planes, S, 0 if accumulate else 1, _nthreads(out.size))
     return out
 
@@ -909,7 +910,7 @@ def direct_conv2d(xpad, w, b, dil, out):
     n, c, hp, wp = xpad.shape
     co, _, kh, kw = w.shape
     y = np.empty((n, co) + tuple(out), np.float32)
-    lib.dconv2d_fwd_f32(xpad.ctypes.data, w.ctypes.data, _ptr(b), y.ctypes.data, n, c, hp, wp,
+    lib.dconv2d_fwd_f32(addr(xpad), addr(w), _ptr(b), addr(y), n, c, hp, wp,
                         co, kh, kw, dil[0], dil[1], out[0], out[1], _nthreads(y.size * c * kh * kw))
     return y
 
@@ -922,7 +923,7 @@ def direct_conv2d_weight_grad(xpad, gy, kernel, dil):
     n, c, hp, wp = xpad.shape
     co, oh, ow = gy.shape[1:]
     gw = np.empty((co, c) + tuple(kernel), np.float32)
-    lib.dconv2d_bwd_w_f32(xpad.ctypes.data, gy.ctypes.data, gw.ctypes.data, n, c, hp, wp, co,
+    lib.dconv2d_bwd_w_f32(addr(xpad), addr(gy), addr(gw), n, c, hp, wp, co,
                           kernel[0], kernel[1], dil[0], dil[1], oh, ow,
                           _nthreads(gy.size * c * kernel[0] * kernel[1]))
     return gw
@@ -937,7 +938,7 @@ def direct_conv2d_input_grad(gy, w, padded, dil):
     n, co, oh, ow = gy.shape
     c, kh, kw = w.shape[1:]
     gxp = np.empty((n, c) + tuple(padded), np.float32)
-    lib.dconv2d_bwd_x_f32(gy.ctypes.data, w.ctypes.data, gxp.ctypes.data, n, c, padded[0],
+    lib.dconv2d_bwd_x_f32(addr(gy), addr(w), addr(gxp), n, c, padded[0],
                           padded[1], co, kh, kw, dil[0], dil[1], oh, ow,
                           _nthreads(gy.size * c * kh * kw))
     return gxp
@@ -955,6 +956,6 @@ def channel_sum(x, dim):
         return None
     n, c = x.shape[:2]
     out = np.empty(c, np.float32)
-    lib.channel_sum_f32(x.ctypes.data, out.ctypes.data, n, c, x.size // max(n * c, 1),
+    lib.channel_sum_f32(addr(x), addr(out), n, c, x.size // max(n * c, 1),
                         _nthreads(x.size))
     return out

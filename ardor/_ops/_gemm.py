@@ -29,6 +29,7 @@ import time
 
 import numpy as np
 
+from ._addr import addr
 from ._ckern import LSTM_CELL, _f32c
 
 _SRC = r"""
@@ -688,19 +689,22 @@ def _load():
 
 
 def _threads() -> int:
-    """The kernels' thread count: ardor's intra-op threads, one in a forked child."""
-    fns = _STATE.get("threads")
-    if fns is None:
-        from .._threads import get_num_threads, in_forked_child
-        fns = _STATE["threads"] = (get_num_threads, in_forked_child)
-    return 1 if fns[1]() else fns[0]()
+    """The kernels' thread count: ardor's intra-op threads (``set_num_threads``, else the
+    count found at first use: asking the BLAS each time cost ~0.7 us per product), one in a
+    forked child."""
+    T = _STATE.get("threads")
+    if T is None:
+        from .. import _threads as T
+        _STATE["threads"] = T
+        _STATE["threads0"] = T.get_num_threads()
+    return 1 if T._forked else T._current or _STATE["threads0"]
 
 
 def _call(fn, a, b, out, acc: bool):
     M, K = a.shape
     N = b.shape[1]
-    fn.sg_gemm(M, N, K, a.ctypes.data, a.strides[0] // 4, a.strides[1] // 4, b.ctypes.data,
-       b.strides[0] // 4, b.strides[1] // 4, out.ctypes.data, out.strides[0] // 4,
+    fn.sg_gemm(M, N, K, addr(a), a.strides[0] // 4, a.strides[1] // 4, addr(b),
+       b.strides[0] // 4, b.strides[1] // 4, addr(out), out.strides[0] // 4,
        1 if acc else 0, _threads())
 
 
@@ -819,8 +823,8 @@ def _dots(a, b, out):
     elif not (_usable(out) and out.shape == (M, N) and out.strides[1] == 4) \
             or np.may_share_memory(out, a) or np.may_share_memory(out, b):
         return None
-    _STATE["fn"].sg_dots(M, N, K, a.ctypes.data, a.strides[0] // 4, w.ctypes.data,
-                         w.strides[0] // 4, out.ctypes.data, out.strides[0] // 4,
+    _STATE["fn"].sg_dots(M, N, K, addr(a), a.strides[0] // 4, addr(w),
+                         w.strides[0] // 4, addr(out), out.strides[0] // 4,
                          _threads() if M * N * K >= 1 << 19 else 1)
     return out
 
@@ -844,21 +848,22 @@ def product(a, b, out=None, accumulate: bool = False):
     return out
 
 
-def product_epilogue(a, b, out, epilogue: int, ptrs) -> bool:
+def product_epilogue(a, b, out, epilogue: int, ptrs, fresh: bool = False) -> bool:
     """``out = a @ b`` through the C GEMM, with ``epilogue(ptrs, i0, j0, m, n)`` (a C
     function's address) run by the GEMM's threads on each finished block of ``out`` while it
-    is in cache. False (nothing computed) where the C GEMM would not serve this product."""
+    is in cache. False (nothing computed) where the C GEMM would not serve this product.
+    ``fresh``: ``out`` was just allocated, so it cannot overlap ``a`` or ``b``."""
     if not (_usable(a) and _usable(b) and type(out) is np.ndarray and out.dtype == np.float32
             and out.flags.c_contiguous and out.shape == (a.shape[0], b.shape[1])
             and a.shape[1] == b.shape[0] and out.size and a.shape[1]) \
             or not _fits(out.shape[0], out.shape[1], a.shape[1]) or not enabled() \
-            or np.may_share_memory(out, a) or np.may_share_memory(out, b):
+            or not fresh and (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
         return False
     M, K = a.shape
     N = b.shape[1]
-    _STATE["fn"].sg_gemm_epi(M, N, K, a.ctypes.data, a.strides[0] // 4, a.strides[1] // 4,
-                             b.ctypes.data, b.strides[0] // 4, b.strides[1] // 4,
-                             out.ctypes.data, N, 0, _threads(), epilogue, ptrs)
+    _STATE["fn"].sg_gemm_epi(M, N, K, addr(a), a.strides[0] // 4, a.strides[1] // 4,
+                             addr(b), b.strides[0] // 4, b.strides[1] // 4,
+                             addr(out), N, 0, _threads(), epilogue, ptrs)
     return True
 
 
@@ -883,7 +888,7 @@ def empty(xp, shape, dtype):
     for v in shape:
         n *= int(v)
     buf = np.empty(n * dt.itemsize + 64, np.uint8)
-    start = (-buf.ctypes.data) % 64
+    start = (-addr(buf)) % 64
     return buf[start:start + n * dt.itemsize].view(dt).reshape(shape)
 
 
@@ -904,8 +909,8 @@ def conv_forward(xflat, w2, offs, L: int):
     Co = w2.shape[0]
     o = np.asarray(offs, np.int64)
     y = np.empty((N, Co, L), np.float32)
-    _STATE["fn"].sg_conv_fwd(N, xflat.ctypes.data, C * P, P, C, w2.ctypes.data, Co,
-                             o.ctypes.data, o.size, L, y.ctypes.data, Co * L, L, _threads())
+    _STATE["fn"].sg_conv_fwd(N, addr(xflat), C * P, P, C, addr(w2), Co,
+                             addr(o), o.size, L, addr(y), Co * L, L, _threads())
     return y
 
 
@@ -919,8 +924,8 @@ def conv_input_grad(gz, front: int, wt, offs, P: int):
     C = wt.shape[0]
     o = np.asarray(offs, np.int64)
     gx = np.empty((N, C, P), np.float32)
-    _STATE["fn"].sg_conv_bwd_input(N, gz.ctypes.data, Co * Pz, Pz, front, Co, wt.ctypes.data,
-                                   C, o.ctypes.data, o.size, P, gx.ctypes.data, C * P, P,
+    _STATE["fn"].sg_conv_bwd_input(N, addr(gz), Co * Pz, Pz, front, Co, addr(wt),
+                                   C, addr(o), o.size, P, addr(gx), C * P, P,
                                    _threads())
     return gx
 
@@ -933,9 +938,9 @@ def conv_weight_grad(xflat, offs, gz, front: int, L: int):
     Co, Pz = gz.shape[1:]
     o = np.asarray(offs, np.int64)
     gwt = np.empty((C * o.size, Co), np.float32)
-    _STATE["fn"].sg_conv_bwd_weight(N, xflat.ctypes.data, C * P, P, C, o.ctypes.data, o.size,
-                                    gz.ctypes.data, Co * Pz, Pz, front, Co, L,
-                                    gwt.ctypes.data, _threads())
+    _STATE["fn"].sg_conv_bwd_weight(N, addr(xflat), C * P, P, C, addr(o), o.size,
+                                    addr(gz), Co * Pz, Pz, front, Co, L,
+                                    addr(gwt), _threads())
     return gwt
 
 
@@ -956,9 +961,9 @@ def lstm_forward(xb, w_hh, h, c, ws, out, steps) -> bool:
             and h.shape[1] == H and c.shape == h.shape and enabled()):
         return False
     offs, bs = _steps_arrays(steps)
-    _STATE["fn"].lstm_seq_fwd(len(steps), offs.ctypes.data, bs.ctypes.data, H, xb.ctypes.data,
-                              w_hh.ctypes.data, h.ctypes.data, c.ctypes.data, ws.ctypes.data,
-                              out.ctypes.data, _threads())
+    _STATE["fn"].lstm_seq_fwd(len(steps), addr(offs), addr(bs), H, addr(xb),
+                              addr(w_hh), addr(h), addr(c), addr(ws),
+                              addr(out), _threads())
     return True
 
 
@@ -971,7 +976,7 @@ def lstm_backward(go, dh, dc, ws, w_hh, dg, steps) -> bool:
             and dc.shape == dh.shape and enabled()):
         return False
     offs, bs = _steps_arrays(steps)
-    _STATE["fn"].lstm_seq_bwd(len(steps), offs.ctypes.data, bs.ctypes.data, H, go.ctypes.data,
-                              go.strides[0] // 4, dh.ctypes.data, dc.ctypes.data,
-                              ws.ctypes.data, w_hh.ctypes.data, dg.ctypes.data, _threads())
+    _STATE["fn"].lstm_seq_bwd(len(steps), addr(offs), addr(bs), H, addr(go),
+                              go.strides[0] // 4, addr(dh), addr(dc),
+                              addr(ws), addr(w_hh), addr(dg), _threads())
     return True

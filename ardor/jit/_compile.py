@@ -62,6 +62,23 @@ def _has(cell) -> bool:
         return False
 
 
+def _module_key(mods) -> tuple:
+    """The modules' training flags and their parameters' identities, shapes, dtypes and
+    requires_grad, in one explicit walk of the module trees: the guard reads it on every
+    call, and Module.modules()/parameters() (generators with de-duplication) took ~14 us
+    of a 2 ms step."""
+    out = []
+    stack = list(reversed(mods))
+    while stack:
+        m = stack.pop()
+        out.append(m.training)
+        for p in m._parameters.values():
+            if p is not None:
+                out.append((id(p), p._data.shape, p._data.dtype, p._requires_grad))
+        stack.extend(c for c in reversed(m._modules.values()) if c is not None)
+    return tuple(out)
+
+
 def _modules(objs):
     from ..nn.modules.module import Module
     return _find(objs, lambda o: isinstance(o, Module))
@@ -272,9 +289,7 @@ class CompiledStep:
         opts, mods = self._reach()
         parts.append(state.grad_enabled)
         parts.append(tuple(_hyper(o) for o in opts))
-        parts.append(tuple(m.training for mod in mods for m in mod.modules()))
-        parts.append(tuple((id(p), p._data.shape, p._data.dtype, p._requires_grad)
-                           for mod in mods for p in mod.parameters()))
+        parts.append(_module_key(mods))
         return tuple(parts)
 
     def _reach(self):

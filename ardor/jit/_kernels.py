@@ -13,13 +13,13 @@ import hashlib
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 import warnings
 
 import numpy as np
 
+from .._ops._addr import addr
 from .._threads import in_forked_child
 from ._ir import Graph, Node, promotion_plan
 
@@ -458,13 +458,13 @@ class CKernel:
                 else:
                     a = np.ascontiguousarray(a)
                     hold.append(a)
-            ptrs.append(a.ctypes.data)
+            ptrs.append(addr(a))
         fn = self.variants[None]
         if key is not None:
             fn = self._variant(tuple(key))
             if fn is None:  # too many stride patterns: copy the strided inputs
                 return self(*[np.ascontiguousarray(a) for a in arrays], out=out)
-        ptrs.append(out.ctypes.data)
+        ptrs.append(addr(out))
         fn(*ptrs, 1 if in_forked_child() else self.nt)
         del hold
         return out

@@ -50,7 +50,8 @@ def _run(env):
 def test_disk_cache_second_process_compiles_nothing(tmp_path):
     env = {"ARDOR_CACHE_DIR": str(tmp_path)}
     first = _run(env)
-    assert first.startswith("1 ") or first.startswith("2 "), first
+    # the fused kernel; the GEMM library and the array-address reader where they load
+    assert first.split()[0] in ("1", "2", "3"), first
     assert any(f.endswith(".so") for f in os.listdir(tmp_path))
     second = _run(env)
     assert second.startswith("0 "), second
