@@ -18,12 +18,17 @@ ardor.compile(model)``, differentiated by the caller) is traced on through the b
 autograd would run for it, and split into a compiled forward and a compiled backward
 joined by one autograd node (see ``_aot``).
 
+A ``.grad`` that exists before the step and that the step modifies in place
+(``zero_grad(set_to_none=False)``, or gradients accumulated over several calls) is state
+like a parameter: the graph zeroes or adds into it, and the tensor stays the same object.
+
 Guards: the signature is the tensor arguments' shapes/dtypes, the other arguments, the
 optimizers' hyper-parameters and the parameters' shapes/dtypes; a new signature recompiles
-(steps 1-2 again) up to ``max_recompiles`` times, then the function runs eagerly. Anything
-the trace cannot replay faithfully (a tensor converted to a Python value, a state tensor
-modified outside the recorded ops, an unsupported optimizer, gradients accumulated across
-calls) makes that signature run eagerly, with a one-line warning giving the reason.
+(steps 1-2 again) up to ``max_recompiles`` times, then the function runs eagerly; so does a
+signature whose in-place ``.grad`` tensors were replaced. Anything the trace cannot replay
+faithfully (a tensor converted to a Python value, a state tensor modified outside the
+recorded ops, an unsupported optimizer) makes that signature run eagerly, with a one-line
+warning giving the reason.
 """
 from __future__ import annotations
 
@@ -260,6 +265,7 @@ class _Entry:
         self.params = []       # (target, tensor) whose .grad the graph returns
         self.eager_reason = None
         self.aot = None        # a compiled forward + backward (see _aot)
+        self.kept_grads = ()   # (parameter, its .grad) the graph updates in place
 
 
 class CompiledStep:
@@ -272,6 +278,7 @@ class CompiledStep:
         self.entries: dict = {}
         self.eager = False
         self._reached = None     # (closure/global identities, optimizers, modules)
+        self._retraced = 0       # entries dropped because a kept .grad was replaced
         functools.update_wrapper(self, fn)
 
     # the guard: everything the graph was specialized on
@@ -328,15 +335,20 @@ class CompiledStep:
             return self.fn(*args, **kwargs)
         key = self._key(args, kwargs)
         e = self.entries.get(key)
+        if e is not None and e.kept_grads and any(p._grad is not g for p, g in e.kept_grads):
+            self._retraced += 1
+            e = None
+            del self.entries[key]
         if e is None:
-            if len(self.entries) > self.max_recompiles:
+            if len(self.entries) + self._retraced > self.max_recompiles:
                 self.eager = True
                 self._warn(f"more than {self.max_recompiles} recompilations; running eagerly "
                            "from now on")
                 return self.fn(*args, **kwargs)
-            if self.entries:
+            if self.entries or self._retraced:
                 self._warn("guard failed (input shapes/dtypes, arguments, grad mode, "
-                           "optimizer hyper-parameters or parameters changed); recompiling")
+                           "optimizer hyper-parameters, parameters or the .grad tensors it "
+                           "updates in place changed); recompiling")
             e = self.entries[key] = _Entry()
         e.calls += 1
         if e.eager_reason is not None or e.calls == 1 or kwargs:
@@ -382,6 +394,9 @@ class CompiledStep:
         for o in opts:
             for g in o.param_groups:
                 params += [p for p in g["params"] if all(p is not q for q in params)]
+        for p in params:
+            if p._grad is not None:
+                live[id(p._grad)] = ("grad", p._grad, p._grad._version[0])
         # each parameter's .grad before the run: one the step leaves alone stays as it is
         before = {id(p): (p._grad, p._grad._version[0] if p._grad is not None else None)
                   for p in params}
@@ -410,20 +425,27 @@ class CompiledStep:
                             "reads but that is not a parameter, buffer or optimizer state "
                             "it can reach (keep the model and optimizer in variables, "
                             "attributes or small containers the step names)", result)
-        # gradients: outputs of the graph, reinstalled after each compiled run
-        grads = []
+        # gradients: outputs of the graph, reinstalled after each compiled run; or, for a
+        # .grad that existed before and was modified in place (zero_grad(set_to_none=False),
+        # accumulation), state the graph writes back, guarded to be the same tensor
+        grads, kept = [], []
         for p in params:
             g = p._grad
             if g is None:
                 grads.append((p, None))
                 continue
-            if before[id(p)][0] is g and before[id(p)][1] == g._version[0]:
-                continue            # untouched (a forward without backward): left as it is
+            if before[id(p)][0] is g:
+                if before[id(p)][1] == g._version[0]:
+                    continue        # untouched (a forward without backward): left as it is
+                an = tracer.attr_nodes.get(names.get(id(g)))
+                if an is not None and tracer.env.get(id(g)) is not an[1]:
+                    kept.append((p, g))
+                    continue
             n = tracer.env.get(id(g)) or tracer.by_array.get(id(g._data))
             if n is None or n.kind == "get_attr":
                 raise _Fallback(_ACCUMULATE, result)
             grads.append((p, n))
-        aot = grad_at_call and all(n is None for _, n in grads) and any(
+        aot = grad_at_call and not kept and all(n is None for _, n in grads) and any(
             t.requires_grad for t in tensors_in(result))
         if aot:   # a forward differentiated outside: trace its backward too
             wrt, arg_grad = self._trace_backward(tracer, inputs, result, mods)
@@ -461,6 +483,7 @@ class CompiledStep:
                             f"{str(why)[:80]})", result) from why
         e.params = [p for p, n in grads]
         e.has_grad = [n is not None for _, n in grads]
+        e.kept_grads = kept
         e.inputs_n = len(inputs)
         e.prologue = ctx["prologue"]
         return result

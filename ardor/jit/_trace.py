@@ -250,20 +250,25 @@ def reachable(objs, depth: int = 3):
 
 
 def state_tensors(*objs) -> dict:
-    """id(tensor) -> qualified name for the parameters/buffers of modules and the state of
-    optimizers reachable from ``objs`` (see :func:`reachable`)."""
+    """id(tensor) -> qualified name for the parameters (and their existing ``.grad``) and
+    buffers of modules and the state of optimizers reachable from ``objs`` (see
+    :func:`reachable`)."""
     from ..nn.modules.module import Module
     names: dict = {}
     for o, prefix in reachable(objs):
         if isinstance(o, Module):
             for n, p in o.named_parameters():
                 names.setdefault(id(p), prefix + n)
+                if p._grad is not None:   # state too: zero_grad(set_to_none=False) keeps it
+                    names.setdefault(id(p._grad), prefix + n + ".grad")
             for n, b in o.named_buffers():
                 names.setdefault(id(b), prefix + n)
         elif _is_optimizer(o):
             for gi, grp in enumerate(o.param_groups):
                 for pi, p in enumerate(grp["params"]):
                     names.setdefault(id(p), f"{prefix}param_groups.{gi}.{pi}")
+                    if p._grad is not None:
+                        names.setdefault(id(p._grad), f"{prefix}param_groups.{gi}.{pi}.grad")
                     for k, v in o.state.get(p, {}).items():
                         if isinstance(v, Tensor):
                             names.setdefault(id(v), f"{prefix}state.{gi}.{pi}.{k}")

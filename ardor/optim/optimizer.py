@@ -345,8 +345,7 @@ class Optimizer:
                         g.detach_()
                     else:
                         g._requires_grad = False
-                    g._data[...] = 0
-                    g._version[0] += 1
+                    g.zero_()   # through dispatch, so that a compiled step records it
 
     def step(self, closure: Callable[[], float] | None = None):
         """Perform one optimization step (re-evaluating the loss with ``closure`` if given)."""

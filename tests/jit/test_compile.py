@@ -626,3 +626,82 @@ def test_graph_level_autodiff_matches_torch():
     ((h * h.sigmoid()).sum() + (tx.exp() / (1 + tx * tx)).mean()).backward()
     np.testing.assert_allclose(gx.numpy(), tx.grad.numpy(), rtol=1e-10)
     np.testing.assert_allclose(gw.numpy(), tw.grad.numpy(), rtol=1e-10)
+
+
+@pytest.mark.parametrize("zero", ["optimizer", "module"])
+def test_zero_grad_keeping_tensors_compiles_and_keeps_grad_identity(zero):
+    # zero_grad(set_to_none=False): the .grad tensors are state the graph zeroes and
+    # accumulates into in place; they stay the same tensors, as in eager (and in torch)
+    runs = []
+    for mode in ("eager", "compiled"):
+        m, opt = _setup("ardor", "SGD", lr=0.05, momentum=0.9)
+
+        def step(x, y):
+            (opt if zero == "optimizer" else m).zero_grad(set_to_none=False)
+            loss = nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        f = jit.compile(step) if mode == "compiled" else step
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)
+            f(*map(ardor.tensor, _data(1)[0] + _data(1)[1]))
+            grads = [p.grad for p in m.parameters()]
+            for x, y in _mlp_data(8):
+                f(ardor.tensor(x), ardor.tensor(y))
+        assert all(p.grad is g for p, g in zip(m.parameters(), grads))
+        runs.append((m, f))
+    (me, _), (mc, f) = runs
+    e = next(iter(f.entries.values()))
+    assert e.compiled is not None and len(e.kept_grads) == len(list(mc.parameters()))
+    for a, b in zip(me.parameters(), mc.parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(b.grad.numpy(), a.grad.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_gradient_accumulation_across_compiled_calls():
+    # micro-batches: each compiled call adds into .grad; the update runs outside
+    runs = []
+    for mode in ("eager", "compiled"):
+        m, opt = _setup("ardor", "SGD", lr=0.05)
+
+        def micro(x, y):
+            loss = nn.functional.cross_entropy(m(x), y) / 2
+            loss.backward()
+            return loss.detach()
+        f = jit.compile(micro) if mode == "compiled" else micro
+        losses = []
+        for i, (x, y) in enumerate(_mlp_data(12)):
+            losses.append(f(ardor.tensor(x), ardor.tensor(y)).item())
+            if i % 2 == 1:
+                opt.step()
+                opt.zero_grad(set_to_none=False)
+        runs.append((m, f, losses))
+    (me, _, le), (mc, f, lc) = runs
+    assert any(e.compiled is not None and e.kept_grads for e in f.entries.values())
+    np.testing.assert_allclose(lc, le, rtol=1e-5)
+    for a, b in zip(me.parameters(), mc.parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_replaced_grad_retraces_instead_of_writing_a_stale_tensor():
+    m, opt = _setup("ardor", "SGD", lr=0.05)
+
+    def step(x, y):
+        opt.zero_grad(set_to_none=False)
+        nn.functional.cross_entropy(m(x), y).backward()
+        opt.step()
+    f = jit.compile(step)
+    data = _mlp_data(6)
+    for x, y in data[:3]:
+        f(ardor.tensor(x), ardor.tensor(y))
+    old = [p.grad for p in m.parameters()]
+    m.zero_grad()               # set_to_none: the kept .grad tensors are gone
+    with pytest.warns(JitWarning, match="recompiling"):
+        f(ardor.tensor(data[3][0]), ardor.tensor(data[3][1]))
+    assert all(p.grad is not g for p, g in zip(m.parameters(), old))
+    for x, y in data[4:]:
+        f(ardor.tensor(x), ardor.tensor(y))
+    e = next(iter(f.entries.values()))
+    assert e.compiled is not None
+    assert all(p.grad is g for p, g in zip(m.parameters(), [g for p, g in e.kept_grads]))
