@@ -17,6 +17,7 @@ import numpy as np
 
 from .. import _dtype as D
 from .._device import as_device
+from .._state import state
 from .._tensor import Tensor, _make
 from .dispatch import dispatch
 from .registry import method, public, register
@@ -43,6 +44,8 @@ def _finish(arr, requires_grad: bool = False, device=None, factory: bool = True)
             raise RuntimeError("Only Tensors of floating point and complex dtype can require "
                                "gradients")
         t._requires_grad = True
+    if state.tracer is not None:  # made during a trace: a temporary of the traced code
+        state.tracer.made(t)
     return t
 
 
@@ -421,7 +424,7 @@ def _factory(fill, size, dtype, device, requires_grad, out=None, layout=None):
         arr = np.empty(size, npdt)
     else:
         arr = np.full(size, fill, npdt)
-    if device is None and not requires_grad and out is None:
+    if device is None and not requires_grad and out is None and state.tracer is None:
         return _make(arr)
     return _write_out(out, _finish(arr, requires_grad, device))
 
@@ -560,7 +563,7 @@ def empty_strided(size, stride, *, dtype=None, layout=None, device=None,
     size = _size_args((tuple(size),), "empty_strided")
     stride = tuple(int(s) for s in stride)
     if len(stride) != len(size):
-        raise RuntimeError(f"mismatch in length of strides and shape")
+        raise RuntimeError("mismatch in length of strides and shape")
     dt = _dt(dtype)
     npdt = D.np_dtype(dt)
     n = 1 + sum((s - 1) * st for s, st in zip(size, stride)) if all(size) else 0

@@ -149,27 +149,37 @@ def randn(*size, generator=None, out=None, dtype=None, layout=None, device=None,
 
 @register
 class uniform_draw:
-    """U[0, 1) samples of ``shape`` in ``like``'s dtype, drawn from ardor's default generator
-    inside the op: the random input of dropout and rrelu. Being an op (not a factory call),
-    a traced or compiled graph records it and draws anew on every run, as eager code does."""
+    """U[low, high) samples of ``shape`` in ``like``'s dtype, drawn from ardor's default
+    generator inside the op: the random input of dropout and rrelu, and rand/uniform_/
+    bernoulli while tracing. Being an op (not a factory call), a traced or compiled graph
+    records it and draws anew on every run, as eager code does."""
     differentiable = False
     onnx = "RandomUniformLike"
 
-    def forward(xp, like, *, shape):
+    def forward(xp, like, *, shape, low=0.0, high=1.0):
         return _uniform(_random.default_generator._rng, tuple(shape),
-                        D.from_numpy_dtype(like.dtype))
+                        D.from_numpy_dtype(like.dtype), low, high)
 
 
 @register
 class normal_draw:
-    """N(0, 1) samples of ``shape`` in ``like``'s dtype from ardor's default generator,
-    drawn inside the op (see :class:`uniform_draw`): ``randn_like`` while tracing."""
+    """N(mean, std**2) samples of ``shape`` in ``like``'s dtype from ardor's default
+    generator, drawn inside the op (see :class:`uniform_draw`): randn/normal_ while
+    tracing."""
     differentiable = False
     onnx = "RandomNormalLike"
 
-    def forward(xp, like, *, shape):
-        return _standard_normal(_random.default_generator._rng, tuple(shape),
-                                D.from_numpy_dtype(like.dtype))
+    def forward(xp, like, *, shape, mean=0.0, std=1.0):
+        return _normal(_random.default_generator._rng, tuple(shape),
+                       D.from_numpy_dtype(like.dtype), mean, std)
+
+
+def _normal(rng, shape, dt: D.dtype, mean=0.0, std=1.0) -> np.ndarray:
+    """N(mean, std**2) in dtype ``dt``: standard draws scaled, then shifted."""
+    z = _standard_normal(rng, shape, dt)
+    if std != 1.0 or mean != 0.0:
+        z = z * std + mean if dt.is_complex else (z * z.dtype.type(std) + z.dtype.type(mean))
+    return z
 
 
 def draw_uniform(like: Tensor, shape) -> Tensor:
@@ -177,12 +187,31 @@ def draw_uniform(like: Tensor, shape) -> Tensor:
     return dispatch(uniform_draw, (like.detach(),), {"shape": tuple(shape)})
 
 
+def _tracing_default(generator) -> bool:
+    """Whether draws go into the graph being traced: a tracer is on and the numbers come
+    from the default generator (a graph cannot hold another generator)."""
+    return state.tracer is not None and generator is None
+
+
+def _traced_fill(self: Tensor, generator, op, dt=None, then=None, **attrs):
+    """While tracing, an in-place fill from the default generator: the draw op ``op`` in
+    dtype ``dt`` (same numbers as the eager fill), mapped by ``then``, copied into
+    ``self``; None otherwise."""
+    if not _tracing_default(generator):
+        return None
+    vals = dispatch(op, (_carrier(dt or self.dtype),), {"shape": tuple(self.shape), **attrs})
+    if then is not None:
+        vals = then(vals)
+    from .indexing import copy
+    return dispatch_inplace(copy, self, (vals,))
+
+
 def _traced_draw(op, input: Tensor, dt, generator, requires_grad, device, shape=None):
     """While tracing, ``rand``/``randn`` and their ``*_like`` forms drawing from the default
     generator become a draw op of the graph (a compiled step then draws anew each run, as
     eager code); None otherwise (the factory draws on the host)."""
-    if state.tracer is None or generator is not None or dt is not input.dtype \
-            or requires_grad or device is not None:
+    if not _tracing_default(generator) or dt is not input.dtype or requires_grad \
+            or device is not None:
         return None
     shape = tuple(input.shape) if shape is None else tuple(shape)
     return dispatch(op, (input.detach(),), {"shape": shape})
@@ -453,18 +482,26 @@ def _check_p(p: float, name: str = "bernoulli_"):
 @public("bernoulli")
 def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
     """0/1 samples: with probabilities ``input``, or with a fixed ``p`` in input's shape."""
-    rng = _rng(generator, "bernoulli")
     if p is not None:
         p = float(p)
         _check_p(p)
-        u = _uniform(rng, input.shape, D.float64 if input.dtype is D.float64 else D.float32)
+    elif not (input.dtype.is_floating_point):
+        raise _not_impl("bernoulli_tensor_cpu_p_", input.dtype)
+    wt = D.float64 if input.dtype is D.float64 else D.float32
+    if out is None and _tracing_default(generator) and not (
+            p is None and state.grad_enabled and input.requires_grad):
+        # the draws as a graph op (a compiled step draws anew each run); torch's zero
+        # gradient for probabilities that require grad keeps the eager path
+        u = dispatch(uniform_draw, (_carrier(wt),), {"shape": tuple(input.shape)})
+        return u.lt(p if p is not None else input).to(input.dtype)
+    rng = _rng(generator, "bernoulli")
+    if p is not None:
+        u = _uniform(rng, input.shape, wt)
         arr = (u < p).astype(input._data.dtype)
         return _write_out(out, _finish(arr))
-    if not (input.dtype.is_floating_point):
-        raise _not_impl("bernoulli_tensor_cpu_p_", input.dtype)
     if input.numel() and bool(((input._data < 0) | (input._data > 1)).any()):
         raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
-    u = _uniform(rng, input.shape, D.float64 if input.dtype is D.float64 else D.float32)
+    u = _uniform(rng, input.shape, wt)
     return _write_out(out, dispatch(bernoulli_op, (input,), {"u": u}))
 
 
@@ -629,6 +666,9 @@ def uniform_(self: Tensor, from_: float = 0.0, to: float = 1.0, *, generator=Non
             a += a.dtype.type(from_)
         self._version[0] += 1
         return self
+    r = _traced_fill(self, generator, uniform_draw, low=from_, high=to)
+    if r is not None:
+        return r
     return _fill(_UNIFORM, self, _uniform(_rng(generator), self.shape, self.dtype, from_, to))
 
 
@@ -648,11 +688,10 @@ def normal__(self: Tensor, mean: float = 0.0, std: float = 1.0, *, generator=Non
             a += a.dtype.type(mean)
         self._version[0] += 1
         return self
-    z = _standard_normal(_rng(generator), self.shape, self.dtype)
-    if std != 1.0 or mean != 0.0:
-        z = z * std + mean if self.dtype.is_complex else \
-            (z * z.dtype.type(std) + z.dtype.type(mean))
-    return _fill(_NORMAL, self, z)
+    r = _traced_fill(self, generator, normal_draw, mean=mean, std=std)
+    if r is not None:
+        return r
+    return _fill(_NORMAL, self, _normal(_rng(generator), self.shape, self.dtype, mean, std))
 
 
 @method("exponential_")
@@ -671,16 +710,21 @@ def exponential_(self: Tensor, lambd: float = 1.0, *, generator=None) -> Tensor:
 @method("bernoulli_")
 def bernoulli__(self: Tensor, p=0.5, *, generator=None) -> Tensor:
     """Fill with 0/1 samples: probability ``p`` (a float or a broadcastable tensor)."""
-    rng = _rng(generator)
     if isinstance(p, Tensor):
         pa = p._data.astype(np.float64)
         if pa.size and ((pa < 0) | (pa > 1)).any():
             raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
-        u = rng.random(self.shape)
-        return _fill(_BERNOULLI_T, self, u < pa)
+        r = _traced_fill(self, generator, uniform_draw, D.float64,
+                         lambda u: u.lt(p.detach().to(D.float64)))
+        if r is not None:
+            return r
+        return _fill(_BERNOULLI_T, self, _rng(generator).random(self.shape) < pa)
     p = float(p)
     _check_p(p)
-    return _fill(_BERNOULLI_F, self, rng.random(self.shape, dtype=np.float32) < p)
+    r = _traced_fill(self, generator, uniform_draw, D.float32, lambda u: u.lt(p))
+    if r is not None:
+        return r
+    return _fill(_BERNOULLI_F, self, _rng(generator).random(self.shape, dtype=np.float32) < p)
 
 
 def _dtype_max_random(dt: D.dtype) -> int:

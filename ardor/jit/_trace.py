@@ -28,8 +28,8 @@ _WHAT = {
     "tolist": "Converting a tensor to a Python list (.tolist())",
     "bool": "Converting a tensor to a Python boolean",
     "shape": "An op whose output shape depends on the input values",
-    "random": "Drawing random numbers with a factory or in-place sampler (rand, randn, "
-              "randint, normal, bernoulli, uniform_, ...)",
+    "random": "Drawing random numbers on the host (randint, randperm, normal(), "
+              "multinomial, exponential_, a generator other than the default, ...)",
 }
 
 # ops whose output shape depends on the data, not only on the input shapes
@@ -49,6 +49,8 @@ class Tracer:
         self.attr_nodes: dict = {}     # target -> (tensor, get_attr node)
         self.n_const = 0
         self.const_versions: dict = {}  # constant's name -> its tensor's version when taken
+        self.const_names: dict = {}     # id(tensor) -> its constant's name
+        self.temps: dict = {}           # id -> tensor made by a factory during the trace
         self.op_mutated: set = set()    # ids of tensors ops updated in place (op.mutates)
         self.warned: set = set()
         self.prev = None
@@ -82,12 +84,18 @@ class Tracer:
             name = f"_tensor_constant{self.n_const - 1}"
             live = _make(np.array(t._data, copy=True))  # snapshot: later writes stay out
             self.const_versions[name] = t._version[0]
+            self.const_names[id(t)] = name
         n = self.graph.get_attr(name, live)
         if live is not t:
             self.graph.consts.add(name)
         self.attr_nodes[name] = (t, n)
         self.bind(t, n)
         return n
+
+    def made(self, t: Tensor) -> None:
+        """``t`` was made by a factory (empty, zeros, tensor, ...) while tracing: writes into
+        it by recorded in-place ops need no replay outside the graph."""
+        self.temps[id(t)] = t
 
     def stale_constants(self) -> list:
         """Names of the constants whose tensors were written after being taken (by code the
@@ -136,6 +144,11 @@ class Tracer:
             self._warn("An in-place op on a view was traced: only the view's value is "
                        "tracked, not its base's", "view")
         self.bind(t, rn)
+        name = self.const_names.get(id(t))
+        if name is not None and id(t) in self.temps:
+            # a recorded write into a temporary: not stale (a write into a tensor from
+            # outside stays stale, as the graph will not write it back)
+            self.const_versions[name] = t._version[0]
 
     def record_alias(self, src: Tensor, dst: Tensor) -> None:
         self.bind(dst, self.node_for(src))
@@ -166,6 +179,8 @@ class Tracer:
         for target, (t, n0) in self.attr_nodes.items():
             cur = self.env.get(id(t))
             if cur is not None and cur is not n0:
+                if target.startswith("_tensor_constant") and id(t) in self.temps:
+                    continue  # a temporary of the traced code: its later values are nodes
                 if target.startswith("_tensor_constant"):
                     self._warn(f"A tensor constant ({target}) was modified in place: the "
                                "modification is not replayed", "const")

@@ -705,3 +705,55 @@ def test_replaced_grad_retraces_instead_of_writing_a_stale_tensor():
     e = next(iter(f.entries.values()))
     assert e.compiled is not None
     assert all(p.grad is g for p, g in zip(m.parameters(), [g for p, g in e.kept_grads]))
+
+
+@pytest.mark.parametrize("draw", ["uniform_", "normal_", "bernoulli_float", "bernoulli_tensor",
+                                  "bernoulli_fn", "bernoulli_fn_p"])
+def test_in_place_random_fills_are_graph_ops_drawing_like_eager(draw):
+    # DropPath / noise-injection style draws inside a training step: recorded as draw ops
+    # (no fallback), each compiled run drawing the numbers eager code would draw
+    def noise(h):
+        if draw == "uniform_":
+            return h * torch_like_empty(h).uniform_(0.5, 1.5)
+        if draw == "normal_":
+            return h + torch_like_empty(h).normal_(0.0, 0.1)
+        if draw == "bernoulli_float":
+            return h * torch_like_empty(h[:, :1]).bernoulli_(0.8) / 0.8
+        if draw == "bernoulli_tensor":
+            keep = ardor.full((1, h.shape[1]), 0.7, dtype=ardor.float64)
+            return h * torch_like_empty(h).bernoulli_(keep)
+        if draw == "bernoulli_fn":
+            return h * ardor.bernoulli(ardor.full_like(h, 0.6).detach())
+        return h * ardor.bernoulli(h.detach(), p=0.75)
+
+    def torch_like_empty(h):
+        return ardor.empty(tuple(h.shape), dtype=h.dtype)
+
+    def build():
+        m = nn.Sequential(nn.Linear(8, 32), nn.Tanh())
+        head = nn.Linear(32, 4)
+        return m, head, ardor.optim.SGD(list(m.parameters()) + list(head.parameters()), lr=0.1)
+    runs = []
+    for mode in ("eager", "compiled"):
+        ardor.manual_seed(0)
+        m, head, opt = build()
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(head(noise(m(x))), y)
+            loss.backward()
+            opt.step()
+            return loss.detach()
+        f = jit.compile(step) if mode == "compiled" else step
+        losses = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", JitWarning)
+            warnings.simplefilter("error", jit.TracerWarning)
+            for x, y in _mlp_data(6):
+                losses.append(f(ardor.tensor(x), ardor.tensor(y)).item())
+        runs.append((m, f, losses))
+    (me, _, le), (mc, f, lc) = runs
+    assert next(iter(f.entries.values())).compiled is not None
+    np.testing.assert_allclose(lc, le, rtol=1e-5)
+    for a, b in zip(me.parameters(), mc.parameters()):
+        np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
