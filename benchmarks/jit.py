@@ -171,13 +171,36 @@ def bench_train_mnist(rounds):
     return bench_train(rounds, "mnist")
 
 
+def bench_gemm_floor(rounds, which="wide"):
+    """The matrix products of the MLP training step alone (ardor's GEMM, the layouts the
+    step uses), beside the eager and compiled steps: no step can take less than their sum,
+    so eager / sum bounds what compiling can gain on a GEMM-bound step."""
+    from ardor._ops import _gemm
+    sizes, batch = MLPS[which]
+    rng = np.random.default_rng(0)
+    f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
+    prods = []   # (a, b): forward X @ W^T; backward dW = dY^T @ X, dX = dY @ W
+    for i, (din, dout) in enumerate(zip(sizes[:-1], sizes[1:])):
+        x, w, dy = f32(batch, din), f32(dout, din), f32(batch, dout)
+        prods += [(x, w.T), (dy.T, x)] + ([(dy, w)] if i else [])
+    outs = [np.empty((a.shape[0], b.shape[1]), np.float32) for a, b in prods]
+
+    def products():
+        for (a, b), o in zip(prods, outs):
+            if _gemm.matmul(a, b, out=o) is None:
+                np.matmul(a, b, out=o)
+    rows, title = bench_train(rounds, which)
+    rows["its matrix products alone (floor)"] = _median_rows({"f": products}, rounds, 5)["f"]
+    return rows, title + f"; the floor: its {len(prods)} matrix products alone"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     rounds = 3 if args.quick else args.rounds
-    for fn in (bench_fused, bench_cnn, bench_train, bench_train_mnist):
+    for fn in (bench_fused, bench_cnn, bench_gemm_floor, bench_train_mnist):
         try:
             rows, title = fn(rounds)
         except Exception as e:  # noqa: BLE001 - report and go on
