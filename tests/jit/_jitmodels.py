@@ -96,3 +96,16 @@ def import_defs(directory, source: str, prefix: str) -> tuple:
             sys.path.remove(str(directory))
             sys.modules.pop(name, None)
     return mods[0], mods[1]
+
+
+def nodes_of(graph, kind: str) -> list:
+    """The nodes of ``kind`` in ``graph`` and in every region below it (if/loop bodies),
+    in program order."""
+    out = []
+    for n in graph.nodes:
+        if n.kind == kind:
+            out.append(n)
+        for v in n.attrs.values():
+            if isinstance(v, ardor.jit.Graph):
+                out += nodes_of(v, kind)
+    return out

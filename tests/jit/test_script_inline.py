@@ -22,7 +22,7 @@ import ardor.jit as jit
 import ardor.nn as nn
 from ardor.jit import _script_run
 
-from _jitmodels import import_defs
+from _jitmodels import import_defs, nodes_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
@@ -135,25 +135,8 @@ def _np(t):
 
 def _module_pycalls(graph):
     """Pycall nodes (in every region) that call a Module or a ScriptFunction."""
-    out = []
-    for n in graph.nodes:
-        if n.kind == "pycall" and isinstance(n.attrs["fn"], (nn.Module, jit.ScriptFunction)):
-            out.append(n)
-        for v in n.attrs.values():
-            if isinstance(v, jit.Graph):
-                out += _module_pycalls(v)
-    return out
-
-
-def _if_nodes(graph):
-    out = []
-    for n in graph.nodes:
-        if n.kind == "if":
-            out.append(n)
-        for v in n.attrs.values():
-            if isinstance(v, jit.Graph):
-                out += _if_nodes(v)
-    return out
+    return [n for n in nodes_of(graph, "pycall")
+            if isinstance(n.attrs["fn"], (nn.Module, jit.ScriptFunction))]
 
 
 def _branches_taken(monkeypatch, sf, calls):
@@ -170,7 +153,7 @@ def _branches_taken(monkeypatch, sf, calls):
         c()
     monkeypatch.setattr(_script_run, "run_region", real)
     out = {}
-    for n in _if_nodes(sf.graph):  # by source line of the model file
+    for n in nodes_of(sf.graph, "if"):  # by source line of the model file
         out.setdefault(n.attrs["line"], set()).update(
             k for k in ("then", "else") if id(n.attrs[k]) in ran)
     return out

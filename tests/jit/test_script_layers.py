@@ -17,7 +17,7 @@ import torch
 import ardor
 import ardor.jit as jit
 
-from _jitmodels import import_defs
+from _jitmodels import import_defs, nodes_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
@@ -99,17 +99,6 @@ def _pair(defs, cls, *args):
     return am, tm
 
 
-def _pycalls(graph):
-    out = []
-    for n in graph.nodes:
-        if n.kind == "pycall":
-            out.append(n)
-        for v in n.attrs.values():
-            if isinstance(v, jit.Graph):
-                out += _pycalls(v)
-    return out
-
-
 def _flat(out):
     return list(out) if isinstance(out, (tuple, list)) else [out]
 
@@ -119,8 +108,8 @@ def _check(am, tm, inputs, grad_inputs=(0,)):
     inputs in ``grad_inputs`` and of every parameter), and the runner == the graph."""
     sm = jit.script(am)
     ts = torch.jit.script(tm)
-    assert not [n for n in _pycalls(sm.graph) if "why" in n.attrs], \
-        [n.attrs["why"] for n in _pycalls(sm.graph) if "why" in n.attrs]
+    assert not [n for n in nodes_of(sm.graph, "pycall") if "why" in n.attrs], \
+        [n.attrs["why"] for n in nodes_of(sm.graph, "pycall") if "why" in n.attrs]
     runs = []
     for lib, f in (("a", sm), ("a", am), ("t", ts)):
         xs = [(ardor.tensor(x, requires_grad=i in grad_inputs) if lib == "a" else

@@ -17,7 +17,7 @@ import torch
 import ardor
 import ardor.jit as jit
 
-from _jitmodels import import_defs
+from _jitmodels import import_defs, nodes_of
 
 pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated")
 
@@ -77,17 +77,6 @@ def defs(tmp_path_factory):
     return am, tm, d
 
 
-def _pycalls(graph):
-    out = []
-    for n in graph.nodes:
-        if n.kind == "pycall":
-            out.append(n)
-        for v in n.attrs.values():
-            if isinstance(v, jit.Graph):
-                out += _pycalls(v)
-    return out
-
-
 def _cases():
     rng = np.random.default_rng(5)
     for scale in (1.0, -1.0, 3.0, -3.0):  # both sides of the if, with and without return
@@ -101,7 +90,7 @@ def test_helpers_compile_in_and_match_eager_and_torch_script(defs):
     am, tm, _ = defs
     s = jit.script(am.entry)
     ts = torch.jit.script(tm.entry)
-    fns = {n.attrs["fn"] for n in _pycalls(s.graph)}
+    fns = {n.attrs["fn"] for n in nodes_of(s.graph, "pycall")}
     assert not {am.helper, am.middle} & fns  # compiled in, not called
     signs = set()
     for x, w, n in _cases():
@@ -157,7 +146,7 @@ def test_saved_helper_graph_loads_without_the_defining_module(defs, tmp_path):
 def test_recursive_helper_stays_a_call_and_runs(defs):
     am, tm, _ = defs
     s = jit.script(am.entry_recursive)
-    calls = [n for n in _pycalls(s.graph) if n.attrs["fn"] is am.recursive]
+    calls = [n for n in nodes_of(s.graph, "pycall") if n.attrs["fn"] is am.recursive]
     assert len(calls) == 1 and "itself" in calls[0].attrs["why"]
     x = np.arange(4, dtype=np.float32)
     for n in (0, 3):
@@ -170,7 +159,7 @@ def test_recursive_helper_stays_a_call_and_runs(defs):
 def test_unscriptable_helper_runs_eagerly_and_save_names_it(defs, tmp_path):
     am, _, _ = defs
     s = jit.script(am.entry_unscriptable)
-    calls = [n for n in _pycalls(s.graph) if n.attrs["fn"] is am.unscriptable]
+    calls = [n for n in nodes_of(s.graph, "pycall") if n.attrs["fn"] is am.unscriptable]
     assert len(calls) == 1 and "ListComp" in calls[0].attrs["why"]
     x = ardor.tensor(np.arange(4, dtype=np.float32))
     np.testing.assert_array_equal(s(x).numpy(), am.entry_unscriptable(x).numpy())
@@ -188,7 +177,7 @@ def test_ignored_and_library_functions_are_not_compiled_in():
     def f(x):
         return kept(x) * math.sqrt(4.0) + ardor.relu(x)
     s = jit.script(f)
-    fns = {n.attrs["fn"] for n in _pycalls(s.graph)}
+    fns = {n.attrs["fn"] for n in nodes_of(s.graph, "pycall")}
     assert kept in fns and ardor.relu in fns
     x = ardor.tensor(np.array([-1.0, 2.0], np.float32))
     np.testing.assert_array_equal(s(x).numpy(), f(x).numpy())
