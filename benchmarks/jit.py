@@ -131,7 +131,7 @@ def _mlp(nn, sizes):
 MLPS = {"wide": ((256, 512, 512, 512, 512, 10), 128), "mnist": ((784, 128, 64, 10), 64)}
 
 
-def bench_train(rounds, which="wide"):
+def bench_train(rounds, which="wide", extra=None):
     sizes, batch = MLPS[which]
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
@@ -162,7 +162,7 @@ def bench_train(rounds, which="wide"):
     for _ in range(3):
         compiled(x, y)
     cases = {"compiled step (ardor.jit.compile)": lambda: compiled(x, y),
-             "ardor eager": lambda: step(x, y), "torch eager": tstep}
+             "ardor eager": lambda: step(x, y), "torch eager": tstep, **(extra or {})}
     return _median_rows(cases, rounds, 5), f"MLP training step (SGD momentum; " \
                                            f"{'-'.join(map(str, sizes))}, batch {batch})"
 
@@ -173,8 +173,9 @@ def bench_train_mnist(rounds):
 
 def bench_gemm_floor(rounds, which="wide"):
     """The matrix products of the MLP training step alone (ardor's GEMM, the layouts the
-    step uses), beside the eager and compiled steps: no step can take less than their sum,
-    so eager / sum bounds what compiling can gain on a GEMM-bound step."""
+    step uses), timed in the same alternating rounds as the eager and compiled steps: no
+    step can take less than their sum, so eager / sum bounds what compiling can gain on a
+    GEMM-bound step."""
     from ardor._ops import _gemm
     sizes, batch = MLPS[which]
     rng = np.random.default_rng(0)
@@ -187,10 +188,9 @@ def bench_gemm_floor(rounds, which="wide"):
 
     def products():
         for (a, b), o in zip(prods, outs):
-            if _gemm.matmul(a, b, out=o) is None:
-                np.matmul(a, b, out=o)
-    rows, title = bench_train(rounds, which)
-    rows["its matrix products alone (floor)"] = _median_rows({"f": products}, rounds, 5)["f"]
+            _gemm.mm(np, a, b, out=o)
+    rows, title = bench_train(rounds, which,
+                              {"its matrix products alone (floor)": products})
     return rows, title + f"; the floor: its {len(prods)} matrix products alone"
 
 
