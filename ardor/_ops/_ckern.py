@@ -15,6 +15,7 @@ import os
 import numpy as np
 
 from ._addr import addr
+
 # The LSTM cell update for units [u0, u1) of one row, in C: one definition used by the
 # per-step kernels here and by the whole-sequence kernels of _gemm.py.
 LSTM_CELL = r"""

@@ -482,26 +482,25 @@ def _check_p(p: float, name: str = "bernoulli_"):
 @public("bernoulli")
 def bernoulli(input: Tensor, p=None, *, generator=None, out=None) -> Tensor:
     """0/1 samples: with probabilities ``input``, or with a fixed ``p`` in input's shape."""
+    # while tracing, the draws are a graph op (a compiled step draws anew each run);
+    # torch's zero gradient for probabilities that require grad keeps the eager path
+    traced = out is None and _tracing_default(generator) and not (
+        p is None and state.grad_enabled and input.requires_grad)
+    rng = None if traced else _rng(generator, "bernoulli")
     if p is not None:
         p = float(p)
         _check_p(p)
     elif not (input.dtype.is_floating_point):
         raise _not_impl("bernoulli_tensor_cpu_p_", input.dtype)
+    elif input.numel() and bool(((input._data < 0) | (input._data > 1)).any()):
+        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     wt = D.float64 if input.dtype is D.float64 else D.float32
-    if out is None and _tracing_default(generator) and not (
-            p is None and state.grad_enabled and input.requires_grad):
-        # the draws as a graph op (a compiled step draws anew each run); torch's zero
-        # gradient for probabilities that require grad keeps the eager path
+    if traced:
         u = dispatch(uniform_draw, (_carrier(wt),), {"shape": tuple(input.shape)})
         return u.lt(p if p is not None else input).to(input.dtype)
-    rng = _rng(generator, "bernoulli")
-    if p is not None:
-        u = _uniform(rng, input.shape, wt)
-        arr = (u < p).astype(input._data.dtype)
-        return _write_out(out, _finish(arr))
-    if input.numel() and bool(((input._data < 0) | (input._data > 1)).any()):
-        raise RuntimeError("Expected p_in >= 0 && p_in <= 1 to be true, but got false.")
     u = _uniform(rng, input.shape, wt)
+    if p is not None:
+        return _write_out(out, _finish((u < p).astype(input._data.dtype)))
     return _write_out(out, dispatch(bernoulli_op, (input,), {"u": u}))
 
 

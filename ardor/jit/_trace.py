@@ -179,11 +179,12 @@ class Tracer:
         for target, (t, n0) in self.attr_nodes.items():
             cur = self.env.get(id(t))
             if cur is not None and cur is not n0:
-                if target.startswith("_tensor_constant") and id(t) in self.temps:
-                    continue  # a temporary of the traced code: its later values are nodes
                 if target.startswith("_tensor_constant"):
-                    self._warn(f"A tensor constant ({target}) was modified in place: the "
-                               "modification is not replayed", "const")
+                    # a temporary of the traced code needs no replay: its later values
+                    # are nodes
+                    if id(t) not in self.temps:
+                        self._warn(f"A tensor constant ({target}) was modified in place: "
+                                   "the modification is not replayed", "const")
                     continue
                 g.mutations.append((target, cur))
         g.output(out)

@@ -757,3 +757,15 @@ def test_in_place_random_fills_are_graph_ops_drawing_like_eager(draw):
     np.testing.assert_allclose(lc, le, rtol=1e-5)
     for a, b in zip(me.parameters(), mc.parameters()):
         np.testing.assert_allclose(b.detach().numpy(), a.detach().numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_traced_bernoulli_checks_probabilities_as_eager():
+    bad = ardor.tensor(np.array([0.5, 1.5], np.float32))
+    with pytest.raises(RuntimeError, match="p_in >= 0 && p_in <= 1") as eager:
+        ardor.bernoulli(bad)
+    with pytest.raises(RuntimeError, match="p_in >= 0 && p_in <= 1") as traced:
+        jit.trace(lambda t: ardor.bernoulli(t), (bad,))
+    assert str(traced.value) == str(eager.value)
+    with pytest.raises(RuntimeError) as t_err:
+        torch.bernoulli(torch.tensor([0.5, 1.5]))
+    assert type(t_err.value) is type(eager.value)
