@@ -28,6 +28,16 @@ import numpy as np
 from .. import _dtype as D
 
 
+def unique_name(base: str, taken: set) -> str:
+    """``base``, else ``base_1``, ``base_2``...: the first not in ``taken``, which it joins."""
+    name, i = base, 1
+    while name in taken:
+        name = f"{base}_{i}"
+        i += 1
+    taken.add(name)
+    return name
+
+
 class GraphError(ValueError):
     """A malformed graph (raised by :meth:`Graph.verify`)."""
 
@@ -177,13 +187,7 @@ class Graph:
 
     # -- building --------------------------------------------------------------------
     def _name(self, base: str) -> str:
-        base = _ident(base)
-        name, i = base, 1
-        while name in self._names:
-            name = f"{base}_{i}"
-            i += 1
-        self._names.add(name)
-        return name
+        return unique_name(_ident(base), self._names)
 
     def _add(self, node):
         self.nodes.append(node)

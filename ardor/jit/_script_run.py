@@ -11,7 +11,7 @@ import math
 import operator
 import re
 
-from ._ir import Graph, Node, map_nodes
+from ._ir import Graph, Node, map_nodes, unique_name
 from ._script_ops import (_CMP, _UNDEF, _fn_name, _getattr, _make_list, _make_tuple, _not_any,
                           _slice, _truth)
 
@@ -228,12 +228,7 @@ class _ScriptGen:
         if base[0] == "_" or base[0].isdigit() or keyword.iskeyword(base) or \
                 hasattr(builtins, base):
             base = ("v" if base[0] == "_" else "v_") + base
-        name, i = base, 1
-        while name in self.taken:
-            name = f"{base}_{i}"
-            i += 1
-        self.taken.add(name)
-        return name
+        return unique_name(base, self.taken)
 
     def bind(self, node, name=None) -> str:
         v = self.var[id(node)] = name or self.alloc(node.name)
