@@ -6,12 +6,15 @@ the same signature. Calls go:
 1. the first call for a signature runs eagerly (optimizers create their state lazily);
 2. the next call runs eagerly *under the tracer*: forward ops, the backward formulas the
    autograd engine runs (the op table's ``backward``, traced like any other op: this is
-   the graph-level autodiff), and the optimizer update (SGD, Adam and AdamW are swapped
-   for a dispatch-based step with identical arithmetic; Adam's step counters and bias
-   corrections are computed host-side and fed as 0-d inputs) are recorded into one graph whose
-   state mutations (parameters, optimizer buffers) are written back at its end and whose
-   outputs include the new ``.grad`` of every parameter;
-3. later calls run the compiled graph (fused kernels, planned memory, no autograd).
+   the graph-level autodiff), and the optimizer update (any of ardor.optim's elementwise
+   optimizers: their numpy kernels are recorded as ardor ops, and the numbers their
+   bookkeeping computes each step, such as bias corrections, become 0-d inputs; see
+   ``_optimizer_step``) are recorded into one graph whose state mutations (parameters,
+   optimizer buffers) are written back at its end and whose outputs include the new
+   ``.grad`` of every parameter;
+3. later calls run the optimizers' bookkeeping on the host (step counters advance; a step
+   leaving the traced path, like RAdam's rectification switching on, retraces), then the
+   compiled graph (fused kernels, planned memory, no autograd).
 
 A function whose outputs require grad with no backward inside it (``model =
 ardor.compile(model)``, differentiated by the caller) is traced on through the backward
@@ -90,128 +93,15 @@ def _modules(objs):
 
 
 # ------------------------------------------------------------------ traceable optimizers
-def _sgd_step(opt):
-    """SGD's update through dispatch, with the same arithmetic (and rounding) as
-    ardor.optim.sgd's kernel, so the tracer records it."""
-    from ..autograd.grad_mode import no_grad
-    for group in opt.param_groups:  # check first: never stop half-way through an update
-        if group["momentum"] != 0 and any(
-                p.grad is not None and opt.state[p].get("momentum_buffer") is None
-                for p in group["params"]):
-            raise _Fallback("SGD momentum buffers are created on the first step")
-    from ..optim.optimizer import _to_scalar
-    with no_grad():
-        for group in opt.param_groups:
-            mom, damp = group["momentum"], group["dampening"]
-            wd = float(group["weight_decay"])
-            nesterov, maximize = group["nesterov"], group["maximize"]
-            # read at every run: a scheduler may change them between steps
-            neg_lr = _host_input("neg_lr", lambda g=group: -float(_to_scalar(g["lr"])))
-            mom_t = _host_input("momentum", lambda g=group: float(g["momentum"])) \
-                if mom != 0 else None
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                g = p.grad
-                if wd != 0:
-                    g = (p * wd - g) if maximize else (p * wd + g)
-                elif maximize:
-                    g = -g
-                if mom != 0:
-                    buf = opt.state[p]["momentum_buffer"]
-                    buf.mul_(mom_t)
-                    buf.add_(g if damp == 0 else g * (1 - damp))
-                    g = buf * mom_t + g if nesterov else buf
-                p.add_(g * neg_lr)
+_CTX: list = []   # the compile trace in progress: {"plans": [...], "host": set()}
 
 
-_CTX: list = []   # the compile trace in progress: {"prologue": [...], "host": set()}
-
-
-def _host_input(name: str, compute):
-    """A 0-d graph input that ``compute()`` recomputes on the host before every compiled
-    run (a hyper-parameter a scheduler may change between steps)."""
-    import numpy as np
-    ctx = _CTX[-1]
-    ctx["prologue"].append(lambda: (np.array(compute()),))
-    t = _make(np.array(compute()))
-    state.tracer.input(t, f"{name}{len(ctx['prologue'])}")
-    return t
-
-
-def _adam_step(opt):
-    """Adam/AdamW's update through dispatch with ardor.optim.adam's exact arithmetic. The
-    step counters and bias corrections are host-side work: each compiled run recomputes
-    them in a prologue and feeds them to the graph as 0-d inputs."""
-    import numpy as np
-    from ..autograd.grad_mode import no_grad
-    from ..optim.optimizer import _to_scalar
-    ctx = _CTX[-1]
-    for group in opt.param_groups:
-        if any(p.grad is not None and len(opt.state[p]) == 0 for p in group["params"]):
-            raise _Fallback("Adam state is created on the first step")
-    with no_grad():
-        for group in opt.param_groups:
-            amsgrad = group["amsgrad"]
-            eps = group["eps"]
-            beta1, beta2 = float(_to_scalar(group["betas"][0])), \
-                float(_to_scalar(group["betas"][1]))
-            wd, maximize = group["weight_decay"], group["maximize"]
-            decay = wd != 0 and group["decoupled_weight_decay"]
-            l2 = wd if (wd != 0 and not group["decoupled_weight_decay"]) else 0
-            w1, w2 = 1 - beta1, 1 - beta2
-            if decay:
-                keep = _host_input("decay", lambda g=group, wd=wd:
-                                   1 - float(_to_scalar(g["lr"])) * wd)
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                st = opt.state[p]
-                step_t = st["step"]
-                ctx["host"].add(id(step_t))
-
-                def host(step_t=step_t, group=group, beta1=beta1, beta2=beta2):
-                    step_t._data += 1
-                    step_t._version[0] += 1
-                    step = float(step_t._data)
-                    lr = float(_to_scalar(group["lr"]))
-                    return (np.array(-(lr / (1 - beta1 ** step))),
-                            np.array((1 - beta2 ** step) ** 0.5))
-                neg_step, bc2s = (_make(a) for a in host())
-                ctx["prologue"].append(host)
-                n = len(ctx["prologue"])
-                state.tracer.input(neg_step, f"neg_step_size{n}")
-                state.tracer.input(bc2s, f"bias_correction2_sqrt{n}")
-                g, m, v = p.grad, st["exp_avg"], st["exp_avg_sq"]
-                if decay:
-                    p.mul_(keep)
-                if l2 != 0:
-                    g = (p * l2 - g) if maximize else (p * l2 + g)
-                elif maximize:
-                    g = -g
-                tmp = g - m                                   # F.lerp_
-                if w1 < 0.5:
-                    m.add_(tmp * w1)
-                else:
-                    m.copy_(g - tmp * (1 - w1))
-                v.mul_(beta2)                                 # F.addcmul_
-                v.add_(g * g if w2 == 1 else g * w2 * g)
-                if amsgrad:
-                    mx = st["max_exp_avg_sq"]
-                    mx.copy_(ardor_maximum(mx, v))
-                    d = mx.sqrt()
-                else:
-                    d = v.sqrt()
-                d = d / bc2s + eps
-                p.add_(m * neg_step / d)                      # F.addcdiv_
-
-
-def ardor_maximum(a, b):
-    import ardor
-    return ardor.maximum(a, b)
-
-
-_STEPS = {"SGD": _sgd_step, "Adam": _adam_step, "AdamW": _adam_step}
+def _foreach_steps() -> set:
+    """The ``step`` functions that do their array work in ``optim._foreach.run``."""
+    from .. import optim
+    return {c.step for c in (optim.SGD, optim.Adam, optim.AdamW, optim.RMSprop, optim.Adagrad,
+                             optim.Adadelta, optim.Adamax, optim.NAdam, optim.RAdam,
+                             optim.ASGD, optim.Rprop)}
 
 
 def _hyper(opt):
@@ -233,28 +123,33 @@ def _hyper(opt):
 
 
 class _Patch:
-    """Swap supported optimizers' ``step`` for the traceable version while tracing."""
+    """Swap the optimizers' ``step`` for the recording one while tracing."""
 
     def __init__(self, opts):
         self.opts = opts
 
     def __enter__(self):
+        steps = _foreach_steps()
         for o in self.opts:
-            impl = _STEPS.get(type(o).__name__)
-            if impl is None or type(o).__module__.split(".")[0] != "ardor":
+            if type(o).step not in steps:
                 raise _Fallback(f"optimizer {type(o).__name__} has no traceable step "
-                                f"(supported: {', '.join(_STEPS)})")
-            o.step = functools.partial(_traced_step, impl, o)
+                                "(supported: ardor.optim's elementwise optimizers)")
+            o.step = functools.partial(_traced_step, o)
 
     def __exit__(self, *exc):
         for o in self.opts:
             o.__dict__.pop("step", None)
 
 
-def _traced_step(impl, opt, closure=None):
-    if closure is not None:
-        raise _Fallback("optimizer.step(closure) is not supported in a compiled step")
-    impl(opt)
+def _traced_step(opt, closure=None):
+    from ._optimizer_step import Unsupported, traced_step
+    try:
+        plan = traced_step(opt, closure)
+    except Unsupported as why:
+        raise _Fallback(str(why)) from None
+    ctx = _CTX[-1]
+    ctx["plans"].append(plan)
+    ctx["host"].update(id(t) for t in plan.host)
 
 
 # ------------------------------------------------------------------ the compiled callable
@@ -266,6 +161,7 @@ class _Entry:
         self.eager_reason = None
         self.aot = None        # a compiled forward + backward (see _aot)
         self.kept_grads = ()   # (parameter, its .grad) the graph updates in place
+        self.plans = []        # the traced optimizer steps (_optimizer_step.Plan)
 
 
 class CompiledStep:
@@ -363,7 +259,7 @@ class CompiledStep:
                 e.eager_reason = str(why.args[0])
                 self._warn(f"{e.eager_reason}; running eagerly")
                 return why.args[1] if len(why.args) > 1 else self.fn(*args)
-        return self._run(e, args)
+        return self._run(e, key, args)
 
     def _trace(self, e, args):
         from ..autograd.grad_mode import enable_grad
@@ -400,7 +296,7 @@ class CompiledStep:
         # each parameter's .grad before the run: one the step leaves alone stays as it is
         before = {id(p): (p._grad, p._grad._version[0] if p._grad is not None else None)
                   for p in params}
-        ctx = {"prologue": [], "host": set()}
+        ctx = {"plans": [], "host": set()}
         _CTX.append(ctx)
         try:
             with warnings.catch_warnings(record=True) as caught:
@@ -413,6 +309,9 @@ class CompiledStep:
         for w in caught:
             if not issubclass(w.category, TracerWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        bad = next((p.bad for p in ctx["plans"] if p.bad), None)
+        if bad:
+            raise _Fallback(bad, result)
         if data_dep:
             raise _Fallback(f"the step is data-dependent ({str(data_dep[0].message)[:60]}...)",
                             result)
@@ -445,10 +344,16 @@ class CompiledStep:
             if n is None or n.kind == "get_attr":
                 raise _Fallback(_ACCUMULATE, result)
             grads.append((p, n))
-        aot = grad_at_call and not kept and all(n is None for _, n in grads) and any(
-            t.requires_grad for t in tensors_in(result))
+        # (an optimizer step means the backward ran inside, its grads since cleared)
+        aot = grad_at_call and not kept and not ctx["plans"] \
+            and all(n is None for _, n in grads) \
+            and any(t.requires_grad for t in tensors_in(result))
         if aot:   # a forward differentiated outside: trace its backward too
-            wrt, arg_grad = self._trace_backward(tracer, inputs, result, mods)
+            try:
+                wrt, arg_grad = self._trace_backward(tracer, inputs, result, mods)
+            except RuntimeError as why:   # e.g. the graph's buffers were freed
+                raise _Fallback(f"the backward of the result could not be traced "
+                                f"({str(why)[:80]})", result) from why
         else:
             tracer.finish(result)
         mutated = {t for t, _ in tracer.graph.mutations}
@@ -485,7 +390,7 @@ class CompiledStep:
         e.has_grad = [n is not None for _, n in grads]
         e.kept_grads = kept
         e.inputs_n = len(inputs)
-        e.prologue = ctx["prologue"]
+        e.plans = ctx["plans"]
         return result
 
     def _trace_backward(self, tracer, inputs, result, mods):
@@ -508,12 +413,30 @@ class CompiledStep:
         tracer.finish((result, tuple(gs)))
         return params, arg_grad
 
-    def _run(self, e, args):
+    def _run(self, e, key, args):
         if e.aot is not None:
             return e.aot(args)
         arrays = [a._data for a in args if isinstance(a, Tensor)]
-        for host in e.prologue:  # host-side scalars (optimizer step counters)
-            arrays.extend(host())
+        if e.plans:   # the optimizers' bookkeeping, giving the graph its scalar inputs
+            from ._optimizer_step import Retrace, host_step
+            saved = [(t, t._data.copy()) for p in e.plans for t in p.host]
+            try:
+                for p in e.plans:
+                    arrays.extend(host_step(p))
+            except Retrace as why:
+                for t, v in saved:
+                    t._data[...] = v
+                # this call runs eagerly as a new entry's first; the next one retraces
+                self._retraced += 1
+                self.entries[key] = _Entry()
+                self.entries[key].calls = 1
+                if len(self.entries) + self._retraced > self.max_recompiles:
+                    self.eager = True
+                    self._warn(f"{why}; more than {self.max_recompiles} recompilations; "
+                               "running eagerly from now on")
+                else:
+                    self._warn(f"{why}; recompiling")
+                return self.fn(*args)
         out, grads = e.compiled(*arrays)
         it = iter(grads)
         for p, has in zip(e.params, e.has_grad):

@@ -281,7 +281,8 @@ class Graph:
         self.nodes = [n for n in self.nodes if id(n) not in dead]
         for n in nodes:
             self._names.discard(n.name)
-        used = {n.target for n in self.nodes if n.kind == "get_attr"}
+        used = {n.target for n in self.nodes if n.kind == "get_attr"} \
+            | {t for t, _ in self.mutations}   # state written without being read
         self.tensors = {k: v for k, v in self.tensors.items() if k in used}
         self.consts &= used
 

@@ -97,8 +97,32 @@ def run(kernel, per_param: list, nscratch: int) -> None:
 
     ``per_param`` is a list of ``(arrays, scalars)``: ``arrays`` a tuple of same-shaped
     backend arrays of one parameter (the first is the parameter), ``scalars`` a tuple of
-    Python numbers passed to the kernel unchanged.
+    Python numbers passed to the kernel unchanged. Inside :class:`intercepted` the call
+    goes to its hook instead (ardor.jit records or replays optimizer steps that way).
     """
+    hook = getattr(_tls, "hook", None)
+    if hook is not None:
+        return hook(kernel, per_param, nscratch)
+    run_arrays(kernel, per_param, nscratch)
+
+
+class intercepted:
+    """``with intercepted(hook):`` this thread's ``run(kernel, per_param, nscratch)`` calls
+    ``hook`` with the same arguments."""
+
+    def __init__(self, hook):
+        self.hook = hook
+
+    def __enter__(self):
+        self.prev = getattr(_tls, "hook", None)
+        _tls.hook = self.hook
+
+    def __exit__(self, *exc):
+        _tls.hook = self.prev
+
+
+def run_arrays(kernel, per_param: list, nscratch: int) -> None:
+    """:func:`run` on the arrays themselves (never intercepted)."""
     items = []
     total = 0
     for arrays, scalars in per_param:
