@@ -252,7 +252,9 @@ class Plan:
 
     def __init__(self, opt):
         self.opt = opt
-        self.calls: list = []     # per run call: (code, cells, per-param layout)
+        # per run call: (code, closure cells holding numbers, the other cells' constants,
+        # per parameter its scalars' layout: _NUM or the constant)
+        self.calls: list = []
         self.nbase = 0
         self.used: list = []      # _Scalars that are graph inputs, in input order
         self.guards: list = []    # (scalar, fn, other, outcome)
@@ -270,7 +272,7 @@ class Plan:
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) \
+    return type(v) is float or isinstance(v, (int, float)) and not isinstance(v, bool) \
         or isinstance(v, (np.ndarray, np.generic)) and np.ndim(v) == 0 and v.dtype.kind == "f"
 
 
@@ -298,7 +300,7 @@ def traced_run(plan: Plan, kernel, per, nscratch):
         for t in st.values():
             if isinstance(t, Tensor):
                 tensors[id(t._data)] = t
-    layout, cells, calls = [], [], []
+    layout, nums, consts, calls = [], [], [], []
     try:
         for arrays, scalars in per:
             for a in arrays:
@@ -312,10 +314,10 @@ def traced_run(plan: Plan, kernel, per, nscratch):
             v = c.cell_contents
             if _is_number(v):
                 s = plan.base(v)
-                cells.append((k, _NUM))
+                nums.append(k)
                 new_cells.append(types.CellType(s))
             else:
-                cells.append((k, v))
+                consts.append((k, v))
                 new_cells.append(c)
         traced = types.FunctionType(kernel.__code__, kernel.__globals__, kernel.__name__,
                                     kernel.__defaults__, tuple(new_cells) or None)
@@ -347,7 +349,7 @@ def traced_run(plan: Plan, kernel, per, nscratch):
             if a.t is not a.real:
                 _write(a.real, a.t._data)
                 state.tracer.record_inplace(a.real, a.t)
-    plan.calls.append((kernel.__code__, tuple(cells), tuple(layout)))
+    plan.calls.append((kernel.__code__, tuple(nums), tuple(consts), tuple(layout)))
 
 
 class Retrace(Exception):
@@ -361,22 +363,27 @@ def _number(v):
 def host_run(env: list, it, kernel, per, nscratch):
     """``_foreach.run`` in the prologue: append this update's numbers to ``env``."""
     try:
-        code, cells, layout = next(it)
+        code, nums, consts, layout = next(it)
     except StopIteration:
         raise Retrace("more optimizer updates than traced") from None
     if kernel.__code__ is not code or len(per) != len(layout):
         raise Retrace("the optimizer updates other parameters than traced")
     clo = kernel.__closure__ or ()
-    for k, const in cells:
+    for k in nums:
         v = clo[k].cell_contents
-        if const is _NUM and _is_number(v):
-            env.append(_number(v))
-        elif const is _NUM or not _constant_ok(const, v):
+        if not _is_number(v):
+            raise Retrace("an optimizer setting changed")
+        env.append(_number(v))
+    for k, const in consts:
+        v = clo[k].cell_contents
+        if v is not const and not _constant_ok(const, v):
             raise Retrace("an optimizer setting changed")
     for (_, scalars), sl in zip(per, layout):
         if len(scalars) != len(sl):
             raise Retrace("an optimizer's per-step values changed")
         for v, const in zip(scalars, sl):
+            if v is const:
+                continue
             if const is _NUM and _is_number(v):
                 env.append(_number(v))
             elif const is _NUM or not _constant_ok(const, v):
