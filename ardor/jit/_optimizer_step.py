@@ -87,15 +87,20 @@ class _Scalar:
             return NotImplemented
         return self._op(ufunc, *args)
 
-    def __float__(self):
-        return self._guard(operator.eq, self.value) and float(self.value)
+    def __float__(self):   # the number leaves the graph: later steps must have the same
+        self._guard(operator.eq, self.value)
+        return float(self.value)
 
     def __index__(self):
         self._guard(operator.eq, self.value)
         return operator.index(self.value)
 
     def __bool__(self):
-        return self._guard(lambda a, b: bool(a), None)
+        return self._guard(_truth, None)
+
+
+def _truth(a, _):
+    return bool(a)
 
 
 def _binary(fn):
@@ -153,6 +158,8 @@ class _Array:
     def assign(self, v) -> None:
         """``self[...] = v``, with numpy's cast to this array's dtype and broadcast."""
         import ardor
+        if isinstance(v, _Scalar):
+            v = v.as_tensor()
         if not isinstance(v, Tensor):
             v = ardor.full(self.shape, _value(v), dtype=_dtype(self.dtype))
         if v._data.dtype != self.dtype:
