@@ -131,7 +131,11 @@ def _mlp(nn, sizes):
 MLPS = {"wide": ((256, 512, 512, 512, 512, 10), 128), "mnist": ((784, 128, 64, 10), 64)}
 
 
-def bench_train(rounds, which="wide", extra=None):
+# optimizer name -> its arguments (the same in ardor and torch)
+OPTIMS = {"SGD": dict(lr=1e-3, momentum=0.9), "Adam": dict(lr=1e-3)}
+
+
+def bench_train(rounds, which="wide", extra=None, optim="SGD"):
     sizes, batch = MLPS[which]
     rng = np.random.default_rng(0)
     torch.manual_seed(0)
@@ -141,8 +145,8 @@ def bench_train(rounds, which="wide", extra=None):
     ya = rng.integers(0, sizes[-1], batch)
     x, y = ardor.tensor(xa), ardor.tensor(ya)
     tx, ty = torch.tensor(xa), torch.tensor(ya)
-    opt = ardor.optim.SGD(am.parameters(), lr=1e-3, momentum=0.9)
-    topt = torch.optim.SGD(tm.parameters(), lr=1e-3, momentum=0.9)
+    opt = getattr(ardor.optim, optim)(am.parameters(), **OPTIMS[optim])
+    topt = getattr(torch.optim, optim)(tm.parameters(), **OPTIMS[optim])
     loss_fn = ardor.nn.functional.cross_entropy
 
     def step(x, y):
@@ -163,12 +167,17 @@ def bench_train(rounds, which="wide", extra=None):
         compiled(x, y)
     cases = {"compiled step (ardor.jit.compile)": lambda: compiled(x, y),
              "ardor eager": lambda: step(x, y), "torch eager": tstep, **(extra or {})}
-    return _median_rows(cases, rounds, 5), f"MLP training step (SGD momentum; " \
+    what = "SGD momentum" if optim == "SGD" else optim
+    return _median_rows(cases, rounds, 5), f"MLP training step ({what}; " \
                                            f"{'-'.join(map(str, sizes))}, batch {batch})"
 
 
 def bench_train_mnist(rounds):
     return bench_train(rounds, "mnist")
+
+
+def bench_train_mnist_adam(rounds):
+    return bench_train(rounds, "mnist", optim="Adam")
 
 
 def bench_gemm_floor(rounds, which="wide"):
@@ -200,7 +209,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
     rounds = 3 if args.quick else args.rounds
-    for fn in (bench_fused, bench_cnn, bench_gemm_floor, bench_train_mnist):
+    for fn in (bench_fused, bench_cnn, bench_gemm_floor, bench_train_mnist,
+               bench_train_mnist_adam):
         try:
             rows, title = fn(rounds)
         except Exception as e:  # noqa: BLE001 - report and go on
