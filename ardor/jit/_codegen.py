@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import _dtype as D
 from ._ir import Graph, Node, map_nodes, promotion_plan
 
 
@@ -265,7 +264,6 @@ def interpret(graph: Graph, *inputs, on_error=None):
 
     ``on_error(node, exc)`` may translate an exception raised by a node."""
     from .._ops.dispatch import dispatch
-    from .._tensor import Tensor
     env = {}
     phs = graph.placeholders
     if len(inputs) != len(phs):

@@ -214,7 +214,7 @@ class Placeholder:
         return self._specialize(self._bind(values, named))[0].graph
 
     def _specialize(self, tensors):
-        from ._runtime import CompiledGraph, trace_graph
+        from ._runtime import trace_graph
         key = tuple((tuple(t.shape), t.dtype) for t in tensors)
         hit = self._cache.get(key)
         if hit is None:

@@ -14,7 +14,6 @@ rebuilt graph must pass the verifier — all before anything runs.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import math
 import zipfile
