@@ -105,21 +105,23 @@ def _foreach_steps() -> set:
 
 
 def _hyper(opt):
-    """The optimizer settings a compiled step is specialized on. The learning rate (and
-    SGD's momentum, beyond being zero or not) are graph inputs read at every run, so a
-    scheduler changing them does not recompile."""
-    sgd = type(opt).__name__ == "SGD"
-    out = []
-    for g in opt.param_groups:
-        items = []
-        for k, v in sorted(g.items()):
-            if k in ("params", "lr"):
-                continue
-            if sgd and k == "momentum":
-                v = v != 0
-            items.append((k, float(v) if isinstance(v, Tensor) else v))
-        out.append(tuple(items))
-    return tuple(out)
+    """The optimizer settings a compiled step is specialized on: the flags, and for each
+    number only whether it is zero (momentum or weight decay switching on changes the
+    state and the kernel). The numbers themselves are graph inputs read at every run, so
+    a scheduler moving the learning rate, momentum or betas does not recompile; a kernel
+    branching on a number is guarded in the prologue (see ``_optimizer_step``)."""
+    return tuple(tuple((k, _setting(v)) for k, v in sorted(g.items()) if k != "params")
+                 for g in opt.param_groups)
+
+
+def _setting(v):
+    if isinstance(v, Tensor):
+        v = v.item() if v.numel() == 1 else id(v)
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return v == 0
+    if isinstance(v, (tuple, list)):
+        return tuple(_setting(x) for x in v)
+    return v
 
 
 class _Patch:

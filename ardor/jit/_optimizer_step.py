@@ -259,8 +259,8 @@ class Plan:
 
     def __init__(self, opt):
         self.opt = opt
-        # per run call: (code, closure cells holding numbers, the other cells' constants,
-        # per parameter its scalars' layout: _NUM or the constant)
+        # per run call: (code, scratch count, closure cells holding numbers, the other
+        # cells' constants, per parameter (array count, each scalar: _NUM or the constant))
         self.calls: list = []
         self.nbase = 0
         self.used: list = []      # _Scalars that are graph inputs, in input order
@@ -338,7 +338,7 @@ def traced_run(plan: Plan, kernel, per, nscratch):
                 else:
                     sl.append(v)
                     sc.append(v)
-            layout.append(tuple(sl))
+            layout.append((len(arrays), tuple(sl)))
             a0 = arrays[0]
             px = [_Array(tensors[id(a)], a.shape, a.dtype, tensors[id(a)]) for a in arrays]
             scratch = [_Array(None, a0.shape, a0.dtype) for _ in range(nscratch)]
@@ -356,7 +356,7 @@ def traced_run(plan: Plan, kernel, per, nscratch):
             if a.t is not a.real:
                 _write(a.real, a.t._data)
                 state.tracer.record_inplace(a.real, a.t)
-    plan.calls.append((kernel.__code__, tuple(nums), tuple(consts), tuple(layout)))
+    plan.calls.append((kernel.__code__, nscratch, tuple(nums), tuple(consts), tuple(layout)))
 
 
 class Retrace(Exception):
@@ -370,10 +370,10 @@ def _number(v):
 def host_run(env: list, it, kernel, per, nscratch):
     """``_foreach.run`` in the prologue: append this update's numbers to ``env``."""
     try:
-        code, nums, consts, layout = next(it)
+        code, nsc, nums, consts, layout = next(it)
     except StopIteration:
         raise Retrace("more optimizer updates than traced") from None
-    if kernel.__code__ is not code or len(per) != len(layout):
+    if kernel.__code__ is not code or len(per) != len(layout) or nscratch != nsc:
         raise Retrace("the optimizer updates other parameters than traced")
     clo = kernel.__closure__ or ()
     for k in nums:
@@ -385,8 +385,8 @@ def host_run(env: list, it, kernel, per, nscratch):
         v = clo[k].cell_contents
         if v is not const and not _constant_ok(const, v):
             raise Retrace("an optimizer setting changed")
-    for (_, scalars), sl in zip(per, layout):
-        if len(scalars) != len(sl):
+    for (arrays, scalars), (na, sl) in zip(per, layout):
+        if len(scalars) != len(sl) or len(arrays) != na:
             raise Retrace("an optimizer's per-step values changed")
         for v, const in zip(scalars, sl):
             if v is const:

@@ -144,6 +144,41 @@ def test_scheduled_learning_rate_reaches_every_optimizer():
                     sched=lambda o: ardor.optim.lr_scheduler.StepLR(o, 2, gamma=0.5))
 
 
+def test_cycled_betas_and_momentum_are_inputs_not_recompiles():
+    """OneCycleLR cycles Adam's beta1 (and RMSprop's momentum) with the learning rate: the
+    numbers are graph inputs, so the step compiles once."""
+    from test_compile import _mlp_data, _train_both
+    for name, kw in (("Adam", dict(lr=0.01)), ("RMSprop", dict(lr=0.01, momentum=0.9))):
+        _train_both(lambda: _setup("ardor", name, **kw), _mlp_data(10),
+                    sched=lambda o: ardor.optim.lr_scheduler.OneCycleLR(o, max_lr=0.02,
+                                                                        total_steps=10))
+
+
+def test_momentum_switched_on_recompiles_and_matches_eager():
+    def run(compiled):
+        m, opt = _setup("ardor", "SGD", lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = nn.functional.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+        f = jit.compile(step) if compiled else step
+        with warnings.catch_warnings(record=True):
+            warnings.simplefilter("always", JitWarning)
+            for i, (x, y) in enumerate(zip(*_data(n=10))):
+                if i == 5:    # the momentum buffers are created at the next step
+                    opt.param_groups[0]["momentum"] = 0.9
+                f(ardor.tensor(x), ardor.tensor(y))
+        return m, f
+    m_e, _ = run(False)
+    m_c, f = run(True)
+    assert len(f.entries) == 2 and all(e.compiled is not None for e in f.entries.values())
+    for a, b in zip(m_e.parameters(), m_c.parameters()):
+        np.testing.assert_array_equal(b.detach().numpy(), a.detach().numpy())
+
+
 def test_a_kernel_the_proxies_cannot_run_falls_back_with_nothing_half_written(monkeypatch):
     from ardor.optim import _foreach as F
 
