@@ -38,9 +38,10 @@ CASES = [
 RETRACE = {"RAdam", "ASGD"}
 
 
-def _run(opt_name, opt_kw, compiled, n=14, zero_after=False, build=None):
+def _run(opt_name, opt_kw, compiled, n=14, zero_after=False, build=None, before=None):
     """Train (eagerly or compiled) for ``n`` steps: (model, optimizer, losses, the step,
-    JitWarning messages). ``build()`` -> (model, optimizer) replaces the named optimizer."""
+    JitWarning messages). ``build()`` -> (model, optimizer) replaces the named optimizer;
+    ``before(i, opt)`` runs before step i."""
     xs, ys = _data(n=n)
     m, opt = build() if build is not None else _setup("ardor", opt_name, **opt_kw)
 
@@ -56,7 +57,11 @@ def _run(opt_name, opt_kw, compiled, n=14, zero_after=False, build=None):
     f = jit.compile(step) if compiled else step
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", JitWarning)
-        losses = [float(f(ardor.tensor(x), ardor.tensor(y))) for x, y in zip(xs, ys)]
+        losses = []
+        for i, (x, y) in enumerate(zip(xs, ys)):
+            if before is not None:
+                before(i, opt)
+            losses.append(float(f(ardor.tensor(x), ardor.tensor(y))))
     return m, opt, losses, f, [str(w.message) for w in caught
                                if issubclass(w.category, JitWarning)]
 
@@ -155,26 +160,13 @@ def test_cycled_betas_and_momentum_are_inputs_not_recompiles():
 
 
 def test_momentum_switched_on_recompiles_and_matches_eager():
-    def run(compiled):
-        m, opt = _setup("ardor", "SGD", lr=0.1)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(m(x), y)
-            loss.backward()
-            opt.step()
-            return loss
-        f = jit.compile(step) if compiled else step
-        with warnings.catch_warnings(record=True):
-            warnings.simplefilter("always", JitWarning)
-            for i, (x, y) in enumerate(zip(*_data(n=10))):
-                if i == 5:    # the momentum buffers are created at the next step
-                    opt.param_groups[0]["momentum"] = 0.9
-                f(ardor.tensor(x), ardor.tensor(y))
-        return m, f
-    m_e, _ = run(False)
-    m_c, f = run(True)
+    def before(i, opt):
+        if i == 5:    # the momentum buffers are created at the next step
+            opt.param_groups[0]["momentum"] = 0.9
+    m_e, _, l_e, _, _ = _run("SGD", dict(lr=0.1), compiled=False, n=10, before=before)
+    m_c, _, l_c, f, _ = _run("SGD", dict(lr=0.1), compiled=True, n=10, before=before)
     assert len(f.entries) == 2 and all(e.compiled is not None for e in f.entries.values())
+    assert l_c == l_e
     for a, b in zip(m_e.parameters(), m_c.parameters()):
         np.testing.assert_array_equal(b.detach().numpy(), a.detach().numpy())
 
