@@ -114,6 +114,12 @@ def _hyper(opt):
                  for g in opt.param_groups)
 
 
+def _settings(opt) -> list:
+    """Every (key, value) of the optimizer's param groups but the parameters."""
+    return [(k, (v.item() if v.numel() == 1 else id(v)) if isinstance(v, Tensor) else v)
+            for g in opt.param_groups for k, v in g.items() if k != "params"]
+
+
 def _setting(v):
     if isinstance(v, Tensor):
         v = v.item() if v.numel() == 1 else id(v)
@@ -298,6 +304,7 @@ class CompiledStep:
         # each parameter's .grad before the run: one the step leaves alone stays as it is
         before = {id(p): (p._grad, p._grad._version[0] if p._grad is not None else None)
                   for p in params}
+        settings = [_settings(o) for o in opts]
         ctx = {"plans": [], "host": set()}
         _CTX.append(ctx)
         try:
@@ -311,6 +318,14 @@ class CompiledStep:
         for w in caught:
             if not issubclass(w.category, TracerWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        changed = [k for o, before in zip(opts, settings)
+                   for (k, v), (k0, v0) in zip(_settings(o), before) if k != k0 or v != v0]
+        changed += ["param_groups"] * any(len(_settings(o)) != len(before)
+                                          for o, before in zip(opts, settings))
+        if changed:
+            raise _Fallback(f"the step changes optimizer settings ({changed[0]}), which a "
+                            "compiled run would not replay (step a learning-rate scheduler "
+                            "outside the compiled function)", result)
         bad = next((p.bad for p in ctx["plans"] if p.bad), None)
         if bad:
             raise _Fallback(bad, result)

@@ -38,10 +38,11 @@ CASES = [
 RETRACE = {"RAdam", "ASGD"}
 
 
-def _run(opt_name, opt_kw, compiled, n=14, zero_after=False, build=None, before=None):
+def _run(opt_name, opt_kw, compiled, n=14, zero_after=False, build=None, before=None,
+         inside=None):
     """Train (eagerly or compiled) for ``n`` steps: (model, optimizer, losses, the step,
     JitWarning messages). ``build()`` -> (model, optimizer) replaces the named optimizer;
-    ``before(i, opt)`` runs before step i."""
+    ``before(i, opt)`` runs before step i, ``inside()`` in the step after ``opt.step()``."""
     xs, ys = _data(n=n)
     m, opt = build() if build is not None else _setup("ardor", opt_name, **opt_kw)
 
@@ -51,6 +52,8 @@ def _run(opt_name, opt_kw, compiled, n=14, zero_after=False, build=None, before=
         loss = nn.functional.cross_entropy(m(x), y)
         loss.backward()
         opt.step()
+        if inside is not None:
+            inside()
         if zero_after:
             opt.zero_grad()
         return loss
@@ -167,6 +170,26 @@ def test_momentum_switched_on_recompiles_and_matches_eager():
     m_c, _, l_c, f, _ = _run("SGD", dict(lr=0.1), compiled=True, n=10, before=before)
     assert len(f.entries) == 2 and all(e.compiled is not None for e in f.entries.values())
     assert l_c == l_e
+    for a, b in zip(m_e.parameters(), m_c.parameters()):
+        np.testing.assert_array_equal(b.detach().numpy(), a.detach().numpy())
+
+
+def test_scheduler_stepped_inside_the_step_runs_eagerly_with_reason():
+    """A compiled run replays the graph, not the step's Python: a scheduler stepped
+    inside would never move the learning rate again, so the step runs eagerly."""
+    runs = []
+    for compiled in (False, True):
+        scheds = []
+
+        def build():
+            m, opt = _setup("ardor", "SGD", lr=0.1, momentum=0.9)
+            scheds.append(ardor.optim.lr_scheduler.StepLR(opt, 1, gamma=0.5))
+            return m, opt
+        runs.append(_run(None, None, compiled, n=6, build=build,
+                         inside=lambda: scheds[0].step()))
+    (m_e, opt_e, l_e, _, _), (m_c, opt_c, l_c, f, warned) = runs
+    assert len(warned) == 1 and "changes optimizer settings (lr)" in warned[0]
+    assert l_c == l_e and opt_c.param_groups[0]["lr"] == opt_e.param_groups[0]["lr"]
     for a, b in zip(m_e.parameters(), m_c.parameters()):
         np.testing.assert_array_equal(b.detach().numpy(), a.detach().numpy())
 
