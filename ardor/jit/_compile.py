@@ -114,15 +114,20 @@ def _hyper(opt):
                  for g in opt.param_groups)
 
 
+def _plain(v):
+    """A setting held as a tensor, as a number (or, past one element, its identity)."""
+    if isinstance(v, Tensor):
+        return v.item() if v.numel() == 1 else id(v)
+    return v
+
+
 def _settings(opt) -> list:
     """Every (key, value) of the optimizer's param groups but the parameters."""
-    return [(k, (v.item() if v.numel() == 1 else id(v)) if isinstance(v, Tensor) else v)
-            for g in opt.param_groups for k, v in g.items() if k != "params"]
+    return [(k, _plain(v)) for g in opt.param_groups for k, v in g.items() if k != "params"]
 
 
 def _setting(v):
-    if isinstance(v, Tensor):
-        v = v.item() if v.numel() == 1 else id(v)
+    v = _plain(v)
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         return v == 0
     if isinstance(v, (tuple, list)):
@@ -244,16 +249,9 @@ class CompiledStep:
             e = None
             del self.entries[key]
         if e is None:
-            if len(self.entries) + self._retraced > self.max_recompiles:
-                self.eager = True
-                self._warn(f"more than {self.max_recompiles} recompilations; running eagerly "
-                           "from now on")
+            e = self._new_entry(key)
+            if e is None:
                 return self.fn(*args, **kwargs)
-            if self.entries or self._retraced:
-                self._warn("guard failed (input shapes/dtypes, arguments, grad mode, "
-                           "optimizer hyper-parameters, parameters or the .grad tensors it "
-                           "updates in place changed); recompiling")
-            e = self.entries[key] = _Entry()
         e.calls += 1
         if e.eager_reason is not None or e.calls == 1 or kwargs:
             if kwargs and e.calls == 2:
@@ -268,6 +266,22 @@ class CompiledStep:
                 self._warn(f"{e.eager_reason}; running eagerly")
                 return why.args[1] if len(why.args) > 1 else self.fn(*args)
         return self._run(e, key, args)
+
+    def _new_entry(self, key, why: str | None = None):
+        """A fresh entry for ``key``, with a warning (``why`` the entry is recompiled, else
+        the guard failed) when it is not the first; None, from now on eager, past
+        ``max_recompiles``."""
+        if len(self.entries) + self._retraced > self.max_recompiles:
+            self.eager = True
+            self._warn(f"{why + '; ' if why else ''}more than {self.max_recompiles} "
+                       "recompilations; running eagerly from now on")
+            return None
+        if self.entries or self._retraced:
+            self._warn((why or "guard failed (input shapes/dtypes, arguments, grad mode, "
+                        "optimizer hyper-parameters, parameters or the .grad tensors it "
+                        "updates in place changed)") + "; recompiling")
+        e = self.entries[key] = _Entry()
+        return e
 
     def _trace(self, e, args):
         from ..autograd.grad_mode import enable_grad
@@ -318,14 +332,14 @@ class CompiledStep:
         for w in caught:
             if not issubclass(w.category, TracerWarning):
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-        changed = [k for o, before in zip(opts, settings)
-                   for (k, v), (k0, v0) in zip(_settings(o), before) if k != k0 or v != v0]
-        changed += ["param_groups"] * any(len(_settings(o)) != len(before)
-                                          for o, before in zip(opts, settings))
-        if changed:
-            raise _Fallback(f"the step changes optimizer settings ({changed[0]}), which a "
-                            "compiled run would not replay (step a learning-rate scheduler "
-                            "outside the compiled function)", result)
+        for o, was in zip(opts, settings):
+            now = _settings(o)
+            if now != was:
+                what = next((k for (k, v), (k0, v0) in zip(now, was)
+                             if k != k0 or v != v0), "param_groups")
+                raise _Fallback(f"the step changes optimizer settings ({what}), which a "
+                                "compiled run would not replay (step a learning-rate "
+                                "scheduler outside the compiled function)", result)
         bad = next((p.bad for p in ctx["plans"] if p.bad), None)
         if bad:
             raise _Fallback(bad, result)
@@ -443,16 +457,11 @@ class CompiledStep:
             except Retrace as why:
                 for t, v in saved:
                     t._data[...] = v
-                # this call runs eagerly as a new entry's first; the next one retraces
+                # this call runs eagerly as the replacing entry's first; the next retraces
                 self._retraced += 1
-                self.entries[key] = _Entry()
-                self.entries[key].calls = 1
-                if len(self.entries) + self._retraced > self.max_recompiles:
-                    self.eager = True
-                    self._warn(f"{why}; more than {self.max_recompiles} recompilations; "
-                               "running eagerly from now on")
-                else:
-                    self._warn(f"{why}; recompiling")
+                e = self._new_entry(key, str(why))
+                if e is not None:
+                    e.calls = 1
                 return self.fn(*args)
         out, grads = e.compiled(*arrays)
         it = iter(grads)
