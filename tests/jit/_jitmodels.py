@@ -15,6 +15,18 @@ def _copy(am, tm):
     return am
 
 
+def ce_step(m, opt):
+    """The classic training step of ``m`` with ``opt``: ``step(x, y)`` zeroes the grads,
+    backpropagates the cross-entropy of ``m(x)`` against ``y``, steps; returns the loss."""
+    def step(x, y):
+        opt.zero_grad()
+        loss = ardor.nn.functional.cross_entropy(m(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+    return step
+
+
 def mlp(nn, depth=2, width=16, din=8, dout=4):
     layers = [nn.Linear(din, width), nn.ReLU()]
     for _ in range(depth - 1):

@@ -12,6 +12,8 @@ import ardor.jit as jit
 import ardor.nn as nn
 from ardor.jit._compile import JitWarning
 
+from _jitmodels import ce_step
+
 
 def _data(n=20, batch=16, din=8, k=4):
     rng = np.random.default_rng(0)
@@ -46,13 +48,7 @@ def test_compiled_training_matches_eager_after_20_steps(opt_kw):
     runs = {}
     for mode in ("eager", "compiled"):
         m, opt = _setup("ardor", **opt_kw)
-
-        def step(x, y):
-            opt.zero_grad()
-            loss = nn.functional.cross_entropy(m(x), y)
-            loss.backward()
-            opt.step()
-            return loss
+        step = ce_step(m, opt)
         f = ardor.compile(step) if mode == "compiled" else step
         losses = [float(f(ardor.tensor(x), ardor.tensor(y))) for x, y in zip(xs, ys)]
         runs[mode] = (m, losses, f)

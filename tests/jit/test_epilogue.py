@@ -14,6 +14,8 @@ from ardor._ops import _gemm
 from ardor.jit import CompiledGraph, Graph
 from ardor.jit._codegen import interpret
 
+from _jitmodels import ce_step
+
 pytestmark = pytest.mark.skipif(
     _gemm._load() is None,
     reason="epilogues run inside the C GEMM, which needs a C compiler and an AVX-512 CPU")
@@ -52,13 +54,7 @@ def _train(mode, opt_name, opt_kw, steps=12, batch=64):
         return m, None
     m = _mlp("ardor")
     opt = getattr(ardor.optim, opt_name)(m.parameters(), **opt_kw)
-
-    def step(x, y):
-        opt.zero_grad()
-        loss = nn.functional.cross_entropy(m(x), y)
-        loss.backward()
-        opt.step()
-        return loss
+    step = ce_step(m, opt)
     f = ardor.compile(step) if mode != "eager" else step
     for i, (x, y) in enumerate(data):
         if mode == "fallback" and i == 3:  # compiled by now: the C GEMM stops serving
