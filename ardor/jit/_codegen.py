@@ -117,15 +117,13 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
                 if a.kind == "get_attr" and index[id(a)] > i:
                     return f"_T[{a.target!r}]._data"
                 return a.name
-            mats = n.args[1:3] if grp.bias is not None else n.args[:2]
+            lead = ", ".join("None" if a is None else a.name for a in grp.lead)
             exts = "".join(ref(e) + ", " for e in grp.ext)
             # members run earlier than planned: their own arrays, not the planned buffers
             outs = "".join(f"{out_of(m) if id(m) in inplace else None}, "
                            for m in grp.members)
             names = ", ".join([n.name] + [m.name for m in grp.members])
-            lines.append(f"    {names} = _e_{n.name}({mats[0].name}, {mats[1].name}, "
-                         f"{grp.bias.name if grp.bias is not None else None}, "
-                         f"({exts}), ({outs}))")
+            lines.append(f"    {names} = _e_{n.name}({lead}, ({exts}), ({outs}))")
         elif k == "get_attr":
             lines.append(f"    {n.name} = _T[{n.target!r}]._data")
             keep.add(id(n))

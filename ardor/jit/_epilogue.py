@@ -26,9 +26,10 @@ import ctypes
 import numpy as np
 
 from .._ops import _gemm
-from .._ops._addr import addr
+from .._ops._addr import fill
 from .. import _dtype as D
 from ._ir import Graph, Node, promotion_plan
+from ._passes.fusion import _fusable
 
 _GEMMS = ("mm", "matmul", "addmm")
 
@@ -37,12 +38,15 @@ class Group:
     """A product and its epilogue members. ``ext``: the members' other inputs (the
     product's bias first for addmm), each broadcastable to the product's shape."""
 
-    def __init__(self, gemm: Node, members: list, ext: list, bias):
+    def __init__(self, gemm: Node, members: list, ext: list, bias, spent: bool = False):
         self.gemm, self.members, self.ext, self.bias = gemm, members, ext, bias
+        # only members read the product: the first member given no array of its own
+        # writes its values over the product's, element by element after reading it
+        self.spent = spent
+        self.lead = list(gemm.args[1:3] if bias is not None else gemm.args[:2]) + [bias]
 
 
 def _elementwise(n: Node, meta) -> bool:
-    from ._passes.fusion import _fusable
     return (n.kind == "fused" or _fusable(n)) and n.meta == meta
 
 
@@ -72,6 +76,8 @@ def find(graph: Graph, inplace: dict) -> list:
     mutations written in place, as the code generator decided)."""
     from ._codegen import old_readers
     index = {id(n): i for i, n in enumerate(graph.nodes)}
+    users = graph.users_map()
+    kept = {id(a) for a in graph.output_node.inputs} | {id(v) for _, v in graph.mutations}
     taken: set = set()
     groups = []
     for ig, g in enumerate(graph.nodes):
@@ -104,12 +110,7 @@ def find(graph: Graph, inplace: dict) -> list:
                 if id(g) in readers or any(index.get(r, -1) > ig and r not in inside
                                            and r != id(n) for r in readers):
                     ok = False
-            if ok:
-                try:
-                    _statements(n, {})
-                except Exception:  # noqa: BLE001 - the C generator does not handle it
-                    ok = False
-            if not ok:
+            if not (ok and _c_member(n)):
                 continue
             members.append(n)
             inside.add(id(n))
@@ -118,8 +119,41 @@ def find(graph: Graph, inplace: dict) -> list:
                     ext.append(a)
         if members:
             taken.update(id(m) for m in members)
-            groups.append(Group(g, members, ext, bias))
+            spent = id(g) not in kept and all(id(u) in inside for u in users[id(g)])
+            groups.append(Group(g, members, ext, bias, spent))
     return groups
+
+
+def _c_member(n: Node) -> bool:
+    """Whether the C generator writes elementwise ``n`` (one op or a fused group)."""
+    if not (n.kind == "fused" or _fusable(n)):
+        return False
+    try:
+        _statements(n, {})
+    except Exception:  # noqa: BLE001 - the C generator does not handle it
+        return False
+    return True
+
+
+def run_members(members: list, env: dict, outs, kernels: dict) -> list:
+    """The members' values one after another, as separate kernels (where a fused C call
+    does not serve): ``env`` maps id(node) -> array for what they read; a member whose
+    ``outs`` entry is an array is written into it."""
+    res = []
+    for mem, o in zip(members, outs):
+        args = [env[id(x)] if isinstance(x, Node) else x for x in mem.args]
+        if mem.kind == "fused":
+            r = kernels[id(mem)](*args, out=o)
+        else:
+            r = np.asarray(mem.op.forward(np, *args, **mem.attrs))
+            if r.dtype != np.float32:
+                r = r.astype(np.float32)
+            if o is not None:
+                np.copyto(o, r)
+                r = o
+        env[id(mem)] = r
+        res.append(r)
+    return res
 
 
 def _broadcasts(shape, to) -> bool:
@@ -188,12 +222,21 @@ class Runner:
     def __call__(self, a, b, bias, exts, outs):
         # outs given are state tensors' arrays that _codegen._inplace found writable,
         # contiguous and of the member's shape and dtype
-        outs = [np.empty(self.shape, np.float32) if o is None else o for o in outs]
         if self.fn is not None and all(
                 type(x) is np.ndarray and x.flags.c_contiguous and x.shape == s and x.dtype == d
-                for x, (s, d) in zip(exts, self.exp)):
+                for x, (s, d) in zip(exts, self.exp)) \
+                and all(o is None or type(o) is np.ndarray for o in outs):
             g = np.empty(self.shape, np.float32)
-            ptrs = self.ptrs_type(addr(g), *[addr(x) for x in exts], *[addr(o) for o in outs])
+            reuse = self.group.spent
+            fresh = []
+            for o in outs:
+                if o is None:
+                    o = g if reuse else np.empty(self.shape, np.float32)
+                    reuse = False
+                fresh.append(o)
+            outs = fresh
+            ptrs = self.ptrs_type()
+            fill((g, *exts, *outs), ptrs)
             if _gemm.product_epilogue(a, b, g, self.fn, ptrs, fresh=True):
                 self.calls += 1
                 return (g, *outs)
@@ -207,20 +250,5 @@ class Runner:
         else:
             g = op.forward(np, a, b, **grp.gemm.attrs)
         env = {id(grp.gemm): g}
-        for e, x in zip(grp.ext, exts):
-            env[id(e)] = x
-        res = []
-        for mem, o in zip(grp.members, outs):
-            if mem.kind == "fused":
-                k = self.kernels[id(mem)]
-                r = k(*[env[id(x)] for x in mem.args], out=o)
-            else:
-                args = [env[id(x)] if isinstance(x, Node) else x for x in mem.args]
-                r = np.asarray(mem.op.forward(np, *args, **mem.attrs))
-                if r.dtype != np.float32:
-                    r = r.astype(np.float32)
-                np.copyto(o, r)
-                r = o
-            env[id(mem)] = r
-            res.append(r)
-        return (g, *res)
+        env.update((id(e), x) for e, x in zip(grp.ext, exts))
+        return (g, *run_members(grp.members, env, outs, self.kernels))

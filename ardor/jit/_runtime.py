@@ -50,22 +50,26 @@ class CompiledGraph:
 
 
 def _epilogues(g: Graph, kernels: dict, plan) -> dict:
-    """id(product node) -> (group, runner) for the products whose elementwise readers run
-    as the C GEMM's epilogue (none where that GEMM does not serve this machine)."""
+    """id(first node) -> (group, runner) for the nodes that run with their readers in one C
+    call: products whose elementwise readers run as the C GEMM's epilogue (where that GEMM
+    serves this machine), and column sums with theirs (``_column_sums``)."""
     from .._ops import _gemm
-    from . import _epilogue
+    from . import _column_sums, _epilogue
     from ._codegen import _inplace_mutations
-    if not _gemm.enabled():
-        return {}
+    inplace = _inplace_mutations(g, plan)
     out = {}
-    for grp in _epilogue.find(g, _inplace_mutations(g, plan)):
+    for grp in _epilogue.find(g, inplace) if _gemm.enabled() else ():
         M, N = grp.gemm.meta[0]
-        mats = grp.gemm.args[1:3] if grp.bias is not None else grp.gemm.args[:2]
-        if not _gemm._fits(M, N, mats[0].meta[0][1]):
+        if not _gemm._fits(M, N, grp.lead[0].meta[0][1]):
             continue
         runner = _epilogue.Runner(grp, kernels)
         if runner.fn is not None:
             out[id(grp.gemm)] = (grp, runner)
+    taken = {id(m) for grp, _ in out.values() for m in grp.members}
+    for grp in _column_sums.find(g, inplace, taken):
+        runner = _column_sums.Runner(grp, kernels)
+        if runner.fn is not None:
+            out[id(grp.root)] = (grp, runner)
     return out
 
 
