@@ -346,6 +346,16 @@ void sg_gemm_epi(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, i
     free(br);
 }
 
+/* sg_gemm_epi with its numbers in cfg = {M, N, K, A's row and column strides, B's, C's
+   row stride, threads} and its arrays in arr = {A, B, C, the epilogue's other arrays}:
+   the epilogue gets arr + 2, whose first entry is C (three ctypes arguments instead of
+   fifteen: a compiled step makes a dozen of these calls) */
+void sg_gemm_epi_v(const int64_t* cfg, void* const* arr, epi_fn fn) {
+    sg_gemm_epi(cfg[0], cfg[1], cfg[2], (const float*)arr[0], cfg[3], cfg[4],
+                (const float*)arr[1], cfg[5], cfg[6], (float*)arr[2], cfg[7], 0, (int)cfg[8],
+                fn, arr + 2);
+}
+
 void sg_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64_t acs,
              const float* B, int64_t brs, int64_t bcs, float* C, int64_t ldc, int acc,
              int nt) {
@@ -669,6 +679,7 @@ def _load():
                         ("sg_gemm", [i64] * 3 + [p, i64, i64, p, i64, i64, p, i64, nt, nt]),
                         ("sg_gemm_epi", [i64] * 3 + [p, i64, i64, p, i64, i64, p, i64, nt, nt,
                                                      p, p]),
+                        ("sg_gemm_epi_v", [p, p, p]),
                         ("sg_dots", [i64] * 3 + [p, i64, p, i64, p, i64, nt]),
                         ("sg_conv_fwd", [i64, p, i64, i64, i64, p, i64, p, i64, i64, p, i64,
                                          i64, nt]),
@@ -848,23 +859,26 @@ def product(a, b, out=None, accumulate: bool = False):
     return out
 
 
-def product_epilogue(a, b, out, epilogue: int, ptrs, fresh: bool = False) -> bool:
-    """``out = a @ b`` through the C GEMM, with ``epilogue(ptrs, i0, j0, m, n)`` (a C
-    function's address) run by the GEMM's threads on each finished block of ``out`` while it
-    is in cache. False (nothing computed) where the C GEMM would not serve this product.
-    ``fresh``: ``out`` was just allocated, so it cannot overlap ``a`` or ``b``."""
-    if not (_usable(a) and _usable(b) and type(out) is np.ndarray and out.dtype == np.float32
-            and out.flags.c_contiguous and out.shape == (a.shape[0], b.shape[1])
-            and a.shape[1] == b.shape[0] and out.size and a.shape[1]) \
-            or not _fits(out.shape[0], out.shape[1], a.shape[1]) or not enabled() \
-            or not fresh and (np.may_share_memory(out, a) or np.may_share_memory(out, b)):
-        return False
+def epilogue_config(a, b):
+    """The numbers :func:`run_epilogue` passes the C GEMM for ``a @ b`` (into a fresh
+    contiguous result), or None where that GEMM would not serve this product."""
+    if not (_usable(a) and _usable(b)) or a.shape[1] != b.shape[0] or not enabled():
+        return None
     M, K = a.shape
     N = b.shape[1]
-    _STATE["fn"].sg_gemm_epi(M, N, K, addr(a), a.strides[0] // 4, a.strides[1] // 4,
-                             addr(b), b.strides[0] // 4, b.strides[1] // 4,
-                             addr(out), N, 0, _threads(), epilogue, ptrs)
-    return True
+    if not (M and N and K) or not _fits(M, N, K):
+        return None
+    return (ctypes.c_int64 * 9)(M, N, K, a.strides[0] // 4, a.strides[1] // 4,
+                                b.strides[0] // 4, b.strides[1] // 4, N, 1)
+
+
+def run_epilogue(cfg, arrays, epilogue: int) -> None:
+    """``C = A @ B`` through the C GEMM (``cfg`` from :func:`epilogue_config`; ``arrays``:
+    pointers to A, B, a fresh C, then the epilogue's other arrays), with
+    ``epilogue(arrays + 2, i0, j0, m, n)`` (a C function's address) run by the GEMM's
+    threads on each finished block of C while it is in cache."""
+    cfg[8] = _threads()
+    _STATE["fn"].sg_gemm_epi_v(cfg, arrays, epilogue)
 
 
 def mm(xp, a, b, out=None):

@@ -7,7 +7,7 @@ gradient the product is (SGD: the momentum buffer, then the parameter). Run sepa
 each of those reads and writes whole matrices again, and on more than one core the lines
 the GEMM's threads wrote move between caches. Here they become one C function over a block
 of the product (``tile(ptrs, i0, j0, m, n)``) that the C GEMM's threads call on each block
-they finish (:func:`ardor._ops._gemm.product_epilogue`): same arithmetic, element by element,
+they finish (:func:`ardor._ops._gemm.run_epilogue`): same arithmetic, element by element,
 in the same order as the separate kernels.
 
 A node joins a product's epilogue (its "members", kept in graph order) when it is
@@ -216,13 +216,28 @@ class Runner:
         lib = compile_c(tile_source(group))
         self.fn = ctypes.cast(lib.tile, ctypes.c_void_p).value if lib is not None else None
         self.exp = [(tuple(e.meta[0]), np.dtype(e.meta[1].np)) for e in group.ext]
-        self.ptrs_type = ctypes.c_void_p * (1 + len(group.ext) + len(group.members))
+        self.arrays_type = ctypes.c_void_p * (3 + len(group.ext) + len(group.members))
+        self.configs: dict = {}   # (a's, b's strides) -> the C GEMM's numbers (or None)
         self.calls = 0   # how many runs took the fused path (tests read it)
+
+    def _config(self, a, b):
+        if type(a) is not np.ndarray or type(b) is not np.ndarray \
+                or _gemm._STATE.get("use") is False:
+            return None
+        key = (a.strides, b.strides, a.dtype, b.dtype)
+        try:
+            return self.configs[key]
+        except KeyError:
+            if len(self.configs) > 8:
+                self.configs.clear()
+            cfg = self.configs[key] = _gemm.epilogue_config(a, b)
+            return cfg
 
     def __call__(self, a, b, bias, exts, outs):
         # outs given are state tensors' arrays that _codegen._inplace found writable,
         # contiguous and of the member's shape and dtype
-        if self.fn is not None and all(
+        cfg = self._config(a, b) if self.fn is not None else None
+        if cfg is not None and all(
                 type(x) is np.ndarray and x.flags.c_contiguous and x.shape == s and x.dtype == d
                 for x, (s, d) in zip(exts, self.exp)) \
                 and all(o is None or type(o) is np.ndarray for o in outs):
@@ -234,12 +249,11 @@ class Runner:
                     o = g if reuse else np.empty(self.shape, np.float32)
                     reuse = False
                 fresh.append(o)
-            outs = fresh
-            ptrs = self.ptrs_type()
-            fill((g, *exts, *outs), ptrs)
-            if _gemm.product_epilogue(a, b, g, self.fn, ptrs, fresh=True):
-                self.calls += 1
-                return (g, *outs)
+            arrays = self.arrays_type()
+            fill((a, b, g, *exts, *fresh), arrays)
+            _gemm.run_epilogue(cfg, arrays, self.fn)
+            self.calls += 1
+            return (g, *fresh)
         return self._separately(a, b, bias, exts, outs)
 
     def _separately(self, a, b, bias, exts, outs):

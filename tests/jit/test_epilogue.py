@@ -188,3 +188,23 @@ def test_addmm_bias_with_strided_weight_view(forced):
     tb = torch.tensor(lin.bias.detach().numpy())
     ref = torch.relu(torch.tensor(x) @ tw.T + tb).numpy()
     np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+
+
+def test_products_of_differently_strided_inputs_each_get_their_own_gemm_numbers(forced):
+    # the runner keeps the C GEMM's numbers per (a, b) strides: a transposed input on a
+    # later call must not run with the first call's strides
+    rng = np.random.default_rng(5)
+    lin = nn.Linear(70, 130)
+    x = rng.standard_normal((100, 70)).astype(np.float32)
+    traced = ardor.jit.trace(lambda t: nn.functional.relu(lin(t)), (ardor.tensor(x),))
+    cg = traced.compiled
+    runner = next(iter(cg.epilogues.values()))[1]
+    tw = torch.tensor(lin.weight.detach().numpy())
+    tb = torch.tensor(lin.bias.detach().numpy())
+    for xs in (x, np.asfortranarray(x), x[::-1]):
+        before = runner.calls
+        got = cg(xs)
+        ref = torch.relu(torch.tensor(np.ascontiguousarray(xs)) @ tw.T + tb).numpy()
+        np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-5)
+        assert runner.calls == before + (xs.strides[0] > 0)   # negative strides: numpy
+    assert len(runner.configs) == 3 and list(runner.configs.values())[-1] is None
