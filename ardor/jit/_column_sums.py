@@ -26,7 +26,7 @@ import numpy as np
 from .._ops._addr import fill
 from .._ops._gemm import _threads
 from .. import _dtype as D
-from ._epilogue import _c_member, run_members
+from ._epilogue import _c_member, _Scan, run_members
 from ._ir import Graph, Node
 
 _PASS_ON = ("view", "reshape", "clone")
@@ -65,50 +65,24 @@ def _column_arg(shape, N: int) -> bool:
 def find(graph: Graph, inplace: dict, taken: set) -> list:
     """The column-sum groups of ``graph`` (``inplace`` as for ``_epilogue.find``; nodes in
     ``taken`` belong to other groups already)."""
-    from ._codegen import old_readers
-    index = {id(n): i for i, n in enumerate(graph.nodes)}
-    users = graph.users_map()
-    kept = {id(a) for a in graph.output_node.inputs} | {id(v) for _, v in graph.mutations}
+    scan = _Scan(graph, inplace, set(taken))
     groups = []
     for ir, r in enumerate(graph.nodes):
-        if id(r) in taken or not _root_ok(r):
+        if id(r) in scan.taken or not _root_ok(r):
             continue
         N = r.args[0].meta[0][1]
-        inside = {id(r)}
-        members, ext = [], []
-        for n in graph.nodes[ir + 1:]:
-            if id(n) in taken or n.meta is None or n.meta[1] != D.float32 \
-                    or not _vector(n.meta[0], N) or not any(id(a) in inside for a in n.inputs):
-                continue
+
+        def joins(n, inside):
+            if n.meta is None or n.meta[1] != D.float32 or not _vector(n.meta[0], N):
+                return False
             if n.kind == "call" and n.op.name in _PASS_ON:
-                ok = len(n.inputs) == 1
-            else:
-                ok = True
-                for a in n.inputs:
-                    if id(a) in inside:
-                        continue
-                    if a.kind not in ("get_attr", "placeholder") and index[id(a)] > ir \
-                            or a.kind == "call" and a.op.view or a.meta is None \
-                            or not _column_arg(a.meta[0], N):
-                        ok = False
-                ok = ok and _c_member(n)
-            t = inplace.get(id(n))
-            if ok and t is not None:
-                readers = old_readers(graph, t)
-                if any(index.get(q, -1) > ir and q not in inside and q != id(n)
-                       for q in readers):
-                    ok = False
-            if not ok:
-                continue
-            members.append(n)
-            inside.add(id(n))
-            for a in n.inputs:
-                if id(a) not in inside and all(a is not e for e in ext):
-                    ext.append(a)
+                return len(n.inputs) == 1
+            return _c_member(n) and all(
+                id(a) in inside or scan.available(a, ir, lambda s: _column_arg(s, N))
+                for a in n.inputs)
+        members, ext, inside = scan.grow(r, ir, joins, [])
         if members:
-            needed = [m for m in [r] + members
-                      if id(m) in kept or any(id(u) not in inside for u in users[id(m)])]
-            taken.update(id(m) for m in members)
+            needed = [m for m in [r] + members if not scan.spent(m, inside)]
             groups.append(Group(r, members, ext, needed))
     return groups
 

@@ -71,56 +71,76 @@ def _gemm_ok(n: Node) -> bool:
     return True
 
 
-def find(graph: Graph, inplace: dict) -> list:
-    """The epilogue groups of ``graph`` (``inplace``: id(node) -> state target for the
-    mutations written in place, as the code generator decided)."""
-    from ._codegen import old_readers
-    index = {id(n): i for i, n in enumerate(graph.nodes)}
-    users = graph.users_map()
-    kept = {id(a) for a in graph.output_node.inputs} | {id(v) for _, v in graph.mutations}
-    taken: set = set()
-    groups = []
-    for ig, g in enumerate(graph.nodes):
-        if not _gemm_ok(g):
-            continue
-        inside = {id(g)}
-        members, ext = [], []
-        bias = g.args[0] if g.op.name == "addmm" else None
-        if bias is not None:
-            ext.append(bias)
-        for n in graph.nodes[ig + 1:]:
-            if id(n) in taken or not _elementwise(n, g.meta) \
-                    or not any(id(a) in inside for a in n.inputs):
+class _Scan:
+    """What the group finders read of a graph: node positions, readers, the values kept past
+    the run (outputs and state writes), and the nodes already in a group."""
+
+    def __init__(self, graph: Graph, inplace: dict, taken: set):
+        self.graph, self.inplace, self.taken = graph, inplace, taken
+        self.index = {id(n): i for i, n in enumerate(graph.nodes)}
+        self.users = graph.users_map()
+        self.kept = {id(a) for a in graph.output_node.inputs} | \
+            {id(v) for _, v in graph.mutations}
+
+    def available(self, a: Node, i0: int, shape_ok) -> bool:
+        """Whether ``a`` can be read by a member run at position ``i0``: computed before
+        it (or a graph input or state tensor), not a view (a transposed view of a tensor
+        another member overwrites would be read at elements already changed), of a shape
+        ``shape_ok`` accepts."""
+        return not (a.kind not in ("get_attr", "placeholder") and self.index[id(a)] > i0
+                    or a.kind == "call" and a.op.view or a.meta is None
+                    or not shape_ok(a.meta[0]))
+
+    def grow(self, root: Node, i0: int, joins, ext: list) -> tuple:
+        """(members, ext, ids inside) of the group rooted at ``root`` (position ``i0``):
+        every later node not in another group that reads the root or a member and that
+        ``joins(n, inside)`` accepts, if it writes a state tensor in place only when no
+        reader of the old value (the root included) would come after the root."""
+        from ._codegen import old_readers
+        inside = {id(root)}
+        members = []
+        for n in self.graph.nodes[i0 + 1:]:
+            if id(n) in self.taken or not any(id(a) in inside for a in n.inputs) \
+                    or not joins(n, inside):
                 continue
-            ok = True
-            for a in n.inputs:
-                if id(a) in inside:
-                    continue
-                # views are left out: a transposed view of a tensor another member
-                # overwrites would be read at elements other tiles already changed
-                if a.kind not in ("get_attr", "placeholder") and index[id(a)] > ig \
-                        or a.kind == "call" and a.op.view or a.meta is None \
-                        or len(a.meta[0]) > 2 or not _broadcasts(a.meta[0], g.meta[0]):
-                    ok = False
-            t = inplace.get(id(n))
+            t = self.inplace.get(id(n))
             if t is not None:
-                readers = old_readers(graph, t)
-                # the product itself must not read the tensor the member overwrites: its
-                # threads would still be packing blocks the epilogue has changed
-                if id(g) in readers or any(index.get(r, -1) > ig and r not in inside
-                                           and r != id(n) for r in readers):
-                    ok = False
-            if not (ok and _c_member(n)):
-                continue
+                readers = old_readers(self.graph, t)
+                # a product must not read the tensor a member overwrites: its threads
+                # would still be packing blocks the epilogue has changed
+                if id(root) in readers or any(self.index.get(r, -1) > i0 and r not in inside
+                                              and r != id(n) for r in readers):
+                    continue
             members.append(n)
             inside.add(id(n))
             for a in n.inputs:
                 if id(a) not in inside and all(a is not e for e in ext):
                     ext.append(a)
+        self.taken.update(id(m) for m in members)
+        return members, ext, inside
+
+    def spent(self, n: Node, inside: set) -> bool:
+        """Whether only the group's members read ``n``'s value."""
+        return id(n) not in self.kept and all(id(u) in inside for u in self.users[id(n)])
+
+
+def find(graph: Graph, inplace: dict) -> list:
+    """The epilogue groups of ``graph`` (``inplace``: id(node) -> state target for the
+    mutations written in place, as the code generator decided)."""
+    scan = _Scan(graph, inplace, set())
+    groups = []
+    for ig, g in enumerate(graph.nodes):
+        if not _gemm_ok(g):
+            continue
+        shape_ok = lambda s: len(s) <= 2 and _broadcasts(s, g.meta[0])  # noqa: E731
+
+        def joins(n, inside):
+            return _elementwise(n, g.meta) and _c_member(n) and all(
+                id(a) in inside or scan.available(a, ig, shape_ok) for a in n.inputs)
+        bias = g.args[0] if g.op.name == "addmm" else None
+        members, ext, inside = scan.grow(g, ig, joins, [bias] if bias is not None else [])
         if members:
-            taken.update(id(m) for m in members)
-            spent = id(g) not in kept and all(id(u) in inside for u in users[id(g)])
-            groups.append(Group(g, members, ext, bias, spent))
+            groups.append(Group(g, members, ext, bias, scan.spent(g, inside)))
     return groups
 
 
