@@ -76,14 +76,17 @@ def _module_key(mods) -> tuple:
     call, and Module.modules()/parameters() (generators with de-duplication) took ~14 us
     of a 2 ms step."""
     out = []
+    add = out.append
     stack = list(reversed(mods))
     while stack:
         m = stack.pop()
-        out.append(m.training)
+        add(m.training)
         for p in m._parameters.values():
             if p is not None:
-                out.append((id(p), p._data.shape, p._data.dtype, p._requires_grad))
-        stack.extend(c for c in reversed(m._modules.values()) if c is not None)
+                d = p._data
+                add((id(p), d.shape, d.dtype, p._requires_grad))
+        if m._modules:
+            stack.extend([c for c in reversed(m._modules.values()) if c is not None])
     return tuple(out)
 
 
@@ -110,8 +113,8 @@ def _hyper(opt):
     state and the kernel). The numbers themselves are graph inputs read at every run, so
     a scheduler moving the learning rate, momentum or betas does not recompile; a kernel
     branching on a number is guarded in the prologue (see ``_optimizer_step``)."""
-    return tuple(tuple((k, _setting(v)) for k, v in sorted(g.items()) if k != "params")
-                 for g in opt.param_groups)
+    return tuple(tuple([(k, v == 0 if type(v) is float or type(v) is int else _setting(v))
+                        for k, v in g.items() if k != "params"]) for g in opt.param_groups)
 
 
 def _plain(v):
