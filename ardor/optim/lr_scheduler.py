@@ -242,6 +242,24 @@ class _LambdaScheduler(LRScheduler):
     """Shared by LambdaLR and MultiplicativeLR: one lr_lambda per param group, and a state
     dict that keeps callable objects' attributes (plain functions are not saved)."""
 
+    _callable_only = False   # MultiplicativeLR rejects a non-callable lr_lambda up front
+
+    def __init__(
+        self,
+        optimizer: Optimizer,
+        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
+        last_epoch: int = -1,
+    ) -> None:
+        self.optimizer = optimizer
+        self.lr_lambdas = self._lambda_list(optimizer, lr_lambda)
+        if self._callable_only:
+            for fn in self.lr_lambdas:
+                if not callable(fn):
+                    raise TypeError(
+                        f"lr_lambda should be a function, but got {type(fn).__name__}"
+                    )
+        super().__init__(optimizer, last_epoch)
+
     @staticmethod
     def _lambda_list(optimizer: Optimizer, lr_lambda) -> list[Callable[[int], float]]:
         if not isinstance(lr_lambda, list) and (not isinstance(lr_lambda, tuple)):
@@ -276,16 +294,6 @@ class _LambdaScheduler(LRScheduler):
 class LambdaLR(_LambdaScheduler):
     """lr = initial_lr * lr_lambda(epoch)."""
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = self._lambda_list(optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list[float | Tensor]:
         _warn_get_lr_called_within_step(self)
         return [
@@ -297,20 +305,7 @@ class LambdaLR(_LambdaScheduler):
 class MultiplicativeLR(_LambdaScheduler):
     """lr *= lr_lambda(epoch) at every step."""
 
-    def __init__(
-        self,
-        optimizer: Optimizer,
-        lr_lambda: Callable[[int], float] | list[Callable[[int], float]],
-        last_epoch: int = -1,
-    ) -> None:
-        self.optimizer = optimizer
-        self.lr_lambdas = self._lambda_list(optimizer, lr_lambda)
-        for lr_lambda in self.lr_lambdas:
-            if not callable(lr_lambda):
-                raise TypeError(
-                    f"lr_lambda should be a function, but got {type(lr_lambda).__name__}"
-                )
-        super().__init__(optimizer, last_epoch)
+    _callable_only = True
 
     def get_lr(self) -> list[float | Tensor]:
         _warn_get_lr_called_within_step(self)

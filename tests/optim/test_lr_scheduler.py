@@ -255,6 +255,8 @@ def test_tensor_lr_updated_in_place():
     (lambda L, o: L.StepLR(o, 2, last_epoch=3), KeyError),
     (lambda L, o: L.StepLR(object(), 2), TypeError),
     (lambda L, o: L.SequentialLR(o, [L.StepLR(o, 2)], milestones=[3]), ValueError),
+    (lambda L, o: L.MultiplicativeLR(o, 0.9), TypeError),
+    (lambda L, o: L.LambdaLR(o, [lambda e: 1.0] * 3), ValueError),
 ])
 def test_scheduler_errors_like_torch(make, exc):
     msgs = []
