@@ -26,7 +26,8 @@ import numpy as np
 from .._ops._addr import fill
 from .._ops._gemm import _threads
 from .. import _dtype as D
-from ._epilogue import _c_member, _Scan, run_members
+from ._epilogue import (_c_member, _Scan, arrays_ok, ext_declarations, run_members,
+                        traced_layouts)
 from ._ir import Graph, Node
 
 _PASS_ON = ("view", "reshape", "clone")
@@ -90,14 +91,13 @@ def find(graph: Graph, inplace: dict, taken: set) -> list:
 def source(group: Group) -> str:
     """C source of ``colsum(ptrs, nt)``: ptrs = [src, *ext, *outputs of ``needed``]."""
     from ._epilogue import _statements
-    from ._kernels import _CTYPE, _HELPERS, _np_name
+    from ._kernels import _HELPERS
     M, N = group.src.meta[0]
     lines = [_HELPERS, "void colsum(void* const* P, int nt) {",
              "  const float* x = (const float*)P[0];"]
     names = {id(group.root): "v"}
+    lines += ext_declarations(group.ext)
     for k, e in enumerate(group.ext):
-        ct = _CTYPE[_np_name(e.meta[1].np)]
-        lines.append(f"  const {ct}* e{k} = (const {ct}*)P[{1 + k}];")
         names[id(e)] = f"e{k}[{'j' if _vector(e.meta[0], N) else '0'}]"
     outs = {}
     for q, m in enumerate(group.needed):
@@ -148,7 +148,7 @@ class Runner:
             self.fn.argtypes = [ctypes.c_void_p, ctypes.c_int]
             self.fn.restype = None
         self.shape = tuple(group.src.meta[0])
-        self.exp = [(tuple(e.meta[0]), np.dtype(e.meta[1].np)) for e in group.ext]
+        self.layouts = traced_layouts(group.ext)
         self.needed = [(tuple(m.meta[0]), i) for i, m in enumerate([group.root] + group.members)
                        if any(m is x for x in group.needed)]
         self.ptrs_type = ctypes.c_void_p * (1 + len(group.ext) + len(group.needed))
@@ -159,10 +159,8 @@ class Runner:
     def __call__(self, x, exts, outs):
         # outs: per member, a state tensor's array to write in place, or None
         if self.fn is not None and type(x) is np.ndarray and x.dtype == np.float32 \
-                and x.flags.c_contiguous and x.shape == self.shape and all(
-                type(a) is np.ndarray and a.flags.c_contiguous and a.shape == s and a.dtype == d
-                for a, (s, d) in zip(exts, self.exp)) \
-                and all(o is None or type(o) is np.ndarray for o in outs):
+                and x.flags.c_contiguous and x.shape == self.shape \
+                and arrays_ok(exts, self.layouts, outs):
             res = [None] * self.nodes
             for s, i in self.needed:
                 o = outs[i - 1] if i else None

@@ -195,16 +195,38 @@ def _statements(n: Node, names: dict, prefix: str = "t"):
     return _body_statements(body, [names.get(id(a), "0") for a in ins], prefix)
 
 
+def ext_declarations(ext: list) -> list:
+    """The C lines declaring a group kernel's other inputs e0, e1, ... (from P[1 + k])."""
+    from ._kernels import _CTYPE, _np_name
+    lines = []
+    for k, e in enumerate(ext):
+        ct = _CTYPE[_np_name(e.meta[1].np)]
+        lines.append(f"  const {ct}* e{k} = (const {ct}*)P[{1 + k}];")
+    return lines
+
+
+def traced_layouts(ext: list) -> list:
+    """(shape, numpy dtype) of each of a group's other inputs, as traced."""
+    return [(tuple(e.meta[0]), np.dtype(e.meta[1].np)) for e in ext]
+
+
+def arrays_ok(exts, layouts, outs) -> bool:
+    """Whether a group's C kernel may read ``exts`` (exactly ndarrays, C-contiguous, of
+    the traced ``layouts``) and write ``outs`` (None, or exactly ndarrays)."""
+    return all(type(x) is np.ndarray and x.flags.c_contiguous and x.shape == s and x.dtype == d
+               for x, (s, d) in zip(exts, layouts)) \
+        and all(o is None or type(o) is np.ndarray for o in outs)
+
+
 def tile_source(group: Group) -> str:
     """C source of ``tile(ptrs, i0, j0, m, n)``: ptrs = [product, *ext, *member outputs]."""
-    from ._kernels import _CTYPE, _HELPERS, _bstrides, _np_name
+    from ._kernels import _HELPERS, _bstrides
     M, N = group.gemm.meta[0]
     lines = [_HELPERS, "void tile(void* const* P, int64_t i0, int64_t j0, int64_t m, "
              "int64_t n) {", "  float* g = (float*)P[0];"]
     names = {id(group.gemm): "v"}
+    lines += ext_declarations(group.ext)
     for k, e in enumerate(group.ext):
-        ct = _CTYPE[_np_name(e.meta[1].np)]
-        lines.append(f"  const {ct}* e{k} = (const {ct}*)P[{1 + k}];")
         rs, cs = _bstrides(e.meta[0], (M, N))
         idx = " + ".join(t if s == 1 else f"{t}*{s}" for t, s in (("i", rs), ("j", cs)) if s)
         names[id(e)] = f"e{k}[{idx or '0'}]"
@@ -235,7 +257,7 @@ class Runner:
         self.kernels = kernels
         lib = compile_c(tile_source(group))
         self.fn = ctypes.cast(lib.tile, ctypes.c_void_p).value if lib is not None else None
-        self.exp = [(tuple(e.meta[0]), np.dtype(e.meta[1].np)) for e in group.ext]
+        self.layouts = traced_layouts(group.ext)
         self.arrays_type = ctypes.c_void_p * (3 + len(group.ext) + len(group.members))
         self.configs: dict = {}   # (a's, b's strides) -> the C GEMM's numbers (or None)
         self.calls = 0   # how many runs took the fused path (tests read it)
@@ -257,10 +279,7 @@ class Runner:
         # outs given are state tensors' arrays that _codegen._inplace found writable,
         # contiguous and of the member's shape and dtype
         cfg = self._config(a, b) if self.fn is not None else None
-        if cfg is not None and all(
-                type(x) is np.ndarray and x.flags.c_contiguous and x.shape == s and x.dtype == d
-                for x, (s, d) in zip(exts, self.exp)) \
-                and all(o is None or type(o) is np.ndarray for o in outs):
+        if cfg is not None and arrays_ok(exts, self.layouts, outs):
             g = np.empty(self.shape, np.float32)
             reuse = self.group.spent
             fresh = []
