@@ -125,7 +125,7 @@ class Node:
         """Point every reader of this node (and the output) at ``new``."""
         for n in self.graph.nodes:
             if n is not self:
-                n.args = _subst(n.args, {id(self): new})
+                remap_inputs(n, {id(self): new})
         self.graph.mutations = [(t, new if v is self else v) for t, v in self.graph.mutations]
 
     def __repr__(self) -> str:
@@ -153,6 +153,24 @@ def _subst(a, m):
     if isinstance(a, dict):
         return {k: _subst(v, m) for k, v in a.items()}
     return a
+
+
+def remap_inputs(node: Node, m: dict) -> None:
+    """Point ``node``'s inputs through ``m`` (id(node) -> node); for if/loop nodes also the
+    enclosing-scope values their regions read (a fused node's body is self-contained)."""
+    node.args = _subst(node.args, m)
+    if node.kind in ("if", "loop"):
+        for v in node.attrs.values():
+            if isinstance(v, Graph):
+                for n in v.nodes:
+                    remap_inputs(n, m)
+
+
+def regions(node: Node) -> list:
+    """The region graphs of an if/loop node (empty for other nodes)."""
+    if node.kind not in ("if", "loop"):
+        return []
+    return [v for v in node.attrs.values() if isinstance(v, Graph)]
 
 
 def map_nodes(a, fn):
@@ -259,13 +277,16 @@ class Graph:
                     m[id(i)].append(n)
         return m
 
-    def copy(self) -> "Graph":
-        """A structural copy (sub-graphs copied too; tensors shared)."""
+    def copy(self, _outer: dict | None = None) -> "Graph":
+        """A structural copy (sub-graphs copied too; tensors shared). A region's reads of
+        enclosing-scope values point at the enclosing copy's nodes (``_outer`` maps them
+        while the enclosing graph is copied; copied alone, a region keeps its reads)."""
         g = Graph()
-        m = {}
+        m = dict(_outer) if _outer else {}
         for n in self.nodes:
-            attrs = {k: (v.copy() if isinstance(v, Graph) else v) for k, v in n.attrs.items()}
-            c = Node(g, n.kind, n.name, op=n.op, args=map_nodes(n.args, lambda x: m[id(x)]),
+            attrs = {k: (v.copy(m) if isinstance(v, Graph) else v) for k, v in n.attrs.items()}
+            args = map_nodes(n.args, lambda x: m.get(id(x), x))
+            c = Node(g, n.kind, n.name, op=n.op, args=args,
                      attrs=attrs, meta=n.meta, target=n.target, index=n.index)
             g.nodes.append(c)
             g._names.add(n.name)

@@ -56,6 +56,7 @@ import builtins
 import inspect
 import linecache
 import operator
+import re
 import sys
 import textwrap
 
@@ -200,6 +201,8 @@ class _Compiler:
             return "Tensor"
         s = ast.unparse(a.annotation).replace("typing.", "").replace("torch.", "") \
             .replace("ardor.", "")
+        # PEP 585's builtin generics name the same types as typing's
+        s = re.sub(r"\b(list|tuple)\[", lambda m: m.group(1).capitalize() + "[", s)
         parts = [x.strip() for x in s.split("|")]
         if len(parts) == 2 and "None" in parts:  # PEP 604: ``Tensor | None``
             s = f"Optional[{parts[1 - parts.index('None')]}]"

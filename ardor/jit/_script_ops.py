@@ -111,3 +111,35 @@ def _fn_name(f) -> str:
         return name
     return f"{mod}.{name}" if mod and mod != "builtins" else name
 
+
+
+_HELPERS = {_truth, _not_any, _make_tuple, _make_list, _make_dict, _getattr, _slice,
+            operator.getitem}
+# names of ardor functions and methods that draw random numbers or touch global state:
+# never merged or dropped
+_RANDOM = ("rand", "dropout", "bernoulli", "multinomial", "normal", "poisson", "rrelu",
+           "gumbel", "seed", "exponential", "geometric", "cauchy", "uniform")
+_EFFECT_METHODS = {"backward", "register_hook", "retain_grad", "tolist", "numpy", "cpu",
+                   "cuda", "to", "share_memory_"}
+
+
+def pure_call(fn, kwargs=None) -> bool:
+    """Whether a pycall of ``fn`` (with keyword arguments ``kwargs``) only computes a value
+    from its arguments: no side effect, no random draw, nothing written in place (``out=``,
+    ``inplace=True``, a ``*_`` method), so that passes may merge equal calls and drop unread
+    ones. Unknown callables (submodules, ``print``) are not."""
+    if kwargs and (kwargs.get("out") is not None or kwargs.get("inplace") is True):
+        return False
+    try:
+        if fn in _PURE or fn in _FOLD_OPS or fn in _HELPERS:
+            return True
+    except TypeError:  # an unhashable callable
+        return False
+    name = getattr(fn, "_method", None)
+    if name is None:
+        if not (getattr(fn, "__module__", None) or "").startswith("ardor."):
+            return False
+        name = getattr(fn, "__name__", "")
+    return not (name.endswith("_") or name in _MUTATORS or name in _EFFECT_METHODS
+                or name.startswith(("set_", "use_", "save", "load", "print"))
+                or any(r in name for r in _RANDOM))

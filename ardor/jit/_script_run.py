@@ -48,6 +48,8 @@ def run_region(graph: Graph, env: dict, inputs=()):
             elif k == "call":
                 from .._ops.dispatch import dispatch
                 env[id(n)] = dispatch(n.op, tuple(map_nodes(n.args, get)), n.attrs)
+            elif k == "fused":
+                env[id(n)] = _interpret(n.attrs["body"], *map_nodes(n.args, get))
             elif k == "if":
                 c = get(n.args[0]) if isinstance(n.args[0], Node) else n.args[0]
                 region = n.attrs["then"] if bool(c) else n.attrs["else"]

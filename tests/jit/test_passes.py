@@ -263,3 +263,89 @@ def test_pool_to_max_moves_a_relu_after_the_slices(shared):
     np.testing.assert_array_equal(got[0] if shared else got, ref)
     fused = [n for n in CompiledGraph(g).graph.nodes if n.kind == "fused"]
     assert not shared and len(fused) == 1 or shared
+
+
+def _count(g, kind):
+    """Nodes of ``kind`` in ``g`` and, recursively, in its if/loop regions."""
+    from ardor.jit._ir import regions
+    return sum((n.kind == kind) + sum(_count(r, kind) for r in regions(n)) for n in g.nodes)
+
+
+@jit.script
+def _scripted_twice(x, n: int):
+    y = x * 2 + 1
+    z = x * 2 + 1          # the same as y: CSE merges it, and the loop reads y
+    unused = ardor.exp(x)  # never read: DCE drops it
+    for i in range(n):
+        y = ardor.tanh(y) * 0.5 + z * 0.25
+    if y.sum() > 0:
+        y = y * y + (x * 2 + 1)   # again, inside a region: served by the enclosing value
+    else:
+        y = -y
+    return y
+
+
+def test_passes_on_scripted_graphs_with_regions():
+    g = _scripted_twice.graph
+    h = passes.optimize(g)
+    h.verify()
+    assert _count(h, "pycall") < _count(g, "pycall") - 4
+    assert not any(n.kind == "pycall" and n.attrs["fn"] is ardor.exp for n in h.nodes)
+    from ardor.jit._script_run import run_region
+    for x, n in [(ardor.randn(3, 4), 3), (-5 * ardor.ones(3, 4), 2), (ardor.randn(5), 0)]:
+        with ardor.no_grad():
+            want = torch.from_numpy(x.numpy()) * 2 + 1
+            for _ in range(n):
+                want = torch.tanh(want) * 0.5 + (torch.from_numpy(x.numpy()) * 2 + 1) * 0.25
+            want = want * want + (torch.from_numpy(x.numpy()) * 2 + 1) if want.sum() > 0 \
+                else -want
+            for graph in (g, h):
+                got = run_region(graph, {}, [x, n])
+                np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, atol=1e-6)
+
+
+def test_passes_keep_calls_with_effects(capsys):
+    @jit.script
+    def f(x, log: list[int]):
+        a = ardor.rand(3)
+        b = ardor.rand(3)            # a second draw, not the first one again
+        print("seen")                # read by nothing, but it prints
+        for i in range(2):
+            log.append(i)            # changes the caller's list
+        ardor.nn.functional.relu(x, inplace=True)  # writes x
+        return a - b
+    h = passes.optimize(f.graph)
+    x, log = ardor.tensor([-1.0, 2.0]), []
+    from ardor.jit._script_run import run_region
+    out = run_region(h, {}, [x, log])
+    assert capsys.readouterr().out == "seen\n"
+    assert log == [0, 1] and x.tolist() == [0.0, 2.0]
+    assert bool((out != 0).any())
+
+
+def test_simplify_and_fuse_rewire_reads_inside_regions():
+    from ardor.jit._ir import Node
+    g = Graph()
+    x = g.placeholder("x", (4,), F32)
+    c = g.placeholder("c")
+    y = g.call("mul", (x, 1.0))                     # simplify: y is x
+    z = g.call("exp", (g.call("neg", (y,)),))       # fuse: neg+exp become one node
+    then, other = Graph(), Graph()     # regions reading y and z of the enclosing graph
+    then.output((then.call("exp", (then.call("add", (z, y)),)),))
+    other.output((other.call("neg", (y,)),))
+    regs = [then, other]
+    node = g._add(Node(g, "if", g._name("if"), args=(c,),
+                       attrs={"then": regs[0], "else": regs[1], "nout": 1}))
+    g.output(g.getitem(node, 0))
+    g.verify()
+    from ardor.jit._script_run import run_region
+    a = ardor.tensor(_rand(4))
+    for h in (passes.simplify(g), passes.fuse(g), passes.optimize(g)):
+        h.verify()
+        for flag in (True, False):
+            t = torch.from_numpy(a.numpy())
+            want = torch.exp(torch.exp(-t) + t) if flag else -t
+            np.testing.assert_allclose(run_region(h, {}, [a, flag]).numpy(), want.numpy(),
+                                       rtol=1e-6)
+    assert _calls(passes.simplify(g), "mul") == 0
+    assert _count(passes.fuse(g), "fused") == 2   # neg+exp, and add+exp in the region

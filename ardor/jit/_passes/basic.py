@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._ir import Graph, Node, map_nodes
+from .._ir import Graph, Node, regions, remap_inputs
 
 
 def _impure(op) -> bool:
@@ -14,21 +14,36 @@ def _impure(op) -> bool:
         "bernoulli", "multinomial", "poisson") or op.mutates is not None
 
 
+def _effects(n: Node) -> bool:
+    """Does running ``n`` do more than compute its value (update state in place, call
+    something not known to be pure, or hold such a node in its regions)?"""
+    if n.kind == "call":
+        return n.op.mutates is not None and bool(n.op.mutates(n.attrs))
+    if n.kind == "pycall":
+        from .._script_ops import pure_call
+        return not pure_call(n.attrs["fn"], n.args[1] if len(n.args) > 1 else None)
+    return any(_effects(r) for g in regions(n) for r in g.nodes)
+
+
 def dce(graph: Graph) -> Graph:
-    """Remove nodes whose values nobody reads (outputs, state mutations and ops that update
-    their inputs in place are roots)."""
+    """Remove nodes whose values nobody reads (outputs, state mutations and nodes with
+    effects, such as ops that update their inputs in place, are roots); inside if/loop
+    regions too."""
     g = graph.copy()
-    live = set()
-    for _, v in g.mutations:
-        live.add(id(v))
+    _dce_into(g)
+    return g
+
+
+def _dce_into(g: Graph) -> None:
+    live = {id(v) for _, v in g.mutations}
     for n in reversed(g.nodes):
-        if n.kind == "output" or id(n) in live or n.kind == "placeholder" or \
-                n.kind == "call" and n.op.mutates is not None and n.op.mutates(n.attrs):
+        if n.kind in ("output", "placeholder") or id(n) in live or _effects(n):
             live.add(id(n))
+            for r in regions(n):   # first, so the node reads only what they still read
+                _dce_into(r)
             for i in n.inputs:
                 live.add(id(i))
     g.eliminate([n for n in g.nodes if id(n) not in live])
-    return g
 
 
 def _key(a):
@@ -50,17 +65,27 @@ def _key(a):
 
 
 def cse(graph: Graph) -> Graph:
-    """Merge nodes computing the same op on the same inputs with the same attrs."""
+    """Merge nodes computing the same op (or pure Python call) on the same inputs with the
+    same attrs; inside if/loop regions too, where a value of an enclosing scope computed
+    before the region serves it."""
     g = graph.copy()
-    seen: dict = {}
-    repl: dict = {}
+    _cse_into(g, {}, {})
+    return g
+
+
+def _cse_into(g: Graph, seen: dict, repl: dict) -> None:
+    seen = dict(seen)   # a region's values do not serve its enclosing scope
     keep = []
     for n in g.nodes:
         if repl:
-            n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+            remap_inputs(n, repl)
+        for r in regions(n):
+            _cse_into(r, seen, repl)
         k = None
         if n.kind == "call" and not _impure(n.op):
             k = ("call", n.op.name, _key(n.args), _key(n.attrs))
+        elif n.kind == "pycall" and not _effects(n):
+            k = ("pycall", id(n.attrs["fn"]), _key(n.args))
         elif n.kind == "getitem":
             k = ("getitem", id(n.args[0]), n.index)
         elif n.kind == "get_attr":
@@ -80,7 +105,6 @@ def cse(graph: Graph) -> Graph:
     g.nodes = keep
     for n in dead:
         g._names.discard(n.name)
-    return g
 
 
 def fold_constants(graph: Graph) -> Graph:
@@ -97,7 +121,7 @@ def fold_constants(graph: Graph) -> Graph:
     k = 0
     for n in g.nodes:
         if repl:
-            n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+            remap_inputs(n, repl)
         ins = n.inputs
         if n.kind in ("call", "getitem", "fused") and ins and \
                 all(id(i) in const for i in ins) and \
@@ -157,7 +181,7 @@ def simplify(graph: Graph) -> Graph:
     from ..._ops.registry import OPS
     for n in g.nodes:
         if repl:
-            n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+            remap_inputs(n, repl)
         if n.kind != "call":
             continue
         name, a = n.op.name, n.args
@@ -287,7 +311,7 @@ def fold_conv_bn(graph: Graph) -> Graph:
         out.append(n)
     g.nodes = out
     for n in g.nodes:
-        n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+        remap_inputs(n, repl)
     g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
     return dce(g)
 
@@ -366,6 +390,6 @@ def pool_to_max(graph: Graph) -> Graph:
         nodes.append(n)
     g.nodes = nodes
     for n in g.nodes:
-        n.args = map_nodes(n.args, lambda a: repl.get(id(a), a))
+        remap_inputs(n, repl)
     g.mutations = [(t, repl.get(id(v), v)) for t, v in g.mutations]
     return dce(g)

@@ -1,7 +1,7 @@
 """Elementwise fusion: maximal trees/DAGs of elementwise ops become one ``fused`` node."""
 from __future__ import annotations
 
-from .._ir import Graph, Node
+from .._ir import Graph, Node, regions, remap_inputs
 from .basic import _impure
 
 
@@ -45,8 +45,17 @@ def fuse(graph: Graph, min_size: int = 2) -> Graph:
 
     A group grows from a root towards its producers; a producer joins when every reader of
     it is already in the group, so only the root's value leaves the group. Inputs may
-    broadcast: the kernel indexes each input with its broadcast strides."""
+    broadcast: the kernel indexes each input with its broadcast strides. Regions of if/loop
+    nodes are fused on their own."""
     g = graph.copy()
+    _fuse_into(g, min_size)
+    return g
+
+
+def _fuse_into(g: Graph, min_size: int) -> None:
+    for n in g.nodes:
+        for r in regions(n):
+            _fuse_into(r, min_size)
     users = g.users_map()
     pinned = {id(v) for _, v in g.mutations}
     order = {id(n): i for i, n in enumerate(g.nodes)}
@@ -61,7 +70,8 @@ def fuse(graph: Graph, min_size: int = 2) -> Graph:
             changed = False
             for m in list(grp.values()):
                 for a in m.inputs:
-                    if id(a) in grp or id(a) in taken or id(a) in pinned or not _fusable(a):
+                    if id(a) in grp or id(a) in taken or id(a) in pinned or not _fusable(a) \
+                            or id(a) not in users:   # (a value of an enclosing scope)
                         continue
                     if all(id(u) in grp for u in users[id(a)]):
                         grp[id(a)] = a
@@ -70,7 +80,7 @@ def fuse(graph: Graph, min_size: int = 2) -> Graph:
             taken.update(grp)
             groups.append((n, grp))
     if not groups:
-        return g
+        return
     replace = {}
     drop = set()
     for root, grp in groups:
@@ -89,9 +99,7 @@ def fuse(graph: Graph, min_size: int = 2) -> Graph:
             new.append(replace[id(n)])
             continue
         new.append(n)
-    from .._ir import _subst
     for n in new:
-        n.args = _subst(n.args, replace)
+        remap_inputs(n, replace)
     g.nodes = new
     g.mutations = [(t, replace.get(id(v), v)) for t, v in g.mutations]
-    return g
