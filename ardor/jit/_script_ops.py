@@ -143,3 +143,12 @@ def pure_call(fn, kwargs=None) -> bool:
     return not (name.endswith("_") or name in _MUTATORS or name in _EFFECT_METHODS
                 or name.startswith(("set_", "use_", "save", "load", "print"))
                 or any(r in name for r in _RANDOM))
+
+
+def writes_tensors(fn, kwargs=None) -> bool:
+    """Whether a pycall of ``fn`` may write a tensor in place: an in-place method,
+    ``out=``/``inplace=True``, or a callable not known to leave its arguments alone (a
+    submodule, a user function). (Printing, raising and list/dict methods do not.)"""
+    if pure_call(fn, kwargs) or fn is print or fn is _raise:
+        return False
+    return getattr(fn, "_method", None) not in _MUTATORS

@@ -201,9 +201,10 @@ def _all_tensors(graph: Graph, out=None) -> dict:
 class _ScriptGen:
     """Writes the Python source of a scripted graph's runner (see :class:`ScriptRunner`)."""
 
-    def __init__(self, graph: Graph, name: str):
+    def __init__(self, graph: Graph, name: str, fuse: bool = True):
         from .._ops.dispatch import dispatch
         self.graph = graph
+        self.fuse = fuse
         self.name = name
         self.glob = {"_UNDEF": _UNDEF, "_undef": _undef_error, "_dispatch": dispatch}
         self.lines: list = []        # (depth, text, node)
@@ -325,20 +326,84 @@ class _ScriptGen:
         name = getattr(fn, "__name__", None) or type(fn).__name__
         return f"{self.global_(fn, '_f_', str(name).strip('_') or 'call')}({', '.join(A + K)})"
 
+    def segments(self, g: Graph) -> dict:
+        """id(first node) -> (calls, external inputs, outputs) of each run of two or more
+        consecutive tensor calls in ``g`` (get_attr reads may sit between them), whose
+        values the run's :class:`~._script_segments.Segment` may compute (see there)."""
+        from ._script_segments import tensor_call
+        users = g.users_map()
+        runs, cur = [], []
+        for n in g.nodes + [None]:
+            if n is not None and n.kind == "get_attr" and cur:
+                continue
+            if n is not None and tensor_call(n) and not any(
+                    isinstance(a, Node) and id(a) in self.undef or _is_undef(a)
+                    for a in list(n.args[0]) + list(n.args[1].values())):
+                cur.append(n)
+                continue
+            if len(cur) >= 2:
+                runs.append(cur)
+            cur = []
+        out = {}
+        for calls in runs:
+            inside = {id(c) for c in calls}
+            ext = []
+            for c in calls:
+                for a in c.inputs:
+                    if id(a) not in inside and all(a is not e for e in ext):
+                        ext.append(a)
+            outs = [c for c in calls if any(id(u) not in inside for u in users[id(c)])]
+            if outs:
+                out[id(calls[0])] = (calls, ext, outs)
+        return out
+
+    def segment(self, calls, ext, outs, depth) -> None:
+        """Emit a run of tensor calls: its Segment first, the calls where it answers None."""
+        from ._script_segments import Segment
+        sub = Graph()
+        m = {}
+        for e in ext:
+            m[id(e)] = sub.placeholder(e.name)
+        for c in calls:
+            m[id(c)] = sub.node_copy(c, lambda a: m[id(a)])
+        sub.output(tuple(m[id(o)] for o in outs))
+        for e in ext:
+            if e.kind == "get_attr":
+                self.get_attr(e)
+        r = self.alloc("seg")
+        fn = self.global_(Segment(sub), "_seg")
+        self.emit(depth, f"{r} = {fn}({', '.join(self.ref(e) for e in ext)})", calls[0])
+        self.emit(depth, f"if {r} is None:", calls[0])
+        for c in calls:
+            self.emit(depth + 1, f"{self.bind(c)} = {self.pycall(c)}", c)
+        self.emit(depth, "else:", calls[0])
+        self.emit(depth + 1, f"{', '.join(self.var[id(o)] for o in outs)}, = {r}", calls[0])
+
+    def get_attr(self, n) -> None:
+        """Bind a get_attr node: read once, at the top (a live tensor: always the same)."""
+        v = self.attrs.get(n.target)
+        if v is None:
+            v = self.attrs[n.target] = self.bind(n)
+            self.prologue.append(f"{v} = _T[{n.target!r}]")
+        self.var[id(n)] = v
+
     def region(self, g: Graph, depth: int):
         """Emit the nodes of ``g`` (its placeholders already bound); return its output."""
+        segs = self.segments(g) if self.fuse else {}
+        done: set = set()
         for n in g.nodes:
             k = n.kind
-            if k == "placeholder":
+            if k == "placeholder" or id(n) in done:
+                continue
+            if id(n) in segs:
+                calls, ext, outs = segs[id(n)]
+                self.segment(calls, ext, outs, depth)
+                done.update(id(c) for c in calls)
                 continue
             if k == "output":
                 return n.args[0]
-            if k == "get_attr":  # read once, at the top (a live tensor: always the same)
-                v = self.attrs.get(n.target)
-                if v is None:
-                    v = self.attrs[n.target] = self.bind(n)
-                    self.prologue.append(f"{v} = _T[{n.target!r}]")
-                self.var[id(n)] = v
+            if k == "get_attr":
+                self.get_attr(n)
             elif k == "getitem":
                 src = n.args[0]
                 if src.kind in ("if", "loop"):
@@ -482,9 +547,9 @@ class ScriptRunner:
     no autograd when nothing requires grad). No per-node interpretation, no environment
     dictionaries. Errors are re-raised unchanged, with a note naming the node."""
 
-    def __init__(self, graph: Graph, name: str = "script"):
+    def __init__(self, graph: Graph, name: str = "script", fuse: bool = True):
         global _RUNNERS
-        gen = _ScriptGen(graph, name)
+        gen = _ScriptGen(graph, name, fuse)
         self.source, self._lines = gen.build()
         _RUNNERS += 1
         self.filename = f"<ardor.jit script {name} #{_RUNNERS}>"

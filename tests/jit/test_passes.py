@@ -349,3 +349,18 @@ def test_simplify_and_fuse_rewire_reads_inside_regions():
                                        rtol=1e-6)
     assert _calls(passes.simplify(g), "mul") == 0
     assert _count(passes.fuse(g), "fused") == 2   # neg+exp, and add+exp in the region
+
+
+def test_cse_merges_no_python_calls_where_a_tensor_is_written_in_place():
+    @jit.script
+    def f(x):
+        a = x * 2
+        b = x * 2          # equal to a until a is written: not merged
+        a.add_(1)
+        return a + b
+    h = passes.cse(f.graph)
+    assert _count(h, "pycall") == _count(f.graph, "pycall")
+    from ardor.jit._script_run import run_region
+    x = ardor.arange(3.0)
+    np.testing.assert_array_equal(run_region(h, {}, [x]).numpy(),
+                                  (torch.arange(3.0) * 4 + 1).numpy())

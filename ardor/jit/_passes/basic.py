@@ -69,22 +69,30 @@ def cse(graph: Graph) -> Graph:
     same attrs; inside if/loop regions too, where a value of an enclosing scope computed
     before the region serves it."""
     g = graph.copy()
-    _cse_into(g, {}, {})
+    _cse_into(g, {}, {}, not _writes_tensors(g))
     return g
 
 
-def _cse_into(g: Graph, seen: dict, repl: dict) -> None:
+def _writes_tensors(g: Graph) -> bool:
+    """Does a pycall of ``g`` (or of its regions) write a tensor in place? Then two equal
+    calls may not give equal values (one result updated, the other not): none is merged."""
+    from .._script_ops import writes_tensors
+    return any(n.kind == "pycall" and writes_tensors(n.attrs["fn"], n.args[1])
+               or any(_writes_tensors(r) for r in regions(n)) for n in g.nodes)
+
+
+def _cse_into(g: Graph, seen: dict, repl: dict, pycalls: bool) -> None:
     seen = dict(seen)   # a region's values do not serve its enclosing scope
     keep = []
     for n in g.nodes:
         if repl:
             remap_inputs(n, repl)
         for r in regions(n):
-            _cse_into(r, seen, repl)
+            _cse_into(r, seen, repl, pycalls)
         k = None
         if n.kind == "call" and not _impure(n.op):
             k = ("call", n.op.name, _key(n.args), _key(n.attrs))
-        elif n.kind == "pycall" and not _effects(n):
+        elif n.kind == "pycall" and pycalls and not _effects(n):
             k = ("pycall", id(n.attrs["fn"]), _key(n.args))
         elif n.kind == "getitem":
             k = ("getitem", id(n.args[0]), n.index)
