@@ -85,6 +85,56 @@ def bench_fused(rounds, n=1 << 22):
               f"err vs float64 {err:.1e})"
 
 
+def rnn_loop(xs, h, wx, wh, b, n: int):
+    """A GRU-like recurrence: per step two products and six elementwise ops."""
+    for t in range(n):
+        a = xs[t] @ wx + h @ wh + b
+        z = ardor.sigmoid(a)
+        h = z * h + (1 - z) * ardor.tanh(a)
+    return h
+
+
+def _torch_rnn_loop(xs, h, wx, wh, b, n: int):
+    for t in range(n):
+        a = xs[t] @ wx + h @ wh + b
+        z = torch.sigmoid(a)
+        h = z * h + (1 - z) * torch.tanh(a)
+    return h
+
+
+def bench_script_rnn(rounds, steps=32, batch=16, hidden=128):
+    from ardor.jit._script_run import ScriptRunner
+    rng = np.random.default_rng(0)
+    arrs = [rng.standard_normal(s).astype(np.float32) * 0.3 for s in
+            [(steps, batch, hidden), (batch, hidden), (hidden, hidden), (hidden, hidden),
+             (hidden,)]]
+    args = [ardor.tensor(a) for a in arrs]
+    scripted = jit.script(rnn_loop)
+    calls_only = ScriptRunner(scripted.graph, "rnn", fuse=False)   # no compiled runs
+    cases = {"ardor.jit.script": lambda: scripted(*args, steps),
+             "script, calls one by one": lambda: calls_only(*args, steps),
+             "ardor eager": lambda: rnn_loop(*args, steps)}
+    if torch is not None:
+        targs = [torch.tensor(a) for a in arrs]
+        tscript = torch.jit.script(_torch_rnn_loop)
+        cases["torch eager"] = lambda: _torch_rnn_loop(*targs, steps)
+        cases["torch.jit.script"] = lambda: tscript(*targs, steps)
+    with ardor.no_grad():
+        want = rnn_loop(*args, steps).numpy()
+        for _ in range(3):
+            np.testing.assert_allclose(scripted(*args, steps).numpy(), want, rtol=1e-4,
+                                       atol=1e-5)
+        if torch is not None:
+            torch.set_grad_enabled(False)
+        try:
+            r = _median_rows(cases, rounds, 5)
+        finally:
+            if torch is not None:
+                torch.set_grad_enabled(True)
+    return r, f"scripted GRU-like loop, {steps} steps, batch {batch}, hidden {hidden}, " \
+              "no_grad"
+
+
 def _copy_weights(am, tm):
     sd = {k: ardor.tensor(v.detach().numpy()) for k, v in tm.state_dict().items()}
     am.load_state_dict(sd)
@@ -210,7 +260,7 @@ def main():
     args = ap.parse_args()
     rounds = 3 if args.quick else args.rounds
     for fn in (bench_fused, bench_cnn, bench_gemm_floor, bench_train_mnist,
-               bench_train_mnist_adam):
+               bench_train_mnist_adam, bench_script_rnn):
         try:
             rows, title = fn(rounds)
         except Exception as e:  # noqa: BLE001 - report and go on

@@ -519,7 +519,11 @@ class _Compiler:
             benv[s.target.id] = body.placeholder(s.target.id)
         for k in carried:
             benv[k] = body.placeholder(f"{_clean(k)}_in")
-        benv["__cont"] = ("const", False)
+        # an iteration starts only while no break or return has happened: the flags are
+        # False on entry (so a body without them needs no guards)
+        benv["__brk"] = benv["__cont"] = ("const", False)
+        if "__ret" in carried:
+            benv["__ret"] = ("const", False)
         e = self.block(body, s.body, benv)
         body.output(tuple(self.val(body, e.get(k, ("const", _UNDEF))) for k in carried))
         cond = None

@@ -215,15 +215,58 @@ class _ScriptGen:
         self.items: dict = {}        # id(if/loop node) -> {index: [getitem nodes]}
         self.attrs: dict = {}        # get_attr target -> variable
         self.prologue: list = []     # the get_attr reads
+        self.indices: set = set()    # ids of the for-range loops' index placeholders
         self._getitems(graph)
+        self.dead: dict = {}         # id(loop body's output node) -> its unneeded positions
+        self._dead_carried(graph)
 
     def _getitems(self, g):
         for n in g.nodes:
             if n.kind == "getitem" and n.args[0].kind in ("if", "loop"):
                 self.items.setdefault(id(n.args[0]), {}).setdefault(n.index, []).append(n)
+            if n.kind == "loop" and n.attrs["nrange"]:
+                self.indices.add(id(n.attrs["body"].placeholders[0]))
             for v in n.attrs.values():
                 if isinstance(v, Graph) and n.kind != "fused":
                     self._getitems(v)
+
+    def _dead_carried(self, g):
+        """Find the values loops carry that nothing needs: not read after the loop, nor by
+        the body or the condition before being assigned again (a variable the body only
+        sets, such as a temporary)."""
+        gusers = None
+        for n in g.nodes:
+            for r in (v for v in n.attrs.values() if isinstance(v, Graph) and n.kind != "fused"):
+                self._dead_carried(r)
+            if n.kind != "loop":
+                continue
+            gusers = gusers or g.users_map()
+            a = n.attrs
+            body, cond = a["body"], a.get("cond")
+            phs = body.placeholders[1 if a["nrange"] else 0:]
+            users = body.users_map()
+            cusers = cond.users_map() if cond is not None else {}
+            cphs = cond.placeholders if cond is not None else []
+            out = body.output_node
+            dead = set()
+            for k in range(n.nout):
+                if k in (a["brk"], a["ret"], a["cont"]) or any(
+                        gusers[id(gi)] for gi in self.items.get(id(n), {}).get(k, ())):
+                    continue
+                if any(u is not out or any(o is phs[k] for i, o in enumerate(out.args[0])
+                                           if i != k) for u in users[id(phs[k])]):
+                    continue
+                if cphs and cusers[id(cphs[k])]:
+                    continue
+                dead.add(k)
+            if dead:
+                self.dead[id(out)] = dead
+
+    def needed_by(self, user, value) -> bool:
+        """Does ``user`` need ``value`` (not only as a loop's unneeded carried value)?"""
+        dead = self.dead.get(id(user))
+        return dead is None or any(o is value for i, o in enumerate(user.args[0])
+                                   if i not in dead)
 
     # -- names and values ----------------------------------------------------------------
     def alloc(self, base: str) -> str:
@@ -336,9 +379,11 @@ class _ScriptGen:
         for n in g.nodes + [None]:
             if n is not None and n.kind == "get_attr" and cur:
                 continue
+            # (a call reading a loop's index, as ``xs[i]``, would take a new signature
+            # at every step: it stays outside)
             if n is not None and tensor_call(n) and not any(
-                    isinstance(a, Node) and id(a) in self.undef or _is_undef(a)
-                    for a in list(n.args[0]) + list(n.args[1].values())):
+                    isinstance(a, Node) and (id(a) in self.undef or id(a) in self.indices)
+                    or _is_undef(a) for a in list(n.args[0]) + list(n.args[1].values())):
                 cur.append(n)
                 continue
             if len(cur) >= 2:
@@ -352,7 +397,8 @@ class _ScriptGen:
                 for a in c.inputs:
                     if id(a) not in inside and all(a is not e for e in ext):
                         ext.append(a)
-            outs = [c for c in calls if any(id(u) not in inside for u in users[id(c)])]
+            outs = [c for c in calls if any(id(u) not in inside and self.needed_by(u, c)
+                                            for u in users[id(c)])]
             if outs:
                 out[id(calls[0])] = (calls, ext, outs)
         return out
@@ -496,11 +542,13 @@ class _ScriptGen:
         if a["cont"] is not None:
             self.emit(inner, f"{cv[a['cont']]} = False", n)
         res = self.region(body, inner)
-        self.assign(inner, cv, list(res), n)
+        dead = self.dead.get(id(body.output_node), ())
+        live = [k for k in range(n.nout) if k not in dead]
+        self.assign(inner, [cv[k] for k in live], [res[k] for k in live], n)
         phs = body.placeholders[1 if nr else 0:]
         init = n.args[nr:]
-        flags = [cv[k] for k in (a["brk"], a["ret"]) if k is not None and not (
-            res[k] is phs[k] and init[k] is False)]  # (a flag never set stays False)
+        flags = [cv[k] for k in (a["brk"], a["ret"]) if k is not None and res[k] is not False
+                 and not (res[k] is phs[k] and init[k] is False)]  # (a flag never set)
         if flags:
             self.emit(inner, f"if {' or '.join(flags)}:", n)
             self.emit(inner + 1, "break", n)

@@ -136,3 +136,28 @@ def test_segments_stay_out_of_gradient_runs():
     (torch.tanh(tx) * 3 + tx).sum().backward()
     np.testing.assert_allclose(x.grad.numpy(), 3 * tx.grad.numpy(), rtol=1e-6)
     assert not any(s.seen for s in _segments(f))
+
+
+def test_loop_temporaries_are_not_carried_out_of_segments():
+    import importlib.util
+    import pathlib
+    path = pathlib.Path(__file__).parents[2] / "benchmarks" / "jit.py"   # the benchmark's loop
+    spec = importlib.util.spec_from_file_location("_bench_jit", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rnn_loop, _torch_rnn_loop = bench.rnn_loop, bench._torch_rnn_loop
+    scripted = jit.script(rnn_loop)
+    code = scripted.python_code
+    # a and z are set in the body and read by nothing after it: the segment returns h only
+    assert "add_2, = seg" in code and "loop_a, " not in code.split("for ")[1]
+    rng = np.random.default_rng(1)
+    arrs = [rng.standard_normal(s).astype(np.float32) * 0.3 for s in
+            [(6, 4, 8), (4, 8), (8, 8), (8, 8), (8,)]]
+    want = _torch_rnn_loop(*[torch.tensor(a) for a in arrs], 6)
+    with ardor.no_grad():
+        for _ in range(3):
+            got = scripted(*[ardor.tensor(a) for a in arrs], 6)
+            np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    (seg,) = _segments(scripted)
+    ((cg, _),) = _compiled(seg)
+    assert sum(n.kind == "fused" for n in cg.graph.nodes) == 1
