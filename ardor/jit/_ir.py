@@ -166,6 +166,17 @@ def remap_inputs(node: Node, m: dict) -> None:
                     remap_inputs(n, m)
 
 
+def outside_inputs(members: list) -> list:
+    """The values ``members`` read that none of them computes, in first-read order."""
+    inside = {id(m) for m in members}
+    ext: list = []
+    for m in members:
+        for a in m.inputs:
+            if id(a) not in inside and all(a is not e for e in ext):
+                ext.append(a)
+    return ext
+
+
 def regions(node: Node) -> list:
     """The region graphs of an if/loop node (empty for other nodes)."""
     if node.kind not in ("if", "loop"):

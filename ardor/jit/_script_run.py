@@ -11,7 +11,7 @@ import math
 import operator
 import re
 
-from ._ir import Graph, Node, map_nodes, unique_name
+from ._ir import Graph, Node, map_nodes, outside_inputs, unique_name
 from ._script_ops import (_CMP, _UNDEF, _fn_name, _getattr, _make_list, _make_tuple, _not_any,
                           _slice, _truth)
 
@@ -392,11 +392,7 @@ class _ScriptGen:
         out = {}
         for calls in runs:
             inside = {id(c) for c in calls}
-            ext = []
-            for c in calls:
-                for a in c.inputs:
-                    if id(a) not in inside and all(a is not e for e in ext):
-                        ext.append(a)
+            ext = outside_inputs(calls)
             outs = [c for c in calls if any(id(u) not in inside and self.needed_by(u, c)
                                             for u in users[id(c)])]
             if outs:

@@ -1,7 +1,7 @@
 """Elementwise fusion: maximal trees/DAGs of elementwise ops become one ``fused`` node."""
 from __future__ import annotations
 
-from .._ir import Graph, Node, regions, remap_inputs
+from .._ir import Graph, Node, outside_inputs, regions, remap_inputs
 from .basic import _impure
 
 
@@ -24,12 +24,7 @@ def _fusable(n: Node) -> bool:
 def body_of(members: list, root: Node) -> tuple:
     """(body graph, external inputs) of elementwise ``members`` (in graph order) whose value
     is ``root``'s: each external input becomes a placeholder x0, x1, ... of the body."""
-    inside = {id(m) for m in members}
-    ext = []
-    for m in members:
-        for a in m.inputs:
-            if id(a) not in inside and all(a is not e for e in ext):
-                ext.append(a)
+    ext = outside_inputs(members)
     body = Graph()
     mp = {}
     for i, e in enumerate(ext):
