@@ -58,6 +58,8 @@ class Segment:
 
     MAX_VARIANTS = 4
     WARMUP = 2     # calls with one signature before it is compiled
+    MAX_SEEN = 64  # signatures counted at once (a number that changes on every call
+    #                would otherwise grow the counts without end)
 
     def __init__(self, graph: Graph):
         self.graph = graph      # placeholders: the run's inputs; output: a tuple
@@ -67,21 +69,24 @@ class Segment:
     def __call__(self, *values):
         key = []
         for v in values:
-            t = type(v)
-            if t is Tensor:
+            if isinstance(v, Tensor):   # (parameters too)
                 a = v._data
                 if type(a) is not np.ndarray:
                     return None
                 key.append((a.shape, a.dtype.char, a.strides))
-            elif t in _NUMBERS:
-                key.append((t, v))
+            elif type(v) in _NUMBERS:
+                key.append((type(v), v))
             else:
                 return None
         key = tuple(key)
         v = self.variants.get(key)
         if v is None:
+            if len(self.variants) >= self.MAX_VARIANTS:
+                return None
+            if len(self.seen) >= self.MAX_SEEN:   # signatures met once each: start over
+                self.seen.clear()
             n = self.seen[key] = self.seen.get(key, 0) + 1
-            if n < self.WARMUP or len(self.variants) >= self.MAX_VARIANTS:
+            if n < self.WARMUP:
                 return None
             v, result = self._specialize(values)
             self.variants[key] = v
@@ -89,7 +94,7 @@ class Segment:
         if v is False:
             return None
         cg, alias = v
-        arrays = [x._data for x in values if type(x) is Tensor]
+        arrays = [x._data for x in values if isinstance(x, Tensor)]
         res = []
         for o, j in zip(cg(*arrays), alias):
             if j is not None:   # eager gave the input itself
@@ -106,7 +111,7 @@ class Segment:
         from ._runtime import CompiledGraph, trace_graph
         from ._script_run import ScriptRunner
         from ._trace import TracerWarning
-        pos = [i for i, v in enumerate(values) if type(v) is Tensor]
+        pos = [i for i, v in enumerate(values) if isinstance(v, Tensor)]
         plain = ScriptRunner(self.graph, "segment", fuse=False)
 
         def run(*tensors):

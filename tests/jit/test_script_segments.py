@@ -65,6 +65,26 @@ def test_segments_compile_and_match_torch():
     assert any(sum(n.kind == "fused" for n in cg.graph.nodes) for cg, _ in compiled)
 
 
+def test_segments_of_a_module_take_its_parameters():
+    class Layer(ardor.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = ardor.nn.Parameter(ardor.randn(4, 4))
+            self.b = ardor.nn.Parameter(ardor.randn(4))
+
+        def forward(self, x):
+            return ardor.tanh(x @ self.w + self.b) * 2
+    m = Layer()
+    sm = jit.script(m)
+    x = ardor.randn(3, 4)
+    want = torch.tanh(_t(x) @ _t(m.w.detach()) + _t(m.b.detach())) * 2
+    with ardor.no_grad():
+        for _ in range(4):
+            np.testing.assert_allclose(sm(x).numpy(), want.numpy(), rtol=1e-5, atol=1e-6)
+    (seg,) = _segments(sm)
+    assert len(_compiled(seg)) == 1
+
+
 def test_segments_take_each_signature_up_to_a_limit():
     @jit.script
     def f(x, s: float):
@@ -77,6 +97,25 @@ def test_segments_take_each_signature_up_to_a_limit():
                     f(x, s).numpy(), (torch.exp(_t(x) * s) - _t(x)).numpy(), rtol=1e-6)
     (seg,) = _segments(f)
     assert len(seg.variants) == Segment.MAX_VARIANTS   # then the calls run one by one
+    seen = dict(seg.seen)
+    with ardor.no_grad():
+        for s in range(100):   # new signatures past the limit are not even counted
+            f(ardor.ones(2), float(s))
+    assert seg.seen == seen
+
+
+def test_segment_counts_stay_bounded_for_ever_new_numbers():
+    @jit.script
+    def f(x, s: float):
+        return ardor.exp(x * s) + x
+    with ardor.no_grad():
+        for s in range(3 * Segment.MAX_SEEN):
+            x = ardor.ones(2)
+            np.testing.assert_allclose(f(x, s / 100).numpy(),
+                                       (torch.exp(_t(x) * (s / 100)) + _t(x)).numpy(),
+                                       rtol=1e-6)
+    (seg,) = _segments(f)
+    assert len(seg.seen) <= Segment.MAX_SEEN and not seg.variants
 
 
 def test_segment_that_would_not_generalize_runs_the_calls():
