@@ -76,10 +76,8 @@ class Node:
         enclosing-scope values their regions read)."""
         out = []
         _collect(self.args, out)
-        if self.kind in ("if", "loop"):
-            for v in self.attrs.values():
-                if isinstance(v, Graph):
-                    out.extend(v.free_values())
+        for r in regions(self):
+            out.extend(r.free_values())
         return out
 
     @property
@@ -159,11 +157,9 @@ def remap_inputs(node: Node, m: dict) -> None:
     """Point ``node``'s inputs through ``m`` (id(node) -> node); for if/loop nodes also the
     enclosing-scope values their regions read (a fused node's body is self-contained)."""
     node.args = _subst(node.args, m)
-    if node.kind in ("if", "loop"):
-        for v in node.attrs.values():
-            if isinstance(v, Graph):
-                for n in v.nodes:
-                    remap_inputs(n, m)
+    for r in regions(node):
+        for n in r.nodes:
+            remap_inputs(n, m)
 
 
 def outside_inputs(members: list) -> list:

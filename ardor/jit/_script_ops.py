@@ -112,7 +112,6 @@ def _fn_name(f) -> str:
     return f"{mod}.{name}" if mod and mod != "builtins" else name
 
 
-
 _HELPERS = {_truth, _not_any, _make_tuple, _make_list, _make_dict, _getattr, _slice,
             operator.getitem}
 # names of ardor functions and methods that draw random numbers or touch global state:
@@ -120,7 +119,7 @@ _HELPERS = {_truth, _not_any, _make_tuple, _make_list, _make_dict, _getattr, _sl
 _RANDOM = ("rand", "dropout", "bernoulli", "multinomial", "normal", "poisson", "rrelu",
            "gumbel", "seed", "exponential", "geometric", "cauchy", "uniform")
 _EFFECT_METHODS = {"backward", "register_hook", "retain_grad", "tolist", "numpy", "cpu",
-                   "cuda", "to", "share_memory_"}
+                   "cuda", "to"}
 
 
 def pure_call(fn, kwargs=None) -> bool:

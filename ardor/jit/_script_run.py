@@ -11,7 +11,7 @@ import math
 import operator
 import re
 
-from ._ir import Graph, Node, map_nodes, outside_inputs, unique_name
+from ._ir import Graph, Node, map_nodes, outside_inputs, regions, unique_name
 from ._script_ops import (_CMP, _UNDEF, _fn_name, _getattr, _make_list, _make_tuple, _not_any,
                           _slice, _truth)
 
@@ -192,9 +192,8 @@ def _all_tensors(graph: Graph, out=None) -> dict:
     out = {} if out is None else out
     out.update(graph.tensors)
     for n in graph.nodes:
-        for v in n.attrs.values():
-            if isinstance(v, Graph) and n.kind != "fused":
-                _all_tensors(v, out)
+        for r in regions(n):
+            _all_tensors(r, out)
     return out
 
 
@@ -226,9 +225,8 @@ class _ScriptGen:
                 self.items.setdefault(id(n.args[0]), {}).setdefault(n.index, []).append(n)
             if n.kind == "loop" and n.attrs["nrange"]:
                 self.indices.add(id(n.attrs["body"].placeholders[0]))
-            for v in n.attrs.values():
-                if isinstance(v, Graph) and n.kind != "fused":
-                    self._getitems(v)
+            for r in regions(n):
+                self._getitems(r)
 
     def _dead_carried(self, g):
         """Find the values loops carry that nothing needs: not read after the loop, nor by
@@ -236,7 +234,7 @@ class _ScriptGen:
         sets, such as a temporary)."""
         gusers = None
         for n in g.nodes:
-            for r in (v for v in n.attrs.values() if isinstance(v, Graph) and n.kind != "fused"):
+            for r in regions(n):
                 self._dead_carried(r)
             if n.kind != "loop":
                 continue

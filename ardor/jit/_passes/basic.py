@@ -21,7 +21,7 @@ def _effects(n: Node) -> bool:
         return n.op.mutates is not None and bool(n.op.mutates(n.attrs))
     if n.kind == "pycall":
         from .._script_ops import pure_call
-        return not pure_call(n.attrs["fn"], n.args[1] if len(n.args) > 1 else None)
+        return not pure_call(n.attrs["fn"], n.args[1])
     return any(_effects(r) for g in regions(n) for r in g.nodes)
 
 
