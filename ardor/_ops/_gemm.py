@@ -356,6 +356,29 @@ void sg_gemm_epi_v(const int64_t* cfg, void* const* arr, epi_fn fn) {
                 fn, arr + 2);
 }
 
+/* A run of C calls in one (ardor.jit's _chain): prog = {the number of steps, then per
+   step: its kind, its C function, the kind's numbers, how many arrays it takes, and their
+   slots in P}. Kind 1: a GEMM and its epilogue (sg_gemm_epi_v's nine numbers; the threads
+   are nt); kind 2: a column-sum kernel (one number: whether it takes the threads). */
+typedef void (*colsum_fn)(void* const* P, int nt);
+void sg_chain(const int64_t* prog, void* const* P, int nt) {
+    const int64_t* s = prog + 1;
+    for (int64_t q = 0; q < prog[0]; q++) {
+        int64_t ncfg = s[0] == 1 ? 9 : 1, na = s[2 + ncfg];
+        const int64_t* cfg = s + 2;
+        const int64_t* slots = s + 3 + ncfg;
+        void* arr[na > 0 ? na : 1];
+        for (int64_t k = 0; k < na; k++) arr[k] = P[slots[k]];
+        if (s[0] == 1)
+            sg_gemm_epi(cfg[0], cfg[1], cfg[2], (const float*)arr[0], cfg[3], cfg[4],
+                        (const float*)arr[1], cfg[5], cfg[6], (float*)arr[2], cfg[7], 0, nt,
+                        (epi_fn)(intptr_t)s[1], arr + 2);
+        else
+            ((colsum_fn)(intptr_t)s[1])(arr, cfg[0] ? nt : 1);
+        s = slots + na;
+    }
+}
+
 void sg_gemm(int64_t M, int64_t N, int64_t K, const float* A, int64_t ars, int64_t acs,
              const float* B, int64_t brs, int64_t bcs, float* C, int64_t ldc, int acc,
              int nt) {
@@ -680,6 +703,7 @@ def _load():
                         ("sg_gemm_epi", [i64] * 3 + [p, i64, i64, p, i64, i64, p, i64, nt, nt,
                                                      p, p]),
                         ("sg_gemm_epi_v", [p, p, p]),
+                        ("sg_chain", [p, p, nt]),
                         ("sg_dots", [i64] * 3 + [p, i64, p, i64, p, i64, nt]),
                         ("sg_conv_fwd", [i64, p, i64, i64, i64, p, i64, p, i64, i64, p, i64,
                                          i64, nt]),
@@ -879,6 +903,12 @@ def run_epilogue(cfg, arrays, epilogue: int) -> None:
     threads on each finished block of C while it is in cache."""
     cfg[8] = _threads()
     _STATE["fn"].sg_gemm_epi_v(cfg, arrays, epilogue)
+
+
+def run_chain(prog, arrays) -> None:
+    """Run the C calls described by ``prog`` (an int64 array, see ``sg_chain``) over the
+    pointers ``arrays``, on this process's kernel threads."""
+    _STATE["fn"].sg_chain(prog, arrays, _threads())
 
 
 def mm(xp, a, b, out=None):

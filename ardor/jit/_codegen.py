@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._ops.shape import _transpose_forward
 from ._ir import Graph, Node, map_nodes, promotion_plan
 
 
@@ -83,6 +82,7 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
         from ._script_run import generate_script
         return generate_script(graph)
     from ._kernels import numpy_kernel
+    epilogues = epilogues or {}
     glob = {"_np": np, "_asarray": np.asarray, "_ndarray": np.ndarray}
     consts: dict = {}
     ph = [n.name for n in graph.placeholders]
@@ -91,7 +91,7 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
     keep = {id(n) for n in graph.nodes if n.kind in ("placeholder",)}
     inplace = _inplace_mutations(graph, plan)
     index = {id(n): i for i, n in enumerate(graph.nodes)}
-    in_epilogue = {id(m) for grp, _ in (epilogues or {}).values() for m in grp.members}
+    in_epilogue = {id(m) for grp, _ in epilogues.values() for m in grp.members}
 
     def out_of(n):  # where a fused node's value goes: a planned buffer, state, or new
         if id(n) in inplace:  # the new value of a state tensor, computed in its storage
@@ -104,37 +104,56 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
             return f"_B[{n.name!r}]"
         return None
 
+    def ref(a, i):  # a state tensor read later in the graph is fetched here
+        if a.kind == "get_attr" and index[id(a)] > i:
+            return f"_T[{a.target!r}]._data"
+        return a.name
+
+    def group_outs(grp):  # members run earlier than planned: their own arrays, not buffers
+        return "".join(f"{out_of(m) if id(m) in inplace else None}, " for m in grp.members)
+
+    from . import _chain
+    chains, views = _chain.find(graph, epilogues, free) if epilogues else ({}, set())
+    chain = None   # the run of groups being written: (Chain, its last index, lines, dels)
+    gone = set()   # names of values inside runs that nothing reads after them
     for i, n in enumerate(graph.nodes):
         k = n.kind
         if k == "placeholder":
             continue
+        if id(n) in chains:
+            ch, end = chains[id(n)]
+            cn = f"_chain{len([g for g in glob if g.startswith('_chain')])}"
+            glob[cn] = ch
+            chain = (ch, end, [], [])
+            args = [ref(e, end) for e in ch.ext]
+            groups = [it[2] for it in ch.items if it[0] == "group"]
+            for gi, grp in enumerate(groups):   # the state arrays members may write into
+                for q, m in enumerate(grp.members):
+                    if id(m) in inplace:
+                        ch.targets.append((gi, q, m))
+                        args.append(f"_T[{inplace[id(m)]!r}]._data")
+            chain[2].append(f"_v = {cn}(({''.join(a + ', ' for a in args)}))")
+        into = chain[2] if chain is not None and (
+            id(n) in views or id(n) in epilogues) else lines
+        pad = "        " if into is not lines else "    "
         if id(n) in in_epilogue:
             pass  # computed with its product
-        elif id(n) in (epilogues or {}):
+        elif id(n) in epilogues:
             grp, runner = epilogues[id(n)]
             glob[f"_e_{n.name}"] = runner
-
-            def ref(a):  # a state tensor read later in the graph is fetched here
-                if a.kind == "get_attr" and index[id(a)] > i:
-                    return f"_T[{a.target!r}]._data"
-                return a.name
             lead = ", ".join("None" if a is None else a.name for a in grp.lead)
-            exts = "".join(ref(e) + ", " for e in grp.ext)
-            # members run earlier than planned: their own arrays, not the planned buffers
-            outs = "".join(f"{out_of(m) if id(m) in inplace else None}, "
-                           for m in grp.members)
+            exts = "".join(ref(e, i) + ", " for e in grp.ext)
             names = ", ".join([n.name] + [m.name for m in grp.members])
-            lines.append(f"    {names} = _e_{n.name}({lead}, ({exts}), ({outs}))")
+            into.append(f"{pad}{names} = _e_{n.name}({lead}, ({exts}), ({group_outs(grp)}))")
         elif k == "get_attr":
             lines.append(f"    {n.name} = _T[{n.target!r}]._data")
             keep.add(id(n))
         elif k == "getitem":
             lines.append(f"    {n.name} = {n.args[0].name}[{n.index}]")
-        elif k == "call" and n.op.forward is _transpose_forward and isinstance(n.args[0], Node) \
-                and promotion_plan(n)[0] is None:
+        elif _chain.is_transpose(n):
             # a transposed view as the array's own method: a third of a call through the
             # op table's forward with keyword attributes (a training step has a dozen)
-            lines.append(f"    {n.name} = {n.args[0].name}.transpose({tuple(n.attrs['dims'])!r})")
+            into.append(f"{pad}{n.name} = {n.args[0].name}.transpose({tuple(n.attrs['dims'])!r})")
         elif k == "call":
             op = n.op
             fname = f"_f_{op.name}"
@@ -176,13 +195,32 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
             lines.append(f"    return {_render(n.args[0], consts)}")
             break
         # free what is dead after this node (the allocator then reuses the memory)
+        dead = []
         if free:
             dead = [a.name for a in _uniq(n.inputs) if last.get(id(a)) == i
                     and id(a) not in keep]
             if n.kind != "output" and id(n) not in last and n.kind not in ("get_attr",):
                 dead.append(n.name)
-            if dead:
-                lines.append(f"    del {', '.join(dead)}")
+        if chain is not None:   # the run's values are all set after its call
+            chain[3].extend(dead)
+            if i == chain[1]:
+                ch, _, body, dels = chain
+                lines.append("    " + body[0])
+                lines.append("    if _v is None:")
+                lines += body[1:]
+                ret = {id(m) for m in ch.returns}
+                inner = [m.name for m in ch.names if id(m) not in ret]
+                if inner:   # values set only by the calls one by one
+                    lines.append(f"        del {', '.join(inner)}")
+                gone.update(inner)
+                lines.append("    else:")
+                lines.append(f"        {''.join(m.name + ', ' for m in ch.returns)}= _v"
+                             if ch.returns else "        pass")
+                if any(d not in gone for d in dels):
+                    lines.append(f"    del {', '.join(d for d in dels if d not in gone)}")
+                chain = None
+        elif any(d not in gone for d in dead):
+            lines.append(f"    del {', '.join(d for d in dead if d not in gone)}")
     glob.update(consts)
     src = "\n".join(lines) + "\n"
     code = compile(src, f"<ardor.jit generated {id(graph):x}>", "exec")

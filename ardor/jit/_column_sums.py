@@ -142,9 +142,10 @@ class Runner:
         self.group = group
         self.kernels = kernels
         lib = compile_c(source(group))
-        self.fn = None
+        self.fn = self.address = None
         if lib is not None:
             self.fn = lib.colsum
+            self.address = ctypes.cast(lib.colsum, ctypes.c_void_p).value
             self.fn.argtypes = [ctypes.c_void_p, ctypes.c_int]
             self.fn.restype = None
         self.shape = tuple(group.src.meta[0])
@@ -156,20 +157,30 @@ class Runner:
         self.threads = self.shape[0] * self.shape[1] >= 1 << 15
         self.calls = 0   # how many runs took the C path (tests read it)
 
-    def __call__(self, x, exts, outs):
+    def prepare(self, x, exts, outs):
+        """For the one C call: (its arrays (x, exts, the outputs of ``needed``: a member's
+        ``outs`` entry where given, else new), the results (sum, *member values; None for
+        those not read elsewhere)); None where the call does not serve."""
         # outs: per member, a state tensor's array to write in place, or None
-        if self.fn is not None and type(x) is np.ndarray and x.dtype == np.float32 \
-                and x.flags.c_contiguous and x.shape == self.shape \
-                and arrays_ok(exts, self.layouts, outs):
-            res = [None] * self.nodes
-            for s, i in self.needed:
-                o = outs[i - 1] if i else None
-                res[i] = np.empty(s, np.float32) if o is None else o
+        if self.fn is None or type(x) is not np.ndarray or x.dtype != np.float32 \
+                or not x.flags.c_contiguous or x.shape != self.shape \
+                or not arrays_ok(exts, self.layouts, outs):
+            return None
+        res = [None] * self.nodes
+        for s, i in self.needed:
+            o = outs[i - 1] if i else None
+            res[i] = np.empty(s, np.float32) if o is None else o
+        return (x, *exts, *[res[i] for _, i in self.needed]), tuple(res)
+
+    def __call__(self, x, exts, outs):
+        p = self.prepare(x, exts, outs)
+        if p is not None:
+            arrays, res = p
             ptrs = self.ptrs_type()
-            fill((x, *exts, *[res[i] for _, i in self.needed]), ptrs)
+            fill(arrays, ptrs)
             self.fn(ptrs, _threads() if self.threads else 1)
             self.calls += 1
-            return tuple(res)
+            return res
         grp = self.group
         r = np.asarray(grp.root.op.forward(np, x, **grp.root.attrs))
         env = {id(grp.root): r}

@@ -275,25 +275,39 @@ class Runner:
             cfg = self.configs[key] = _gemm.epilogue_config(a, b)
             return cfg
 
-    def __call__(self, a, b, bias, exts, outs):
+    def prepare(self, a, b, exts, outs):
+        """For the one C call: (the GEMM's numbers, its arrays (a, b, the product, exts,
+        the members' outputs), the results (product, *member values), and where each
+        member's output comes from: "out" (its ``outs`` entry), "g" (the product's array,
+        when nothing else reads the product) or "new"); None where the call does not
+        serve."""
         # outs given are state tensors' arrays that _codegen._inplace found writable,
         # contiguous and of the member's shape and dtype
         cfg = self._config(a, b) if self.fn is not None else None
-        if cfg is not None and arrays_ok(exts, self.layouts, outs):
-            g = np.empty(self.shape, np.float32)
-            reuse = self.group.spent
-            fresh = []
-            for o in outs:
-                if o is None:
-                    o = g if reuse else np.empty(self.shape, np.float32)
-                    reuse = False
-                fresh.append(o)
-            arrays = self.arrays_type()
-            fill((a, b, g, *exts, *fresh), arrays)
-            _gemm.run_epilogue(cfg, arrays, self.fn)
-            self.calls += 1
-            return (g, *fresh)
-        return self._separately(a, b, bias, exts, outs)
+        if cfg is None or not arrays_ok(exts, self.layouts, outs):
+            return None
+        g = np.empty(self.shape, np.float32)
+        reuse = self.group.spent
+        fresh, srcs = [], []
+        for o in outs:
+            src = "out"
+            if o is None:
+                o, src = (g, "g") if reuse else (np.empty(self.shape, np.float32), "new")
+                reuse = False
+            fresh.append(o)
+            srcs.append(src)
+        return cfg, (a, b, g, *exts, *fresh), (g, *fresh), srcs
+
+    def __call__(self, a, b, bias, exts, outs):
+        p = self.prepare(a, b, exts, outs)
+        if p is None:
+            return self._separately(a, b, bias, exts, outs)
+        cfg, arrays, results, _ = p
+        ptrs = self.arrays_type()
+        fill(arrays, ptrs)
+        _gemm.run_epilogue(cfg, ptrs, self.fn)
+        self.calls += 1
+        return results
 
     def _separately(self, a, b, bias, exts, outs):
         grp = self.group
