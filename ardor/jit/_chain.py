@@ -42,7 +42,7 @@ class _Plan:
         self.shapes = shapes
         self.results = results
         self.nones = any(s == -1 for s, _ in results)
-        self.ptrs = (ctypes.c_void_p * max(n_slots, 1))()
+        self.ptrs_type = ctypes.c_void_p * max(n_slots, 1)
 
 
 class Chain:
@@ -78,8 +78,9 @@ class Chain:
         plan = self.plan
         if plan is not None and _gemm._STATE.get("use") and same_layouts(arrays, plan.key):
             full = arrays + tuple([np.empty(s, np.float32) for s in plan.shapes])
-            fill(full, plan.ptrs)
-            _gemm.run_chain(plan.prog_addr, plan.ptrs)
+            ptrs = plan.ptrs_type()   # per call: another thread may be in this chain too
+            fill(full, ptrs)
+            _gemm.run_chain(plan.prog_addr, ptrs)
             self.calls += 1
             if plan.nones:   # slot -1: a value that is None (a column sum nothing reads)
                 full += (None,)

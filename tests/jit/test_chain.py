@@ -125,3 +125,23 @@ def test_chain_stops_when_the_c_gemm_stops_serving(forced):
     _gemm._STATE["use"] = False
     np.testing.assert_allclose(cg(x), want, rtol=1e-5, atol=1e-5)
     assert ch.calls == 0
+
+
+def test_threads_running_one_chain_at_once(forced):
+    import threading
+    cg, x, want = _inference()
+    cg(x)
+    errors = []
+
+    def work():
+        try:
+            for _ in range(40):
+                np.testing.assert_allclose(cg(x), want, rtol=1e-5, atol=1e-5)
+        except AssertionError as e:  # reported below
+            errors.append(e)
+    threads = [threading.Thread(target=work) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and _chains(cg)[0].calls == 120
