@@ -14,16 +14,11 @@ from ardor._ops import _gemm
 from ardor.jit import CompiledGraph, _chain
 
 from _jitmodels import ce_step, mlp
-from test_epilogue import _mlp
+from test_epilogue import _mlp, forced  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.skipif(
     _gemm._load() is None,
     reason="the runs are of C GEMM calls, which need a C compiler and an AVX-512 CPU")
-
-
-@pytest.fixture
-def forced(monkeypatch):
-    monkeypatch.setitem(_gemm._STATE, "use", True)
 
 
 def _chains(cg):
