@@ -26,6 +26,7 @@ from .._ops import _gemm
 from .._ops._addr import fill
 from .._ops._layout import layout_key, same_layouts
 from .._ops.shape import _transpose_forward
+from ._codegen import _inplace
 from ._ir import Graph, Node, promotion_plan
 
 _RECORDS = 8   # layouts recorded (each a run through the groups one by one) before giving up
@@ -96,11 +97,9 @@ class Chain:
         outs = [[None] * len(it[2].members) for it in self.items if it[0] == "group"]
         out_slot = {}   # (group index, member index) -> slot
         for k, (gi, q, m) in enumerate(self.targets):
-            a = arrays[n_ext + k]
-            # what the codegen's _inplace checks: a state array the member may overwrite
-            if type(a) is np.ndarray and a.shape == tuple(m.meta[0]) \
-                    and a.dtype == m.meta[1].np and a.flags.c_contiguous and a.flags.writeable:
-                outs[gi][q] = a
+            # the member writes into the state array where the calls one by one would
+            outs[gi][q] = _inplace(arrays[n_ext + k], tuple(m.meta[0]), m.meta[1].np)
+            if outs[gi][q] is not None:
                 out_slot[(gi, q)] = n_ext + k
         first_new = len(arrays)
         env = {id(n): (a, k, None) for k, (n, a) in enumerate(zip(self.ext, arrays))}
@@ -122,8 +121,9 @@ class Chain:
                 made, ok = self._record_group(it, env, tuple(outs[gi]), gi, out_slot, new,
                                               prog, ok)
             for n, a, s, d in made:
-                env[id(n)] = (a, s if a is not None else None, d)
-                made_slots[id(n)] = (s if a is not None else None, d)
+                s = s if a is not None else None
+                env[id(n)] = (a, s, d)
+                made_slots[id(n)] = (s, d)
             for i in self.dead_after[t]:   # as the separate calls' ``del`` would
                 env[i] = (None,) + env[i][1:]
         values = [env[id(n)][0] for n in self.returns]
@@ -156,19 +156,15 @@ class Chain:
         ins = [env[id(a)][1] for a in grp.lead[:1 if colsum else 2]] + \
             [env[id(e)][1] for e in grp.ext]   # a view's pointer is its base's
         if colsum:
-            arrays, res = p
             slots = {}
             for s, i in runner.needed:
                 slots[i] = out_slot[(gi, i - 1)] if i and g_outs[i - 1] is not None \
                     else new(s)
             prog.append((2, runner.address, [1 if runner.threads else 0],
                          ins + [slots[i] for _, i in runner.needed]))
-            ptrs = runner.ptrs_type()
-            fill(arrays, ptrs)
-            runner.fn(ptrs, _gemm._threads() if runner.threads else 1)
-            res_slots = [slots.get(i) for i in range(len(res))]
+            res_slots = [slots.get(i) for i in range(len(nodes))]
         else:
-            cfg, arrays, res, srcs = p
+            cfg, srcs = p[0], p[3]
             g_slot = new(runner.shape)
             res_slots = [g_slot]
             for q, src in enumerate(srcs):
@@ -176,10 +172,7 @@ class Chain:
                                  g_slot if src == "g" else new(runner.shape))
             prog.append((1, runner.fn, list(cfg), ins[:2] + [g_slot] + ins[2:] +
                          res_slots[1:]))
-            ptrs = runner.arrays_type()
-            fill(arrays, ptrs)
-            _gemm.run_epilogue(cfg, ptrs, runner.fn)
-        runner.calls += 1
+        res = runner.launch(p)
         return [(n, a, s, None) for n, a, s in zip(nodes, res, res_slots)], True
 
 

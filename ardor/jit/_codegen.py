@@ -99,7 +99,7 @@ def generate(graph: Graph, kernels=None, plan=None, free=True, epilogues=None) -
             t = inplace[id(n)]
             dn = f"_dt_{np.dtype(n.meta[1].np).name}"
             glob[dn] = np.dtype(n.meta[1].np)
-            return f"_inplace(_T[{t!r}], {tuple(n.meta[0])!r}, {dn})"
+            return f"_inplace(_T[{t!r}]._data, {tuple(n.meta[0])!r}, {dn})"
         if plan and id(n) in plan.assign:
             return f"_B[{n.name!r}]"
         return None
@@ -273,9 +273,9 @@ def old_readers(graph: Graph, t: str) -> set:
     return readers
 
 
-def _inplace(t, shape, dtype):
-    """The state tensor's array when a kernel can write into it (else a fresh output)."""
-    a = t._data
+def _inplace(a, shape, dtype):
+    """A state tensor's array ``a`` when a kernel can write into it (else None: a fresh
+    output)."""
     if a.shape == shape and a.dtype == dtype:
         f = a.flags
         if f.c_contiguous and f.writeable:

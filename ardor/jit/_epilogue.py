@@ -298,16 +298,20 @@ class Runner:
             srcs.append(src)
         return cfg, (a, b, g, *exts, *fresh), (g, *fresh), srcs
 
-    def __call__(self, a, b, bias, exts, outs):
-        p = self.prepare(a, b, exts, outs)
-        if p is None:
-            return self._separately(a, b, bias, exts, outs)
-        cfg, arrays, results, _ = p
+    def launch(self, prepared):
+        """Make the C call :meth:`prepare` set up; returns its results."""
+        cfg, arrays, results, _ = prepared
         ptrs = self.arrays_type()
         fill(arrays, ptrs)
         _gemm.run_epilogue(cfg, ptrs, self.fn)
         self.calls += 1
         return results
+
+    def __call__(self, a, b, bias, exts, outs):
+        p = self.prepare(a, b, exts, outs)
+        if p is None:
+            return self._separately(a, b, bias, exts, outs)
+        return self.launch(p)
 
     def _separately(self, a, b, bias, exts, outs):
         grp = self.group
